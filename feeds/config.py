@@ -1,0 +1,411 @@
+"""Load ``feeds.yaml`` into a frozen, validated configuration.
+
+Every mistake is reported as ``file:line: field: what is wrong``. Relative paths in the
+file (``output_dir``, ``state_dir``, a source's ``path``) are resolved against the
+directory that holds the config file, so the result does not depend on the working
+directory a service was started from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Self
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ByteSize,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from feeds import __version__
+from feeds.errors import ConfigError
+from feeds.html import compile_selector
+
+DEFAULT_USER_AGENT = f"feeds/{__version__} (self-hosted full-text feed service)"
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_FEED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def parse_duration(value: object) -> timedelta:
+    """``30s``, ``15m``, ``1h``, ``2d`` or combinations such as ``1h30m`` -> timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    hint = "write a duration such as 30s, 15m, 1h or 2d"
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a duration; {hint}")
+    match = _DURATION.fullmatch(value.replace(" ", "").lower())
+    if not match or not any(match.groups()):
+        raise ValueError(f"{value!r} is not a duration; {hint}")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if not duration:
+        raise ValueError("must be longer than 0s")
+    return duration
+
+
+def _check_selector(value: str) -> str:
+    compile_selector(value)
+    return value
+
+
+def _check_http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Selector = Annotated[str, AfterValidator(_check_selector)]
+HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServeSettings(_Model):
+    """Where ``output/`` is served over HTTP."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+
+
+class Settings(_Model):
+    """Global settings; every key has a default."""
+
+    output_dir: Path = Path("output")
+    state_dir: Path = Path("state")
+    base_url: HttpUrl = "http://localhost:8080/"
+    interval: Duration = timedelta(hours=1)
+    max_items: int = Field(50, ge=1)
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout: Duration = timedelta(seconds=30)
+    max_page_size: ByteSize = Field(ByteSize(10 * 1024 * 1024), gt=0)
+    serve: ServeSettings = ServeSettings()
+
+    @field_validator("output_dir", "state_dir")
+    @classmethod
+    def _resolve_dir(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve(value, info)
+
+    @field_validator("base_url")
+    @classmethod
+    def _slash_terminated(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _state_outside_output(self) -> Self:
+        output, state = self.output_dir.resolve(), self.state_dir.resolve()
+        if state == output or state.is_relative_to(output):
+            raise ValueError(
+                "state_dir must not be inside output_dir (output/ is served to the public)"
+            )
+        return self
+
+
+class ExtractRules(_Model):
+    """Per-site extraction rules: CSS selectors that override automatic extraction."""
+
+    title: Selector | None = None
+    body: Selector | None = None
+    author: Selector | None = None
+    date: Selector | None = None
+    remove: tuple[Selector, ...] = ()
+
+    def merged_over(self, base: ExtractRules | None) -> ExtractRules:
+        """These rules, with ``base`` filling what they leave unset (``remove`` adds up)."""
+        if base is None:
+            return self
+        return ExtractRules(
+            title=self.title or base.title,
+            body=self.body or base.body,
+            author=self.author or base.author,
+            date=self.date or base.date,
+            remove=base.remove + tuple(s for s in self.remove if s not in base.remove),
+        )
+
+
+class SourceConfig(_Model):
+    """Where a feed's articles come from: a web page (``url``) or local files (``path``)."""
+
+    url: HttpUrl | None = None
+    path: Path | None = None
+    links: Selector | None = None
+    extract: ExtractRules | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _resolve_path(cls, value: Path, info: ValidationInfo) -> Path:
+        path = _resolve(value, info)
+        if not path.exists():
+            raise ValueError(f"{path} does not exist")
+        return path
+
+    @model_validator(mode="after")
+    def _one_location(self) -> Self:
+        if (self.url is None) == (self.path is None):
+            raise ValueError(
+                "a source needs exactly one of `url` (a web page) or `path` (local files)"
+            )
+        return self
+
+    @property
+    def location(self) -> str:
+        """The source's address: its URL, or a ``file://`` URL for a local path."""
+        if self.url is not None:
+            return self.url
+        assert self.path is not None
+        uri = self.path.as_uri()
+        return uri + "/" if self.path.is_dir() else uri
+
+    @property
+    def is_directory(self) -> bool:
+        """A local directory: every HTML file in it is an article."""
+        return self.path is not None and self.path.is_dir()
+
+
+class FeedConfig(_Model):
+    """One feed as written in the YAML file."""
+
+    title: str | None = None
+    description: str | None = None
+    link: HttpUrl | None = None
+    language: str | None = None
+    interval: Duration | None = None
+    max_items: int | None = Field(None, ge=1)
+    sources: tuple[SourceConfig, ...]
+    extract: ExtractRules | None = None
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _some_sources(cls, value: Any) -> Any:
+        if isinstance(value, Sequence) and not isinstance(value, str) and not value:
+            raise ValueError("a feed needs at least one source")
+        return value
+
+
+def _check_feed_id(value: str) -> str:
+    if not _FEED_ID.fullmatch(value):
+        raise ValueError(
+            f"feed id {value!r} must be letters, digits, '-', '_' or '.' "
+            "(it names the output files)"
+        )
+    return value
+
+
+FeedId = Annotated[str, AfterValidator(_check_feed_id)]
+
+
+class _Document(_Model):
+    settings: Settings = Settings()
+    feeds: dict[FeedId, FeedConfig]
+
+    @field_validator("feeds", mode="before")
+    @classmethod
+    def _some_feeds(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and not value:
+            raise ValueError("no feeds are defined; add at least one under `feeds:`")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A feed with the settings' defaults applied: what the pipeline runs."""
+
+    id: str
+    title: str
+    description: str
+    link: str | None
+    language: str | None
+    interval: timedelta
+    max_items: int
+    sources: tuple[SourceConfig, ...]
+    extract: ExtractRules | None
+
+    def rules_for(self, source: SourceConfig) -> ExtractRules | None:
+        """The extraction rules for articles of ``source``: its own over the feed's."""
+        if source.extract is None:
+            return self.extract
+        return source.extract.merged_over(self.extract)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole validated configuration."""
+
+    file: Path
+    settings: Settings
+    feeds: Mapping[str, Feed]
+
+    @property
+    def local_roots(self) -> tuple[Path, ...]:
+        """Directories that local (``path:``) sources may read files from."""
+        roots = []
+        for feed in self.feeds.values():
+            for source in feed.sources:
+                if source.path is not None:
+                    roots.append(source.path if source.path.is_dir() else source.path.parent)
+        return tuple(dict.fromkeys(roots))
+
+
+def load_config(file: Path | str) -> Config:
+    """Read and validate a config file; raises ``ConfigError`` naming file, line and field."""
+    path = Path(file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, None, "", f"cannot read the config file: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, None, "", "the config file is not UTF-8 text") from exc
+    return parse_config(text, path)
+
+
+def parse_config(text: str, file: Path) -> Config:
+    """Validate YAML text as if read from ``file`` (relative paths resolve beside it)."""
+    try:
+        tree = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(file, line, "", f"invalid YAML: {problem}") from exc
+    except YAMLError as exc:
+        raise ConfigError(file, None, "", f"invalid YAML: {exc}") from exc
+    if tree is None:
+        raise ConfigError(file, 1, "feeds", "the file is empty; it needs at least one feed")
+    if not isinstance(tree, Mapping):
+        raise ConfigError(file, 1, "", "the file must be a mapping with `settings` and `feeds`")
+    context = {"base_dir": file.resolve().parent}
+    try:
+        document = _Document.model_validate(tree, context=context)
+    except ValidationError as exc:
+        first, *more = [_config_error(file, tree, error) for error in exc.errors()]
+        raise ConfigError(first.file, first.line, first.field, first.message, more=more) from None
+    return Config(
+        file=file,
+        settings=document.settings,
+        feeds={
+            feed_id: _resolve_feed(feed_id, spec, document.settings)
+            for feed_id, spec in document.feeds.items()
+        },
+    )
+
+
+def _resolve_feed(feed_id: str, spec: FeedConfig, settings: Settings) -> Feed:
+    return Feed(
+        id=feed_id,
+        title=spec.title or feed_id,
+        description=spec.description or spec.title or feed_id,
+        link=spec.link,
+        language=spec.language,
+        interval=spec.interval or settings.interval,
+        max_items=spec.max_items or settings.max_items,
+        sources=spec.sources,
+        extract=spec.extract,
+    )
+
+
+def _resolve(value: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base_dir")
+    path = value.expanduser()
+    if base is not None and not path.is_absolute():
+        path = Path(base) / path
+    return Path(str(path.resolve()))
+
+
+def _config_error(file: Path, tree: Any, error: ErrorDetails) -> ConfigError:
+    location = [part for part in error["loc"] if part != "[key]"]
+    field = _field_name(location)
+    return ConfigError(file, _line_of(tree, location), field, _message(error))
+
+
+def _field_name(location: Sequence[int | str]) -> str:
+    name = ""
+    for part in location:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return name
+
+
+def _message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    if kind == "missing":
+        return "required, but missing"
+    if kind == "extra_forbidden":
+        key = str(error["loc"][-1])
+        message = "unknown key"
+        allowed = _allowed_keys(error)
+        if allowed:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            message += f" (did you mean `{close[0]}`?)" if close else ""
+            message += f"; allowed here: {', '.join(allowed)}"
+        return message
+    message = str(error["msg"]).removeprefix("Value error, ")
+    message = message.replace("a valid tuple", "a list").replace("a valid dictionary", "a mapping")
+    if kind.endswith(("_type", "_parsing")):
+        message += f" (got {error['input']!r})"
+    return message
+
+
+def _allowed_keys(error: ErrorDetails) -> list[str]:
+    model = _model_at([part for part in error["loc"][:-1] if part != "[key]"])
+    return list(model.model_fields) if model is not None else []
+
+
+# (model, key) -> the model of the value under that key; None where a mapping id or a list
+# index comes next and must be skipped.
+_NESTED: dict[tuple[type[BaseModel], str], tuple[type[BaseModel], int]] = {
+    (_Document, "settings"): (Settings, 1),
+    (_Document, "feeds"): (FeedConfig, 2),
+    (Settings, "serve"): (ServeSettings, 1),
+    (FeedConfig, "sources"): (SourceConfig, 2),
+    (FeedConfig, "extract"): (ExtractRules, 1),
+    (SourceConfig, "extract"): (ExtractRules, 1),
+}
+
+
+def _model_at(location: Sequence[int | str]) -> type[BaseModel] | None:
+    """The config model that describes the mapping found at ``location``."""
+    model: type[BaseModel] = _Document
+    index = 0
+    while index < len(location):
+        nested = _NESTED.get((model, str(location[index])))
+        if nested is None:
+            return None
+        model, step = nested
+        index += step
+    return model
+
+
+def _line_of(tree: Any, location: Sequence[int | str]) -> int:
+    """The 1-based line of the deepest node of ``location`` that exists in the YAML tree."""
+    node = tree
+    line = node.lc.line + 1 if isinstance(node, CommentedMap) else 1
+    for part in location:
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    return line

@@ -1,0 +1,90 @@
+"""The exception tree of feeds.
+
+Every error a user can cause is a ``FeedsError``; its ``str()`` reads
+"what failed: detail: cause" and is meant to be shown as is, on one line.
+
+::
+
+    FeedsError                  root
+    +-- ConfigError             a mistake in the YAML config: file, line, field
+    +-- SourceError             one source or article failed; recorded, never crashes a run
+    |   +-- FetchError          HTTP status, network cause, too large, wrong content type
+    |   +-- ExtractionError     nothing usable on the page
+    +-- StorageError            the state database cannot be opened or written
+    +-- PublishError            a feed file cannot be written
+
+Foreign exceptions are wrapped only in the module that imports the library that raised
+them (``raise FetchError(...) from exc``). Bugs (TypeError, KeyError...) are not wrapped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+
+class FeedsError(Exception):
+    """Root of every error feeds raises on purpose."""
+
+
+class ConfigError(FeedsError):
+    """A mistake in the configuration file, located by file, line and field.
+
+    When validation finds several mistakes at once, the first is this error and the
+    others are in ``more``; ``str()`` gives one line per mistake.
+    """
+
+    def __init__(
+        self,
+        file: Path | str,
+        line: int | None,
+        field: str,
+        message: str,
+        *,
+        more: Sequence[ConfigError] = (),
+    ) -> None:
+        self.file = str(file)
+        self.line = line
+        self.field = field
+        self.message = message
+        self.more = tuple(more)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(error.location_message() for error in (self, *self.more))
+
+    def location_message(self) -> str:
+        """This mistake alone, as ``file:line: field: message``."""
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
+
+
+class SourceError(FeedsError):
+    """A source or an article page could not be used. Recorded in the run report."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url
+        self.message = message
+        super().__init__(f"{url}: {message}")
+
+
+class FetchError(SourceError):
+    """A page could not be fetched: network failure, HTTP status, size or type refused."""
+
+    def __init__(self, url: str, message: str, *, status: int | None = None) -> None:
+        self.status = status
+        super().__init__(url, message)
+
+
+class ExtractionError(SourceError):
+    """A page was fetched but holds no usable article."""
+
+
+class StorageError(FeedsError):
+    """The state database cannot be opened, read or written."""
+
+
+class PublishError(FeedsError):
+    """A feed file cannot be written to the output directory."""

@@ -1,0 +1,440 @@
+"""Article page -> ``Article``: trafilatura, structured metadata and per-site rules.
+
+The only module that imports trafilatura. trafilatura finds the body and most metadata;
+the page's structured data (JSON-LD, OpenGraph and other meta tags) is read here too,
+because it is usually more exact (full timestamps, clean headlines) and it fills what
+trafilatura misses. Per-site rules from the config (CSS selectors) override both.
+
+trafilatura is not safe to call from several threads of one process at once: call
+``extract_article`` from one thread per process (worker processes for parallelism).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from copy import deepcopy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import trafilatura
+from trafilatura.htmlprocessing import convert_to_html
+
+from feeds.config import ExtractRules
+from feeds.dates import find_date, parse_date, plausible
+from feeds.errors import ExtractionError
+from feeds.html import (
+    HtmlElement,
+    base_url,
+    block_text,
+    collapse_whitespace,
+    drop_elements,
+    parse_document,
+    parse_fragment,
+    select,
+    serialize_inner,
+    text_of,
+    to_html,
+)
+from feeds.models import Article, Page
+from feeds.urls import is_web_url, resolve
+
+log = logging.getLogger(__name__)
+
+_ARTICLE_TYPES = {
+    "article", "newsarticle", "blogposting", "report", "reportagenewsarticle",
+    "analysisnewsarticle", "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle",
+    "techarticle", "scholarlyarticle", "liveblogposting", "socialmediaposting", "posting",
+}  # fmt: skip
+_BYLINE_PREFIX = re.compile(r"^\s*(?:by|written by|words by|posted by|author:?)\s+", re.I)
+_DATE_LINE_HINT = re.compile(r"date|time|publish|posted|byline|meta", re.I)
+_MAX_CATEGORIES = 20
+
+
+@dataclass(slots=True)
+class _PageMetadata:
+    """What the page's structured data and meta tags say about the article."""
+
+    title: str | None = None
+    author: str | None = None
+    published: datetime | None = None
+    description: str | None = None
+    image: str | None = None
+    language: str | None = None
+    site_name: str | None = None
+    canonical: str | None = None
+    body_paragraphs: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+
+
+def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
+    """Extract the article of a fetched page; raises ``ExtractionError`` if there is none."""
+    document = parse_document(page.text)
+    base = base_url(document, page.final_url)
+    meta = read_page_metadata(document, base)
+    if rules is not None:
+        for css in rules.remove:
+            drop_elements(document, css)
+    found = _run_trafilatura(document, page.final_url)
+
+    body_html = _rule_body(document, rules) if rules else None
+    if body_html is None and found is not None and found.body is not None:
+        body_html = _trafilatura_html(found.body)
+    if body_html is None and meta.body_paragraphs:
+        body_html = "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in meta.body_paragraphs)
+    if not body_html:
+        raise ExtractionError(page.final_url, "no article text found on the page")
+    text = block_text(parse_fragment(body_html))
+    if not text:
+        raise ExtractionError(page.final_url, "the article body is empty")
+
+    title = (
+        _rule_text(document, rules.title if rules else None)
+        or meta.title
+        or _attr(found, "title")
+        or _head_title(document)
+    )
+    if not title:
+        raise ExtractionError(page.final_url, "the page has no title")
+    return Article(
+        url=page.final_url,
+        title=_strip_site_name(title, meta.site_name or _attr(found, "sitename")),
+        html=body_html,
+        text=text,
+        base_url=base,
+        canonical_url=meta.canonical,
+        author=_clean_author(
+            _rule_text(document, rules.author if rules else None)
+            or _attr(found, "author")
+            or meta.author
+        ),
+        published=_rule_date(document, rules.date if rules else None)
+        or meta.published
+        or _trafilatura_date(found)
+        or _date_line(document),
+        description=meta.description or _attr(found, "description"),
+        image=meta.image or _attr(found, "image"),
+        language=meta.language or _attr(found, "language"),
+        categories=_unique(
+            [*meta.categories, *(_list_attr(found, "categories")), *_list_attr(found, "tags")]
+        ),
+    )
+
+
+def read_page_metadata(document: HtmlElement, base: str) -> _PageMetadata:
+    """JSON-LD first, then OpenGraph / article / Dublin Core meta tags, then plain HTML."""
+    meta = _PageMetadata()
+    for item in _json_ld_articles(document):
+        meta.title = meta.title or _string(item.get("headline") or item.get("name"))
+        meta.author = meta.author or _person_names(item.get("author"))
+        meta.published = meta.published or _date(item.get("datePublished"))
+        meta.description = meta.description or _string(item.get("description"))
+        meta.image = meta.image or _image_url(item.get("image"), base)
+        meta.language = meta.language or _string(item.get("inLanguage"))
+        meta.body_paragraphs = meta.body_paragraphs or _paragraphs(item.get("articleBody"))
+        meta.categories += _strings(item.get("articleSection")) + _keywords(item.get("keywords"))
+        publisher = item.get("publisher")
+        if isinstance(publisher, dict):
+            meta.site_name = meta.site_name or _string(publisher.get("name"))
+
+    tags = _meta_tags(document)
+    meta.title = meta.title or tags.get("og:title") or tags.get("twitter:title")
+    meta.description = (
+        meta.description
+        or tags.get("og:description")
+        or tags.get("description")
+        or tags.get("twitter:description")
+    )
+    image = tags.get("og:image") or tags.get("og:image:url") or tags.get("twitter:image")
+    meta.image = meta.image or (_absolute(base, image) if image else None)
+    meta.site_name = meta.site_name or tags.get("og:site_name")
+    meta.published = meta.published or _first_date(
+        tags.get(name)
+        for name in (
+            "article:published_time",
+            "og:published_time",
+            "datepublished",
+            "publishdate",
+            "pubdate",
+            "date",
+            "dc.date",
+            "dc.date.issued",
+            "dcterms.date",
+            "dcterms.created",
+            "parsely-pub-date",
+            "sailthru.date",
+        )
+    )
+    meta.published = meta.published or _time_element_date(document)
+    for name in ("article:author", "author", "dc.creator", "parsely-author", "sailthru.author"):
+        value = tags.get(name)
+        if value and not is_web_url(value):
+            meta.author = meta.author or value
+    meta.categories += [tags[n] for n in ("article:section",) if tags.get(n)]
+    meta.categories += tags.all("article:tag")
+    meta.language = meta.language or document.get("lang") or _locale(tags.get("og:locale"))
+    canonical = next(
+        (link.get("href") for link in document.iter("link") if _rel(link) == "canonical"), None
+    ) or tags.get("og:url")
+    meta.canonical = _absolute(base, canonical) if canonical else None
+    return meta
+
+
+class _MetaTags(dict[str, str]):
+    """Meta tags by lower-cased name or property; the first value of a name wins."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.repeated: dict[str, list[str]] = {}
+
+    def add(self, name: str, value: str) -> None:
+        self.setdefault(name, value)
+        self.repeated.setdefault(name, []).append(value)
+
+    def all(self, name: str) -> list[str]:
+        return self.repeated.get(name, [])
+
+
+def _meta_tags(document: HtmlElement) -> _MetaTags:
+    tags = _MetaTags()
+    for element in document.iter("meta"):
+        name = element.get("property") or element.get("name") or element.get("itemprop") or ""
+        content = collapse_whitespace(element.get("content") or "")
+        if name and content:
+            tags.add(name.strip().lower(), content)
+    return tags
+
+
+def _json_ld_articles(document: HtmlElement) -> Iterator[dict[str, Any]]:
+    for script in document.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        raw = (script.text or "").strip()
+        raw = re.sub(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$", "", raw)
+        try:
+            data = json.loads(raw, strict=False)
+        except ValueError:
+            log.debug("unreadable JSON-LD block skipped")
+            continue
+        yield from (node for node in _json_ld_nodes(data) if _is_article(node))
+
+
+def _json_ld_nodes(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    if depth > 6:
+        return
+    if isinstance(data, list):
+        for entry in data:
+            yield from _json_ld_nodes(entry, depth + 1)
+    elif isinstance(data, dict):
+        yield data
+        for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement"):
+            if key in data:
+                yield from _json_ld_nodes(data[key], depth + 1)
+
+
+def _is_article(node: dict[str, Any]) -> bool:
+    kinds = node.get("@type")
+    kinds = kinds if isinstance(kinds, list) else [kinds]
+    return any(isinstance(k, str) and k.lower() in _ARTICLE_TYPES for k in kinds)
+
+
+def _run_trafilatura(document: HtmlElement, url: str) -> Any:
+    try:
+        return trafilatura.bare_extraction(
+            document,
+            url=url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            include_images=True,
+            include_links=True,
+            include_formatting=True,
+        )
+    except (ValueError, TypeError, AttributeError, IndexError) as exc:
+        # trafilatura raises these on some malformed trees; the page then has no body
+        log.debug("trafilatura failed on %s: %s", url, exc)
+        return None
+
+
+def _trafilatura_html(body: Any) -> str | None:
+    body_element = convert_to_html(deepcopy(body)).find("body")
+    if body_element is None:
+        return None
+    if not "".join(body_element.itertext()).strip() and body_element.find(".//img") is None:
+        return None
+    return serialize_inner(body_element)
+
+
+def _attr(found: Any, name: str) -> str | None:
+    value = getattr(found, name, None) if found is not None else None
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _list_attr(found: Any, name: str) -> list[str]:
+    value = getattr(found, name, None) if found is not None else None
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _trafilatura_date(found: Any) -> datetime | None:
+    value = parse_date(_attr(found, "date"))
+    return value if value is not None and plausible(value) else None
+
+
+def _rule_text(document: HtmlElement, css: str | None) -> str | None:
+    if not css:
+        return None
+    for element in select(document, css):
+        text = text_of(element) or collapse_whitespace(element.get("content") or "")
+        if text:
+            return text
+    log.debug("site rule %r matched no text", css)
+    return None
+
+
+def _rule_date(document: HtmlElement, css: str | None) -> datetime | None:
+    if not css:
+        return None
+    for element in select(document, css):
+        for candidate in (element.get("datetime"), element.get("content"), text_of(element)):
+            value = parse_date(candidate) or (find_date(candidate) if candidate else None)
+            if value is not None:
+                return value
+    return None
+
+
+def _rule_body(document: HtmlElement, rules: ExtractRules) -> str | None:
+    if not rules.body:
+        return None
+    matches = select(document, rules.body)
+    if not matches:
+        log.warning("site rule body %r matched nothing; using automatic extraction", rules.body)
+        return None
+    for element in matches:
+        for unwanted in list(element.iter("script", "style", "noscript", "template")):
+            unwanted.drop_tree()
+    return "".join(to_html(element, inner=True) for element in matches).strip() or None
+
+
+def _head_title(document: HtmlElement) -> str | None:
+    title = document.find(".//title")
+    return text_of(title) or None if title is not None else None
+
+
+def _strip_site_name(title: str, site_name: str | None) -> str:
+    title = collapse_whitespace(title)
+    if site_name:
+        for separator in (" | ", " - ", " – ", " — ", " :: ", " · "):
+            suffix = f"{separator}{site_name}"
+            if title.lower().endswith(suffix.lower()) and len(title) > len(suffix):
+                return title[: -len(suffix)].strip()
+    return title
+
+
+def _clean_author(author: str | None) -> str | None:
+    if not author:
+        return None
+    author = _BYLINE_PREFIX.sub("", collapse_whitespace(author)).strip(" ,;|")
+    return author or None
+
+
+def _date_line(document: HtmlElement) -> datetime | None:
+    """A date written in a visible date line, such as ``<div class="date">15th Aug 2021``."""
+    for element in document.iter():
+        hints = f"{element.get('class', '')} {element.get('id', '')}"
+        if _DATE_LINE_HINT.search(hints):
+            text = text_of(element)
+            if len(text) <= 120:
+                value = find_date(text)
+                if value is not None:
+                    return value
+    return None
+
+
+def _time_element_date(document: HtmlElement) -> datetime | None:
+    scopes = [*document.iter("article"), document]
+    for scope in scopes:
+        for element in scope.iter("time"):
+            value = parse_date(element.get("datetime"))
+            if value is not None and plausible(value):
+                return value
+    return None
+
+
+def _first_date(candidates: Iterable[str | None]) -> datetime | None:
+    for candidate in candidates:
+        value = parse_date(candidate)
+        if value is not None and plausible(value):
+            return value
+    return None
+
+
+def _date(value: Any) -> datetime | None:
+    return _first_date([value if isinstance(value, str) else None])
+
+
+def _string(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = next((v for v in value if isinstance(v, str)), None)
+    return (collapse_whitespace(value) or None) if isinstance(value, str) else None
+
+
+def _paragraphs(value: Any) -> list[str]:
+    """Paragraphs of a plain-text body such as JSON-LD ``articleBody``."""
+    if not isinstance(value, str):
+        return []
+    return [collapse_whitespace(p) for p in re.split(r"\n\s*\n|\n", value) if p.strip()]
+
+
+def _strings(value: Any) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    return [collapse_whitespace(v) for v in values if isinstance(v, str) and v.strip()]
+
+
+def _keywords(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [k.strip() for k in value.split(",") if k.strip()]
+    return _strings(value)
+
+
+def _person_names(value: Any) -> str | None:
+    people = value if isinstance(value, list) else [value]
+    names = []
+    for person in people:
+        name = person.get("name") if isinstance(person, dict) else person
+        if isinstance(name, str) and name.strip() and not is_web_url(name.strip()):
+            names.append(collapse_whitespace(name))
+    return ", ".join(dict.fromkeys(names)) or None
+
+
+def _image_url(value: Any, base: str) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("url") or value.get("contentUrl")
+    return _absolute(base, value) if isinstance(value, str) and value.strip() else None
+
+
+def _absolute(base: str, href: str) -> str | None:
+    url = resolve(base, href)
+    return url if url is not None and is_web_url(url) else None
+
+
+def _rel(element: HtmlElement) -> str:
+    return " ".join((element.get("rel") or "").lower().split())
+
+
+def _locale(value: str | None) -> str | None:
+    return value.replace("_", "-") if value else None
+
+
+def _unique(values: list[str]) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for value in values:
+        cleaned = collapse_whitespace(value)
+        if cleaned and cleaned.lower() not in seen:
+            seen[cleaned.lower()] = cleaned
+    return tuple(seen.values())[:_MAX_CATEGORIES]

@@ -1,0 +1,153 @@
+"""Small helpers over lxml's HTML trees, shared by the stages that read HTML.
+
+lxml is the common tree type of feeds: sources, extract and normalise all work on
+``lxml.html.HtmlElement`` trees, so parsing, CSS selection and text collection live here once.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from html import escape as html_escape
+from urllib.parse import urljoin
+
+import lxml.html
+from lxml import etree
+from lxml.cssselect import CSSSelector, SelectorError
+from lxml.html import HtmlElement as HtmlElement
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def parse_document(text: str | bytes) -> HtmlElement:
+    """Parse a whole HTML document; never raises on malformed markup."""
+    if isinstance(text, str):
+        # lxml refuses str input that declares an encoding in an XML declaration
+        text = text.encode("utf-8")
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
+    try:
+        root = lxml.html.document_fromstring(text, parser=parser)
+    except (etree.ParserError, ValueError):
+        root = lxml.html.document_fromstring(b"<html><body></body></html>", parser=parser)
+    return root
+
+
+def parse_fragment(html: str) -> HtmlElement:
+    """Parse an HTML fragment into a ``<div>`` wrapping it."""
+    if not html.strip():
+        return lxml.html.fragment_fromstring("<div></div>")
+    return lxml.html.fragment_fromstring(html, create_parent="div")
+
+
+def to_html(element: HtmlElement, *, inner: bool = False) -> str:
+    """Serialise an element (or only its content, with ``inner``) as HTML."""
+    if not inner:
+        return str(lxml.html.tostring(element, encoding="unicode", method="html"))
+    parts = [element.text or ""]
+    parts.extend(
+        str(lxml.html.tostring(child, encoding="unicode", method="html")) for child in element
+    )
+    return "".join(parts)
+
+
+def serialize_inner(element: etree._Element) -> str:
+    """The content of any lxml element (HTML or XML tree) serialised as HTML."""
+    parts = [html_escape(element.text or "", quote=False)]
+    parts.extend(etree.tostring(child, encoding="unicode", method="html") for child in element)
+    return "".join(parts).strip()
+
+
+@lru_cache(maxsize=512)
+def compile_selector(css: str) -> CSSSelector:
+    """Compile a CSS selector once; raises ``ValueError`` with a readable reason."""
+    try:
+        return CSSSelector(css, translator="html")
+    except SelectorError as exc:
+        raise ValueError(f"not a valid CSS selector: {exc}") from None
+
+
+def select(root: HtmlElement, css: str) -> list[HtmlElement]:
+    """Every element under ``root`` matching the CSS selector, in document order."""
+    return [el for el in compile_selector(css)(root) if isinstance(el, HtmlElement)]
+
+
+def base_url(document: HtmlElement, page_url: str) -> str:
+    """What relative links of a document resolve against: its ``<base href>`` or its URL."""
+    for base in document.iter("base"):
+        href = (base.get("href") or "").strip()
+        if href:
+            return urljoin(page_url, href)
+    return page_url
+
+
+_BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "table",
+        "tr",
+        "figure",
+        "figcaption",
+        "br",
+        "hr",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "dd",
+        "dt",
+        "dl",
+    ]
+)
+
+
+def block_text(element: HtmlElement) -> str:
+    """Readable plain text: one line per block element, whitespace collapsed inside lines."""
+    parts: list[str] = []
+
+    def walk(node: HtmlElement) -> None:
+        tag = node.tag if isinstance(node.tag, str) else ""
+        if tag in _BLOCK_TAGS:
+            parts.append("\n")
+        if node.text and tag not in ("script", "style"):
+            parts.append(node.text)
+        for child in node:
+            walk(child)
+            if child.tail:
+                parts.append(child.tail)
+        if tag in _BLOCK_TAGS:
+            parts.append("\n")
+
+    walk(element)
+    lines = (collapse_whitespace(line) for line in "".join(parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def text_of(element: HtmlElement) -> str:
+    """The element's text with whitespace collapsed."""
+    return collapse_whitespace(element.text_content())
+
+
+def collapse_whitespace(text: str) -> str:
+    """Runs of whitespace become one space; ends trimmed."""
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def drop_elements(root: HtmlElement, css: str) -> int:
+    """Remove every element matching ``css`` (with its content, keeping its tail text)."""
+    matches = select(root, css)
+    for element in matches:
+        if element.getparent() is not None:
+            element.drop_tree()
+    return len(matches)

@@ -1,0 +1,255 @@
+"""Article -> Item: canonical URL, stable id, clean absolute HTML, summary, fingerprint.
+
+Pure. The only module that imports nh3; sanitising is the last step on content, after
+every URL has been made absolute, so nothing added later can slip past it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+import nh3
+
+from feeds.html import HtmlElement, collapse_whitespace, parse_fragment, serialize_inner
+from feeds.models import Article, Item, Link
+from feeds.urls import clean_url, is_web_url, path_of, resolve, same_site, scheme_of
+
+SUMMARY_LENGTH = 300
+SKETCH_SIZE = 64
+NEAR_DUPLICATE_RESEMBLANCE = 0.8
+"""Texts sharing at least this share of their word 3-grams are the same story."""
+_MIN_WORDS_FOR_FINGERPRINT = 40
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd",
+    "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3",
+    "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "picture", "pre",
+    "q", "s", "samp", "small", "source", "span", "strong", "sub", "summary", "sup", "table",
+    "tbody", "td", "tfoot", "th", "thead", "time", "tr", "u", "ul", "var",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "srcset", "alt", "title", "width", "height"},
+    "source": {"srcset", "type", "media"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "time": {"datetime"},
+    "ol": {"start", "reversed"},
+    "blockquote": {"cite"},
+    "q": {"cite"},
+    "abbr": {"title"},
+}
+SAFE_SCHEMES = {"http", "https", "mailto"}
+# Characters XML 1.0 forbids, plus the non-characters readers choke on.
+_XML_ILLEGAL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
+)
+_LAZY_SRC_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url")
+_LAZY_SRCSET_ATTRIBUTES = ("data-srcset", "data-lazy-srcset")
+_URL_ATTRIBUTES = {"a": ("href",), "img": ("src",), "blockquote": ("cite",), "q": ("cite",)}
+_WORD = re.compile(r"\w+", re.UNICODE)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) -> Item:
+    """Turn an extracted article into the item a feed publishes (id not yet fixed: storage
+    keeps the id of an item already known by one of its URLs)."""
+    url = canonical_url(article, link)
+    title = clean_text(article.title or link.title_hint or url)
+    base = article.base_url or article.url
+    content = clean_html(article.html, base=base, title=title)
+    image = _absolute_web_url(base, article.image or link.image_hint) or _first_image(content)
+    summary = clean_text(article.description or link.summary_hint or "") or summarise(article.text)
+    # without a date of its own an item keeps the time it was first seen, run after run
+    published = article.published or link.published_hint or first_seen
+    return Item(
+        id=item_id(url),
+        feed=feed,
+        url=url,
+        title=title,
+        published=published,
+        updated=published,
+        summary=summary,
+        content_html=content,
+        fingerprint=fingerprint(article.text),
+        first_seen=first_seen,
+        author=clean_text(article.author or link.author_hint or "") or None,
+        image=image,
+        categories=tuple(
+            dict.fromkeys(clean_text(c) for c in (article.categories or link.categories_hint))
+        ),
+        aliases=tuple(dict.fromkeys(u for u in (clean_url(link.url), clean_url(article.url)))),
+    )
+
+
+def item_id(url: str) -> str:
+    """A stable id for an item first seen at ``url``: an RFC 4122 name-based URN."""
+    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, url)}"
+
+
+def canonical_url(article: Article, link: Link) -> str:
+    """The page's rel=canonical when it is believable, else its URL; cleaned of tracking
+    parameters and fragment. A canonical on another site or pointing at the site's home
+    page (a common misconfiguration) is ignored."""
+    page_url = clean_url(article.url or link.url)
+    if article.canonical_url:
+        candidate = clean_url(article.canonical_url)
+        saved_page = scheme_of(page_url) == "file"  # a local copy names its real address
+        points_home = path_of(candidate) == "/" and path_of(page_url) != "/"
+        if (
+            is_web_url(candidate)
+            and not points_home
+            and (saved_page or same_site(candidate, page_url))
+        ):
+            return candidate
+    return page_url
+
+
+def clean_html(html: str, *, base: str, title: str | None = None) -> str:
+    """Article HTML made safe for a feed reader: lazy images resolved, every URL absolute,
+    the headline not repeated at the top, then sanitised with nh3."""
+    root = parse_fragment(html)
+    _resolve_lazy_images(root)
+    _make_urls_absolute(root, base)
+    if title:
+        _drop_repeated_headline(root, title)
+    cleaned = nh3.clean(
+        serialize_inner(root),
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        attribute_filter=_filter_attribute,
+        url_schemes=SAFE_SCHEMES,
+        url_relative="deny",
+        link_rel="noopener noreferrer",
+        strip_comments=True,
+    )
+    return strip_xml_illegal(_drop_empty_paragraphs(cleaned)).strip()
+
+
+def clean_text(text: str) -> str:
+    """Plain text for titles, names and summaries: one line, no XML-illegal characters."""
+    return collapse_whitespace(strip_xml_illegal(text))
+
+
+def strip_xml_illegal(text: str) -> str:
+    """Remove characters that XML 1.0 forbids (control characters, lone surrogates)."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def summarise(text: str, length: int = SUMMARY_LENGTH) -> str:
+    """The start of the text, cut at a word boundary, with an ellipsis when cut."""
+    text = clean_text(text)
+    if len(text) <= length:
+        return text
+    cut = text[:length].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
+    return f"{cut}…"
+
+
+def fingerprint(text: str) -> tuple[int, ...]:
+    """A bottom-k MinHash sketch of the text: the ``SKETCH_SIZE`` smallest 64-bit hashes of
+    its word 3-grams, sorted. Two sketches estimate how much of the texts is shared."""
+    words = _WORD.findall(text.casefold())
+    shingles = {" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+    hashes = {
+        int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles
+    }
+    return tuple(sorted(heapq.nsmallest(SKETCH_SIZE, hashes)))
+
+
+def resemblance(sketch: Sequence[int], other: Sequence[int]) -> float:
+    """Estimated Jaccard resemblance (0..1) of the texts behind two sketches (Broder)."""
+    size = min(len(sketch), len(other))
+    if size == 0:
+        return 0.0
+    shared = set(sketch) & set(other)
+    union_bottom = heapq.nsmallest(size, set(sketch) | set(other))
+    return sum(1 for h in union_bottom if h in shared) / size
+
+
+def is_near_duplicate(item: Item, sketch: Sequence[int], title: str) -> bool:
+    """Whether ``item`` tells the same story as an item with that sketch and title: nearly
+    the same text, and either the same title or enough text for the match to mean it."""
+    if resemblance(item.fingerprint, sketch) < NEAR_DUPLICATE_RESEMBLANCE:
+        return False
+    words = len(_WORD.findall(_TAG.sub(" ", item.content_html)))
+    return item.title.casefold() == title.casefold() or words >= _MIN_WORDS_FOR_FINGERPRINT
+
+
+def _resolve_lazy_images(root: HtmlElement) -> None:
+    for img in root.iter("img", "source"):
+        src = img.get("src", "")
+        if img.tag == "img" and (not src or src.startswith("data:") or "placeholder" in src):
+            lazy = next((img.get(a) for a in _LAZY_SRC_ATTRIBUTES if img.get(a)), None)
+            if lazy:
+                img.set("src", lazy)
+        lazy_set = next((img.get(a) for a in _LAZY_SRCSET_ATTRIBUTES if img.get(a)), None)
+        if lazy_set and not img.get("srcset"):
+            img.set("srcset", lazy_set)
+
+
+def _make_urls_absolute(root: HtmlElement, base: str) -> None:
+    for element in root.iter():
+        attributes = _URL_ATTRIBUTES.get(element.tag if isinstance(element.tag, str) else "")
+        for name in attributes or ():
+            value = element.get(name)
+            if value is not None:
+                absolute = resolve(base, value)
+                if absolute is None:
+                    del element.attrib[name]
+                else:
+                    element.set(name, absolute)
+        if element.tag in ("img", "source") and element.get("srcset"):
+            element.set("srcset", _absolute_srcset(element.get("srcset", ""), base))
+
+
+def _absolute_srcset(srcset: str, base: str) -> str:
+    candidates = []
+    for candidate in srcset.split(","):
+        parts = candidate.strip().split()
+        if parts:
+            url = resolve(base, parts[0])
+            if url is not None and is_web_url(url):
+                candidates.append(" ".join([url, *parts[1:2]]))
+    return ", ".join(candidates)
+
+
+def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
+    if attribute == "srcset":
+        # nh3 does not check the URLs inside srcset: keep only http(s) candidates
+        kept = [c for c in value.split(",") if is_web_url(c.strip().split(" ")[0])]
+        return ", ".join(c.strip() for c in kept) or None
+    return value
+
+
+def _drop_repeated_headline(root: HtmlElement, title: str) -> None:
+    """Remove a heading equal to the title when it comes before any text of the body."""
+    wanted = collapse_whitespace(title).casefold()
+    for element in root.iter("h1", "h2", "h3", "h4", "p", "li", "blockquote", "pre", "td"):
+        text = collapse_whitespace(element.text_content())
+        if element.tag in ("h1", "h2", "h3", "h4") and text.casefold() == wanted:
+            element.drop_tree()
+            return
+        if text:
+            return
+
+
+_EMPTY_PARAGRAPH = re.compile(r"<p>(?:\s|&nbsp;|<br>)*</p>")
+
+
+def _drop_empty_paragraphs(html: str) -> str:
+    return _EMPTY_PARAGRAPH.sub("", html)
+
+
+def _first_image(html: str) -> str | None:
+    match = re.search(r'<img[^>]*\ssrc="([^"]+)"', html)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+def _absolute_web_url(base: str, href: str | None) -> str | None:
+    url = resolve(base, href) if href else None
+    return url if url is not None and is_web_url(url) else None

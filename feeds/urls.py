@@ -1,0 +1,85 @@
+"""Pure URL helpers: resolving, cleaning tracking parameters, comparing sites."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+# Query parameters that only track where a click came from; they never select content.
+_TRACKING_PARAMS = re.compile(
+    r"^(?:utm_[a-z_]+|fbclid|gclid|gclsrc|dclid|gbraid|wbraid|msclkid|yclid|twclid|igshid"
+    r"|mc_cid|mc_eid|_ga|_gl|_hsenc|_hsmi|__hssc|__hstc|__hsfp|hsctatracking|mkt_tok"
+    r"|oly_anon_id|oly_enc_id|vero_id|wickedid|rb_clickid|s_cid|ncid|sr_share|cmpid"
+    r"|at_medium|at_campaign|xtor|ref_src|ref_url)$",
+    re.IGNORECASE,
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+WEB_SCHEMES = ("http", "https")
+
+
+def resolve(base: str, href: str) -> str | None:
+    """``href`` made absolute against ``base``; None for empty or unusable references."""
+    href = href.strip()
+    if not href or href.startswith("#"):
+        return None
+    try:
+        return urljoin(base, href)
+    except ValueError:
+        return None
+
+
+def clean_url(url: str) -> str:
+    """The URL with tracking parameters and fragment removed, scheme and host lower-cased
+    and the default port dropped. Other query parameters keep their order."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return url.strip()
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if not host:
+        return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+    netloc = host if ":" not in host else f"[{host}]"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{netloc}:{port}"
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(key, value) for key, value in pairs if not _TRACKING_PARAMS.match(key)]
+    # rebuild the query only when something was removed, so encodings stay as the site wrote them
+    query = parts.query if len(kept) == len(pairs) else urlencode(kept, doseq=True)
+    return urlunsplit((scheme, netloc, parts.path or "/", query, ""))
+
+
+def site_of(url: str) -> str:
+    """The host of a URL without a leading ``www.``, for same-site comparisons."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+    return host.removeprefix("www.")
+
+
+def same_site(url: str, other: str) -> bool:
+    """Whether two URLs are on the same site (``www.`` ignored)."""
+    return site_of(url) == site_of(other)
+
+
+def is_web_url(url: str) -> bool:
+    """Whether the URL is http(s) with a host."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in WEB_SCHEMES and bool(parts.hostname)
+
+
+def scheme_of(url: str) -> str:
+    """The lower-cased scheme of a URL ('' when it has none)."""
+    return urlsplit(url).scheme.lower()
+
+
+def path_of(url: str) -> str:
+    """The path of a URL ('/' when empty)."""
+    return urlsplit(url).path or "/"

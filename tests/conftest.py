@@ -1,0 +1,63 @@
+"""Shared fixtures: a local news site, configs written to a temporary directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from feeds.config import Config, load_config
+from feeds.fetch import Fetcher, FetchOptions
+from feeds.models import RunReport
+from feeds.pipeline import Clock, run_feed, utc_now
+from feeds.storage import Store
+from tests.newssite import NewsSite
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address() -> tuple[str, int]:
+    """Every local test server listens on 127.0.0.1 only."""
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def news_site(httpserver: HTTPServer) -> NewsSite:
+    """The simulated news site, served on 127.0.0.1."""
+    return NewsSite(httpserver).serve()
+
+
+WriteConfig = Callable[[str], Config]
+
+
+@pytest.fixture
+def write_config(tmp_path: Path) -> WriteConfig:
+    """Write YAML (output and state in tmp_path unless given) and load it."""
+
+    def write(text: str) -> Config:
+        if "settings:" not in text:
+            text = "settings:\n  output_dir: output\n  state_dir: state\n" + text
+        path = tmp_path / "feeds.yaml"
+        path.write_text(text, encoding="utf-8")
+        return load_config(path)
+
+    return write
+
+
+def run_once(config: Config, feed_id: str, *, clock: Clock | None = None) -> RunReport:
+    """Run one feed of ``config`` once, as ``feeds once --feed`` does."""
+    options = FetchOptions.from_settings(config.settings)
+    with (
+        Store.in_directory(config.settings.state_dir) as store,
+        Fetcher(options, local_roots=config.local_roots) as fetcher,
+    ):
+        return run_feed(
+            config.feeds[feed_id],
+            settings=config.settings,
+            fetcher=fetcher,
+            store=store,
+            clock=clock or utc_now,
+        )
