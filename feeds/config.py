@@ -92,6 +92,8 @@ class ServeSettings(_Model):
 class Settings(_Model):
     """Global settings; every key has a default."""
 
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
     output_dir: Path = Path("output")
     state_dir: Path = Path("state")
     base_url: HttpUrl = "http://localhost:8080/"
@@ -216,8 +218,16 @@ FeedId = Annotated[str, AfterValidator(_check_feed_id)]
 
 
 class _Document(_Model):
-    settings: Settings = Settings()
+    settings: Settings
     feeds: dict[FeedId, FeedConfig]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _settings_default(cls, data: Any) -> Any:
+        # validated like a written `settings: {}`, so defaults resolve beside the file
+        if isinstance(data, Mapping) and data.get("settings") is None:
+            return {**data, "settings": {}}
+        return data
 
     @field_validator("feeds", mode="before")
     @classmethod

@@ -53,6 +53,7 @@ _ARTICLE_TYPES = {
 _BYLINE_PREFIX = re.compile(r"^\s*(?:by|written by|words by|posted by|author:?)\s+", re.I)
 _DATE_LINE_HINT = re.compile(r"date|time|publish|posted|byline|meta", re.I)
 _MAX_CATEGORIES = 20
+_MIN_WORDS = 3
 
 
 @dataclass(slots=True)
@@ -61,6 +62,9 @@ class _PageMetadata:
 
     title: str | None = None
     author: str | None = None
+    """From JSON-LD: names of Person objects, the most reliable source."""
+    meta_author: str | None = None
+    """From meta tags, which sometimes hold the site's name: trusted after trafilatura."""
     published: datetime | None = None
     description: str | None = None
     image: str | None = None
@@ -89,8 +93,8 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
     if not body_html:
         raise ExtractionError(page.final_url, "no article text found on the page")
     text = block_text(parse_fragment(body_html))
-    if not text:
-        raise ExtractionError(page.final_url, "the article body is empty")
+    if len(text.split()) < _MIN_WORDS and "<img" not in body_html:
+        raise ExtractionError(page.final_url, "no article text found on the page")
 
     title = (
         _rule_text(document, rules.title if rules else None)
@@ -109,8 +113,9 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
         canonical_url=meta.canonical,
         author=_clean_author(
             _rule_text(document, rules.author if rules else None)
-            or _attr(found, "author")
             or meta.author
+            or _attr(found, "author")
+            or meta.meta_author
         ),
         published=_rule_date(document, rules.date if rules else None)
         or meta.published
@@ -173,7 +178,7 @@ def read_page_metadata(document: HtmlElement, base: str) -> _PageMetadata:
     for name in ("article:author", "author", "dc.creator", "parsely-author", "sailthru.author"):
         value = tags.get(name)
         if value and not is_web_url(value):
-            meta.author = meta.author or value
+            meta.meta_author = meta.meta_author or value
     meta.categories += [tags[n] for n in ("article:section",) if tags.get(n)]
     meta.categories += tags.all("article:tag")
     meta.language = meta.language or document.get("lang") or _locale(tags.get("og:locale"))
@@ -338,7 +343,7 @@ def _clean_author(author: str | None) -> str | None:
     if not author:
         return None
     author = _BYLINE_PREFIX.sub("", collapse_whitespace(author)).strip(" ,;|")
-    return author or None
+    return re.sub(r"\s*;\s*", ", ", author) or None
 
 
 def _date_line(document: HtmlElement) -> datetime | None:

@@ -113,7 +113,8 @@ def canonical_url(article: Article, link: Link) -> str:
 def clean_html(html: str, *, base: str, title: str | None = None) -> str:
     """Article HTML made safe for a feed reader: lazy images resolved, every URL absolute,
     the headline not repeated at the top, then sanitised with nh3."""
-    root = parse_fragment(html)
+    # before parsing: the parser turns some of these into U+FFFD, which would then stay
+    root = parse_fragment(strip_xml_illegal(html))
     _resolve_lazy_images(root)
     _make_urls_absolute(root, base)
     if title:

@@ -1,0 +1,122 @@
+"""The command line: exit statuses, summaries, and nothing written on a config mistake."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feeds.cli import main
+from tests.newssite import NewsSite
+
+ROOT = Path(__file__).parent.parent
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+BROKEN_CONFIGS = {
+    "bad yaml": ("feeds:\n  news:\n    sources: [\n", 4, ""),
+    "unknown key": (
+        "feeds:\n  news:\n    sources:\n      - url: https://e.com/\n        linsk: a\n",
+        5,
+        "feeds.news.sources[0].linsk",
+    ),
+    "wrong type": (
+        "settings:\n  max_items: many\nfeeds:\n  news:\n    sources: [{url: 'https://e.com/'}]\n",
+        2,
+        "settings.max_items",
+    ),
+    "missing url": (
+        "feeds:\n  news:\n    sources:\n      - links: a\n",
+        4,
+        "feeds.news.sources[0]",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", ["once", "check"])
+@pytest.mark.parametrize("case", BROKEN_CONFIGS, ids=list(BROKEN_CONFIGS))
+def test_broken_config_exits_2_with_one_line_and_writes_nothing(
+    tmp_path: Path, case: str, command: str
+) -> None:
+    text, line, field = BROKEN_CONFIGS[case]
+    config = tmp_path / "feeds.yaml"
+    config.write_text(text)  # output/ and state/ would go beside it
+
+    status, out, err = invoke("--config", str(config), command)
+
+    assert status == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    expected = f"{config}:{line}: {field + ': ' if field else ''}"
+    assert err.startswith(expected), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feeds.yaml"]
+
+
+def test_check_accepts_the_bundled_config() -> None:
+    status, out, _ = invoke("--config", str(ROOT / "config" / "feeds.yaml"), "check")
+    assert status == 0
+    assert "OK, 1 feeds, 1 sources" in out
+
+
+def test_once_runs_the_bundled_sample_site_offline(tmp_path: Path) -> None:
+    config_dir = tmp_path / "config"
+    shutil.copytree(ROOT / "config", config_dir)
+
+    status, out, err = invoke("--config", str(config_dir / "feeds.yaml"), "once")
+
+    assert status == 0, err
+    assert out.startswith("riverside: 3 new, 0 updated, 0 unchanged, 0 duplicate, 0 failed")
+    assert (tmp_path / "output" / "riverside.xml").is_file()
+    assert (tmp_path / "output" / "riverside.atom").is_file()
+    assert (tmp_path / "state" / "feeds.sqlite3").is_file()
+
+    status, out, _ = invoke("--config", str(config_dir / "feeds.yaml"), "once")
+    assert status == 0
+    assert "0 new, 0 updated, 3 unchanged" in out
+    assert out.rstrip().endswith("files unchanged")
+
+
+def test_once_unknown_feed_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text("feeds:\n  a:\n    sources: [{url: 'https://e.com/'}]\n")
+    status, _, err = invoke("--config", str(config), "once", "--feed", "b")
+    assert status == 2
+    assert "no feed named b (the config has: a)" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["feeds.yaml"]
+
+
+def test_once_exits_1_when_a_feed_fails_entirely(tmp_path: Path, news_site: NewsSite) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "feeds:\n"
+        f"  good:\n    sources: [{{url: '{news_site.listing_url}'}}]\n"
+        f"  dead:\n    sources: [{{url: '{news_site.origin}/gone/'}}]\n"
+    )
+
+    status, out, _ = invoke("--config", str(config), "once")
+
+    assert status == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("good: 3 new")
+    assert lines[1].startswith("dead: FAILED: no source could be read; previous items kept.")
+    assert lines[2] == f"  ! {news_site.origin}/gone/: HTTP 404 NOT FOUND"
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "feeds", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.stdout.strip() == "feeds, version 0.1.0"

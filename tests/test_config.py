@@ -1,0 +1,204 @@
+"""Config loading: defaults, resolution, and errors that name file, line and field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from feeds.config import load_config, parse_duration
+from feeds.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    return caught.value
+
+
+MINIMAL = "feeds:\n  news:\n    sources:\n      - url: https://example.com/news/\n"
+
+
+def test_defaults_and_resolution(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL))
+
+    settings = config.settings
+    assert settings.output_dir == tmp_path.resolve() / "output"
+    assert settings.state_dir == tmp_path.resolve() / "state"
+    assert settings.base_url == "http://localhost:8080/"
+    assert settings.max_items == 50
+    feed = config.feeds["news"]
+    assert (feed.id, feed.title, feed.description) == ("news", "news", "news")
+    assert feed.interval == timedelta(hours=1)
+    assert feed.max_items == 50
+    assert feed.sources[0].location == "https://example.com/news/"
+
+
+def test_feed_values_override_settings(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "settings:\n  interval: 2h\n  max_items: 10\n  base_url: https://feeds.example/x\n"
+            "feeds:\n  news:\n    title: News\n    interval: 15m\n    max_items: 5\n"
+            "    sources:\n      - url: https://example.com/\n",
+        )
+    )
+    feed = config.feeds["news"]
+    assert (feed.title, feed.interval, feed.max_items) == ("News", timedelta(minutes=15), 5)
+    assert config.settings.base_url == "https://feeds.example/x/"
+
+
+def test_local_path_resolves_beside_the_config(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<html></html>")
+    config = load_config(
+        write(tmp_path, "feeds:\n  a:\n    sources:\n      - path: site/index.html\n")
+    )
+    source = config.feeds["a"].sources[0]
+    assert source.path == (tmp_path / "site" / "index.html").resolve()
+    assert source.location.startswith("file:///")
+    assert config.local_roots == ((tmp_path / "site").resolve(),)
+
+
+def test_source_rules_merge_over_feed_rules(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "feeds:\n  a:\n    extract:\n      body: .post\n      remove: [.ads]\n"
+            "    sources:\n      - url: https://example.com/\n"
+            "        extract:\n          title: h1.big\n          remove: [.share]\n",
+        )
+    )
+    feed = config.feeds["a"]
+    rules = feed.rules_for(feed.sources[0])
+    assert rules is not None
+    assert (rules.body, rules.title, rules.remove) == (".post", "h1.big", (".ads", ".share"))
+
+
+@pytest.mark.parametrize(
+    ("text", "duration"),
+    [
+        ("30s", timedelta(seconds=30)),
+        ("15m", timedelta(minutes=15)),
+        ("1h30m", timedelta(minutes=90)),
+        ("2d", timedelta(days=2)),
+    ],
+)
+def test_durations(text: str, duration: timedelta) -> None:
+    assert parse_duration(text) == duration
+
+
+@pytest.mark.parametrize("text", ["5", "1 hour", "0s", "h", "", "-1m"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="duration|longer"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        ("feeds:\n  news:\n    sources: [\n", 4, "", "invalid YAML"),
+        (
+            "feeds:\n  news:\n    titel: x\n    sources:\n      - url: https://e.com/\n",
+            3,
+            "feeds.news.titel",
+            "unknown key (did you mean `title`?)",
+        ),
+        (
+            "settings:\n  max_items: lots\n" + MINIMAL,
+            2,
+            "settings.max_items",
+            "valid integer",
+        ),
+        (
+            "feeds:\n  news:\n    sources:\n      - links: a.story\n",
+            4,
+            "feeds.news.sources[0]",
+            "needs exactly one of `url`",
+        ),
+        (
+            "feeds:\n  news:\n    sources:\n      - url: ftp://e.com/\n",
+            4,
+            "feeds.news.sources[0].url",
+            "not an http(s) URL",
+        ),
+        (
+            "feeds:\n  news:\n    sources:\n      - url: https://e.com/\n        links: 'a['\n",
+            5,
+            "feeds.news.sources[0].links",
+            "not a valid CSS selector",
+        ),
+        (
+            "settings:\n  interval: soon\n" + MINIMAL,
+            2,
+            "settings.interval",
+            "not a duration",
+        ),
+        (
+            "feeds:\n  bad id:\n    sources: [{url: 'https://e.com/'}]\n",
+            2,
+            "feeds.bad id",
+            "feed id",
+        ),
+        ("feeds:\n  news:\n    sources: []\n", 3, "feeds.news.sources", "at least one source"),
+        ("feeds:\n  news:\n    sources: https://e.com/\n", 3, "feeds.news.sources", "a list"),
+        ("settings: {}\n", 1, "feeds", "required, but missing"),
+        (
+            "settings:\n  output_dir: out\n  state_dir: out/state\n" + MINIMAL,
+            1,
+            "settings",
+            "must not be inside output_dir",
+        ),
+        (
+            "feeds:\n  a:\n    sources: [{url: 'https://e.com/'}]\n  a:\n    x: 1\n",
+            4,
+            "",
+            "duplicate key",
+        ),
+    ],
+)
+def test_mistakes_name_file_line_and_field(
+    tmp_path: Path, text: str, line: int, field: str, message: str
+) -> None:
+    error = error_of(tmp_path, text)
+
+    assert (error.line, error.field) == (line, field)
+    assert message in error.message
+    assert str(error).startswith(f"{tmp_path / 'feeds.yaml'}:{line}: ")
+    assert "\n" not in str(error)
+
+
+def test_several_mistakes_are_each_reported_on_their_line(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        "settings:\n  max_items: 0\nfeeds:\n  news:\n    sources:\n      - url: x\n",
+    )
+    lines = str(error).splitlines()
+    assert len(lines) == 2
+    assert lines[0].endswith(
+        "feeds.yaml:2: settings.max_items: Input should be greater than or equal to 1"
+    )
+    assert ":6: feeds.news.sources[0].url: 'x' is not an http(s) URL" in lines[1]
+
+
+def test_missing_local_path(tmp_path: Path) -> None:
+    error = error_of(tmp_path, "feeds:\n  a:\n    sources:\n      - path: nowhere/\n")
+    assert (error.line, error.field) == (4, "feeds.a.sources[0].path")
+    assert "does not exist" in error.message
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_not_a_mapping(tmp_path: Path) -> None:
+    assert "must be a mapping" in error_of(tmp_path, "- a\n- b\n").message
+    assert "empty" in error_of(tmp_path, "# nothing\n").message
