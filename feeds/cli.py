@@ -78,6 +78,8 @@ def check(ctx: click.Context) -> None:
 def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
     """Run every feed (or the given ones) once, publish, and exit."""
     config = _load(ctx)
+    for warning in config.warnings:
+        log.warning("%s", warning)
     unknown = [feed_id for feed_id in feed_ids if feed_id not in config.feeds]
     if unknown:
         known = ", ".join(config.feeds)

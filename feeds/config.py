@@ -13,8 +13,9 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -40,23 +41,27 @@ from feeds.html import compile_selector
 
 DEFAULT_USER_AGENT = f"feeds/{__version__} (self-hosted full-text feed service)"
 
-_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
+_DURATION_HINT = "write a duration such as 30s, 15m, 1h or 2d"
 _FEED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
-def parse_duration(value: object) -> timedelta:
-    """``30s``, ``15m``, ``1h``, ``2d`` or combinations such as ``1h30m`` -> timedelta."""
+def parse_duration(value: object, *, allow_zero: bool = False) -> timedelta:
+    """``30s``, ``15m``, ``1h``, ``2d`` or combinations such as ``1h30m`` -> timedelta.
+    Fractions of seconds are written ``0.5s``; ``0`` is accepted only with ``allow_zero``."""
     if isinstance(value, timedelta):
-        return value
-    hint = "write a duration such as 30s, 15m, 1h or 2d"
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a duration; {hint}")
-    match = _DURATION.fullmatch(value.replace(" ", "").lower())
-    if not match or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration; {hint}")
-    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if not duration:
+        duration = value
+    elif allow_zero and value in (0, "0"):
+        duration = timedelta(0)
+    elif isinstance(value, str) and (match := _DURATION.fullmatch(value.replace(" ", "").lower())):
+        if not any(match.groups()):
+            raise ValueError(f"{value!r} is not a duration; {_DURATION_HINT}")
+        days, hours, minutes = (int(part or 0) for part in match.groups()[:3])
+        seconds = float(match.group(4) or 0)
+        duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    else:
+        raise ValueError(f"{value!r} is not a duration; {_DURATION_HINT}")
+    if not duration and not allow_zero:
         raise ValueError("must be longer than 0s")
     return duration
 
@@ -73,7 +78,15 @@ def _check_http_url(value: str) -> str:
     return value
 
 
+def _check_proxy_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
+        raise ValueError(f"{value!r} is not a proxy URL (http://host:port)")
+    return value
+
+
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Delay = Annotated[timedelta, BeforeValidator(partial(parse_duration, allow_zero=True))]
 Selector = Annotated[str, AfterValidator(_check_selector)]
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 
@@ -101,7 +114,15 @@ class Settings(_Model):
     max_items: int = Field(50, ge=1)
     user_agent: str = DEFAULT_USER_AGENT
     timeout: Duration = timedelta(seconds=30)
+    connect_timeout: Duration = timedelta(seconds=10)
     max_page_size: ByteSize = Field(ByteSize(10 * 1024 * 1024), gt=0)
+    per_host_delay: Delay = timedelta(seconds=1)
+    per_host_concurrency: int = Field(2, ge=1)
+    concurrency: int = Field(8, ge=1)
+    retries: int = Field(3, ge=0)
+    retry_delay: Duration = timedelta(seconds=1)
+    max_retry_wait: Duration = timedelta(minutes=1)
+    retry_after_limit: Duration = timedelta(hours=1)
     serve: ServeSettings = ServeSettings()
 
     @field_validator("output_dir", "state_dir")
@@ -153,6 +174,12 @@ class SourceConfig(_Model):
     path: Path | None = None
     links: Selector | None = None
     extract: ExtractRules | None = None
+    refresh: Duration | None = None
+    robots: Literal["obey", "ignore"] = "obey"
+    headers: dict[str, str] = Field(default_factory=dict)
+    cookies: dict[str, str] = Field(default_factory=dict)
+    user_agent: str | None = None
+    proxy: Annotated[str, AfterValidator(_check_proxy_url)] | None = None
 
     @field_validator("path")
     @classmethod
@@ -265,6 +292,16 @@ class Config:
     file: Path
     settings: Settings
     feeds: Mapping[str, Feed]
+
+    @property
+    def warnings(self) -> list[str]:
+        """Settings that are valid but deserve a word at start."""
+        return [
+            f"feed {feed.id}: source {source.location} ignores robots.txt (robots: ignore)"
+            for feed in self.feeds.values()
+            for source in feed.sources
+            if source.robots == "ignore"
+        ]
 
     @property
     def local_roots(self) -> tuple[Path, ...]:

@@ -71,10 +71,19 @@ class SourceError(FeedsError):
 
 
 class FetchError(SourceError):
-    """A page could not be fetched: network failure, HTTP status, size or type refused."""
+    """A page could not be fetched: network failure, HTTP status, robots.txt, size or type
+    refused. ``retry_after`` is set when the server asked for a pause (seconds)."""
 
-    def __init__(self, url: str, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.status = status
+        self.retry_after = retry_after
         super().__init__(url, message)
 
 

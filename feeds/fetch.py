@@ -1,31 +1,51 @@
 """HTTP and local-file fetching: the only module that talks to the network.
 
-A ``Fetcher`` turns a URL into a ``Page`` or raises ``FetchError``. It enforces a timeout
-on the whole download, a size cap on the decompressed body, a redirect limit and the
-content types feeds can use, and it decodes the body's charset once for every stage.
+A ``Fetcher`` turns a URL into a ``Page`` or raises ``FetchError``. For every request it
+
+- honours robots.txt (RFC 9309: fetched once per host and cached; a 4xx robots.txt
+  allows everything, an unreachable one disallows everything for a while), unless the
+  source says ``robots: ignore``;
+- waits for its turn at the host (``hosts.HostGates``: requests in flight per host and
+  overall, spacing between requests to one host, robots.txt Crawl-delay, Retry-After);
+- retries connection errors, timeouts and HTTP 429/500/502/503/504 with exponential
+  backoff and jitter, or after the server's Retry-After when it gives one;
+- bounds the whole download in time, and the decompressed body in size; follows a
+  limited number of redirects; accepts only HTML, XML, JSON and plain text;
+- sends ETag / Last-Modified back when asked (a 304 comes back as a ``Page`` with
+  status 304 and no body);
+- decodes the body's charset once for every later stage.
+
 ``file://`` URLs are served from the directories of the config's local sources only.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import html
 import logging
 import mimetypes
+import random
 import re
+import socket
+import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
+from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import charset_normalizer
 import requests
+from protego import Protego
 
-from feeds.config import Settings
+from feeds.config import Settings, SourceConfig
 from feeds.errors import FetchError
+from feeds.hosts import HostGates, Politeness, StoppedError, TooEarlyError
 from feeds.models import Page
 
 log = logging.getLogger(__name__)
@@ -42,7 +62,12 @@ ACCEPTED_TYPES = (
     "application/feed+json",
     "text/plain",
 )
-_CHUNK = 64 * 1024
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309: parse at least the first 500 KiB
+ROBOTS_TTL = 24 * 3600.0  # RFC 9309: a cached robots.txt is used for 24 hours at most
+ROBOTS_UNREACHABLE_TTL = 600.0
+MAX_CRAWL_DELAY = 60.0
+_CHUNK = 16 * 1024
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9_.:-]+)["']""")
 # WHATWG: these labels mean windows-1252 on the web
@@ -64,8 +89,15 @@ class FetchOptions:
 
     user_agent: str
     timeout: float = 30.0
+    connect_timeout: float = 10.0
     max_bytes: int = 10 * 1024 * 1024
     max_redirects: int = 10
+    retries: int = 3
+    backoff: float = 1.0
+    """First retry waits about this long (0.5x to 1x), each next one twice as long."""
+    retry_after_limit: float = 3600.0
+    """A Retry-After longer than this is taken to be this long."""
+    politeness: Politeness = field(default_factory=Politeness)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchOptions:
@@ -73,16 +105,87 @@ class FetchOptions:
         return cls(
             user_agent=settings.user_agent,
             timeout=settings.timeout.total_seconds(),
+            connect_timeout=min(settings.connect_timeout, settings.timeout).total_seconds(),
             max_bytes=int(settings.max_page_size),
+            retries=settings.retries,
+            backoff=settings.retry_delay.total_seconds(),
+            retry_after_limit=settings.retry_after_limit.total_seconds(),
+            politeness=Politeness(
+                per_host_concurrency=settings.per_host_concurrency,
+                per_host_delay=settings.per_host_delay.total_seconds(),
+                concurrency=settings.concurrency,
+                max_wait=settings.max_retry_wait.total_seconds(),
+            ),
         )
 
 
+@dataclass(frozen=True, slots=True)
+class RequestOptions:
+    """What one source asks of the requests made for it."""
+
+    headers: tuple[tuple[str, str], ...] = ()
+    cookies: tuple[tuple[str, str], ...] = ()
+    user_agent: str | None = None
+    proxy: str | None = None
+    obey_robots: bool = True
+
+    @classmethod
+    def from_source(cls, source: SourceConfig) -> RequestOptions:
+        """The request options of a configured source."""
+        return cls(
+            headers=tuple(source.headers.items()),
+            cookies=tuple(source.cookies.items()),
+            user_agent=source.user_agent,
+            proxy=source.proxy,
+            obey_robots=source.robots == "obey",
+        )
+
+
+DEFAULT_REQUEST = RequestOptions()
+
+
+@dataclass(frozen=True, slots=True)
+class FetchJob:
+    """One page to fetch in a batch, with the validators of the copy we have."""
+
+    url: str
+    request: RequestOptions = DEFAULT_REQUEST
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class _TransientError(Exception):
+    """A failure worth retrying: network trouble, a timeout, HTTP 429 or 5xx."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.retry_after = retry_after
+
+
+@dataclass(slots=True)
+class _RobotsRules:
+    parser: Protego | None
+    """None: everything is allowed."""
+    refusal: str | None
+    """Why everything is refused (robots.txt unreachable), or None."""
+    expires: float
+
+
 class Fetcher:
-    """Fetches pages over HTTP(S), and ``file://`` pages below the allowed local roots."""
+    """Fetches pages over HTTP(S), and ``file://`` pages below the allowed local roots.
+
+    Safe to use from several threads; ``fetch_all`` runs a batch in parallel.
+    """
 
     def __init__(self, options: FetchOptions, *, local_roots: Sequence[Path] = ()) -> None:
         self.options = options
         self.local_roots = tuple(root.resolve() for root in local_roots)
+        self.gates = HostGates(options.politeness)
+        self.requests_made = 0
         self.session = requests.Session()
         self.session.headers["User-Agent"] = options.user_agent
         self.session.headers["Accept"] = (
@@ -90,6 +193,16 @@ class Fetcher:
             "application/rss+xml,application/atom+xml,application/json;q=0.8,*/*;q=0.5"
         )
         self.session.max_redirects = options.max_redirects
+        pool = max(10, options.politeness.concurrency)
+        adapter = requests.adapters.HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._executor = ThreadPoolExecutor(
+            max_workers=options.politeness.concurrency, thread_name_prefix="fetch"
+        )
+        self._robots: dict[str, _RobotsRules] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -97,34 +210,192 @@ class Fetcher:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def stop(self) -> None:
+        """Start no new request; waiting ones fail with ``FetchError('stopped')``."""
+        self.gates.stop.set()
+
     def close(self) -> None:
-        """Close the HTTP connections."""
+        """Stop, and close the HTTP connections and worker threads."""
+        self.stop()
+        self._executor.shutdown(wait=True, cancel_futures=True)
         self.session.close()
 
-    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> Page:
-        """Fetch ``url``. With ``etag``/``last_modified`` the request is conditional and a
+    # public API
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        request: RequestOptions = DEFAULT_REQUEST,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> Page:
+        """Fetch ``url``. With ``etag``/``last_modified`` the request is conditional, and a
         ``Page`` with status 304 and an empty body comes back when nothing changed."""
         scheme = urlsplit(url).scheme.lower()
         if scheme == "file":
             return self._read_local(url)
         if scheme not in ("http", "https"):
             raise FetchError(url, f"unsupported URL scheme {scheme!r}; use http or https")
-        headers = {}
+        if request.obey_robots:
+            self._check_robots(url, request)
+        headers = dict(request.headers)
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        return self._with_retries(url, request, headers)
+
+    def fetch_all(self, jobs: Iterable[FetchJob]) -> Iterator[tuple[FetchJob, Page | FetchError]]:
+        """Fetch a batch in parallel (within the politeness limits); yields each job with
+        its page or error as soon as it is done. Only a few pages wait in memory at once:
+        a new fetch starts when a result has been taken."""
+        pending = iter(jobs)
+        window = 2 * self.options.politeness.concurrency
+        running: dict[Future[Page], FetchJob] = {}
+
+        def submit_next() -> None:
+            job = next(pending, None)
+            if job is not None:
+                future = self._executor.submit(
+                    self.fetch,
+                    job.url,
+                    request=job.request,
+                    etag=job.etag,
+                    last_modified=job.last_modified,
+                )
+                running[future] = job
+
+        for _ in range(window):
+            submit_next()
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = running.pop(future)
+                try:
+                    result: Page | FetchError = future.result()
+                except FetchError as error:
+                    result = error
+                yield job, result
+                submit_next()
+
+    def robots_sitemaps(self, url: str) -> list[str]:
+        """The sitemaps that the robots.txt of ``url``'s host lists."""
+        rules = self._robots_rules(url, DEFAULT_REQUEST)
+        return list(rules.parser.sitemaps) if rules.parser is not None else []
+
+    # robots.txt
+
+    def _check_robots(self, url: str, request: RequestOptions) -> None:
+        rules = self._robots_rules(url, request)
+        if rules.refusal is not None:
+            raise FetchError(url, rules.refusal)
+        agent = _product_token(request.user_agent or self.options.user_agent)
+        if rules.parser is not None and not rules.parser.can_fetch(url, agent):
+            raise FetchError(url, "disallowed by the site's robots.txt; not fetched")
+
+    def _robots_rules(self, url: str, request: RequestOptions) -> _RobotsRules:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        with self._lock:
+            lock = self._robots_locks.setdefault(origin, threading.Lock())
+        with lock:  # one robots.txt request per host, however many threads ask
+            rules = self._robots.get(origin)
+            if rules is None or rules.expires < time.monotonic():
+                rules = self._load_robots(origin, request)
+                self._robots[origin] = rules
+        return rules
+
+    def _load_robots(self, origin: str, request: RequestOptions) -> _RobotsRules:
+        robots_url = urlunsplit((*urlsplit(origin)[:2], "/robots.txt", "", ""))
+        plain = RequestOptions(
+            headers=request.headers, cookies=request.cookies, proxy=request.proxy
+        )
+        now = time.monotonic()
+        try:
+            page = self._with_retries(robots_url, plain, dict(plain.headers))
+        except FetchError as error:
+            if error.status is not None and 400 <= error.status < 500:
+                return _RobotsRules(None, None, now + ROBOTS_TTL)  # no robots.txt: all allowed
+            log.warning("robots.txt of %s unreachable: %s", origin, error.message)
+            refusal = (
+                f"robots.txt is unreachable ({error.message}); the site is treated as "
+                "disallowing everything for now (RFC 9309)"
+            )
+            return _RobotsRules(None, refusal, now + ROBOTS_UNREACHABLE_TTL)
+        text = page.body[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")
+        parser = Protego.parse(text)
+        agent = _product_token(request.user_agent or self.options.user_agent)
+        delay = parser.crawl_delay(agent)
+        if delay:
+            self.gates.gate(_host_key(origin)).slow_down(min(float(delay), MAX_CRAWL_DELAY))
+        return _RobotsRules(parser, None, now + ROBOTS_TTL)
+
+    # requests
+
+    def _with_retries(self, url: str, request: RequestOptions, headers: dict[str, str]) -> Page:
+        gate = self.gates.gate(_host_key(url))
+        attempt = 0
+        while True:
+            try:
+                with self.gates.turn(_host_key(url)):
+                    return self._attempt(url, request, headers)
+            except StoppedError:
+                raise FetchError(url, "stopped before the request was made") from None
+            except TooEarlyError as early:
+                raise FetchError(
+                    url,
+                    f"the server asked for a pause of {early.wait:.0f}s more (Retry-After); "
+                    "skipped until a later run",
+                    retry_after=early.wait,
+                ) from None
+            except _TransientError as problem:
+                if problem.retry_after is not None:
+                    pause = min(problem.retry_after, self.options.retry_after_limit)
+                    gate.pause_until(time.monotonic() + pause)
+                    if pause > self.options.politeness.max_wait:
+                        raise FetchError(
+                            url,
+                            f"{problem.message}; the server asked for a pause of {pause:.0f}s "
+                            "(Retry-After), so it is skipped until a later run",
+                            status=problem.status,
+                            retry_after=pause,
+                        ) from None
+                if attempt >= self.options.retries:
+                    tries = f" (tried {attempt + 1} times)" if attempt else ""
+                    raise FetchError(url, problem.message + tries, status=problem.status) from None
+                delay = 0.0 if problem.retry_after is not None else self._backoff(attempt)
+                attempt += 1
+                log.info("retry %d of %s in %.1fs: %s", attempt, url, delay, problem.message)
+                if self.gates.stop.wait(delay):
+                    raise FetchError(url, "stopped while waiting to retry") from None
+
+    def _backoff(self, attempt: int) -> float:
+        step = self.options.backoff * (1 << attempt)
+        return step / 2 + random.uniform(0, step / 2)  # jitter, not cryptography
+
+    def _attempt(self, url: str, request: RequestOptions, headers: dict[str, str]) -> Page:
+        if request.user_agent:
+            headers = {**headers, "User-Agent": request.user_agent}
+        proxies = {"http": request.proxy, "https": request.proxy} if request.proxy else None
         started = time.monotonic()
+        with self._lock:
+            self.requests_made += 1
         try:
             response = self.session.get(
-                url, headers=headers, timeout=self.options.timeout, stream=True
+                url,
+                headers=headers,
+                cookies=dict(request.cookies) or None,
+                proxies=proxies,
+                timeout=(self.options.connect_timeout, self.options.timeout),
+                stream=True,
             )
         except requests.exceptions.Timeout as exc:
-            raise FetchError(url, f"timed out after {self.options.timeout:g}s") from exc
+            raise _TransientError(f"timed out after {self.options.timeout:g}s") from exc
         except requests.exceptions.TooManyRedirects as exc:
             raise FetchError(url, f"more than {self.options.max_redirects} redirects") from exc
         except requests.exceptions.ConnectionError as exc:
-            raise FetchError(url, f"cannot connect: {_root_cause(exc)}") from exc
+            raise _TransientError(f"cannot connect: {_root_cause(exc)}") from exc
         except requests.exceptions.RequestException as exc:
             raise FetchError(url, f"request failed: {_root_cause(exc)}") from exc
         with response:
@@ -135,8 +406,10 @@ class Fetcher:
         if status == 304:
             return self._page(url, response, b"", "utf-8")
         if status >= 400:
-            reason = response.reason or "error"
-            raise FetchError(url, f"HTTP {status} {reason}", status=status)
+            message = f"HTTP {status} {response.reason or 'error'}"
+            if status in RETRY_STATUSES:
+                raise _TransientError(message, status=status, retry_after=retry_after(response))
+            raise FetchError(url, message, status=status)
         content_type = _media_type(response.headers.get("Content-Type", ""))
         if content_type and not content_type.startswith(ACCEPTED_TYPES):
             raise FetchError(
@@ -145,18 +418,33 @@ class Fetcher:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.options.max_bytes:
             raise FetchError(url, self._too_large(int(declared)))
+        body = self._read_body(url, response, started)
+        encoding = detect_encoding(body, response.headers.get("Content-Type", ""))
+        return self._page(url, response, body, encoding)
+
+    def _read_body(self, url: str, response: requests.Response, started: float) -> bytes:
+        """The decompressed body, abandoned at the size cap or when the time is up (a
+        watchdog shuts the socket, so a server trickling bytes cannot hold us)."""
+        remaining = self.options.timeout - (time.monotonic() - started)
+        expired = threading.Event()
+        watchdog = threading.Timer(max(0.0, remaining), _abort, (response, expired))
+        watchdog.daemon = True
+        watchdog.start()
         body = bytearray()
         try:
             for chunk in response.iter_content(_CHUNK):
                 body += chunk
                 if len(body) > self.options.max_bytes:
                     raise FetchError(url, self._too_large(len(body)))
-                if time.monotonic() - started > self.options.timeout:
-                    raise FetchError(url, f"timed out after {self.options.timeout:g}s")
-        except requests.exceptions.RequestException as exc:
-            raise FetchError(url, f"download failed: {_root_cause(exc)}") from exc
-        encoding = detect_encoding(bytes(body), response.headers.get("Content-Type", ""))
-        return self._page(url, response, bytes(body), encoding)
+        except (requests.exceptions.RequestException, OSError, ValueError) as exc:
+            if expired.is_set():
+                raise _TransientError(f"timed out after {self.options.timeout:g}s") from exc
+            raise _TransientError(f"download failed: {_root_cause(exc)}") from exc
+        finally:
+            watchdog.cancel()
+        if expired.is_set():
+            raise _TransientError(f"timed out after {self.options.timeout:g}s")
+        return bytes(body)
 
     def _page(self, url: str, response: requests.Response, body: bytes, encoding: str) -> Page:
         return Page(
@@ -227,7 +515,42 @@ def detect_encoding(body: bytes, content_type_header: str) -> str:
     if _decodes(body, "utf-8"):
         return "utf-8"
     guess = charset_normalizer.from_bytes(body[: 256 * 1024]).best()
-    return (guess.encoding if guess is not None else None) or "cp1252"
+    return _codec(guess.encoding if guess is not None else None) or "cp1252"
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Seconds a ``Retry-After`` header asks to wait (delta-seconds or HTTP date)."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _abort(response: requests.Response, expired: threading.Event) -> None:
+    expired.set()
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _host_key(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.netloc or "").lower()
+
+
+def _product_token(user_agent: str) -> str:
+    """The name robots.txt groups are matched against: ``feeds`` in ``feeds/0.1 (...)``."""
+    return user_agent.split("/", 1)[0].split()[0] if user_agent.strip() else "*"
 
 
 def _codec(name: str | None) -> str | None:

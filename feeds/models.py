@@ -105,6 +105,8 @@ class RunReport:
     failed: int = 0
     sources: int = 0
     sources_failed: int = 0
+    sources_unchanged: int = 0
+    """Source pages the server said had not changed (HTTP 304): not read again."""
     errors: tuple[RunError, ...] = ()
     duration: float = 0.0
     files_written: tuple[str, ...] = ()

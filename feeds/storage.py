@@ -7,6 +7,7 @@ and upgraded by numbered migrations tracked in ``PRAGMA user_version``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import struct
@@ -67,7 +68,57 @@ MIGRATIONS: Sequence[str] = (
     );
     CREATE INDEX runs_by_feed ON runs (feed, seq DESC);
     """,
+    # 2: conditional requests, source health, edits of known items
+    """
+    ALTER TABLE items ADD COLUMN source TEXT NOT NULL DEFAULT '';
+    ALTER TABLE items ADD COLUMN content_hash TEXT NOT NULL DEFAULT '';
+    CREATE INDEX items_by_first_seen ON items (feed, source, first_seen);
+    CREATE TABLE http_validators (
+        url TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        saved TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE source_health (
+        feed TEXT NOT NULL,
+        source TEXT NOT NULL,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_success TEXT,
+        last_failure TEXT,
+        next_attempt TEXT,
+        PRIMARY KEY (feed, source)
+    ) WITHOUT ROWID;
+    """,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What a server said identifies the copy of a page we have."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """How a source has been doing, run after run."""
+
+    failures: int = 0
+    last_error: str | None = None
+    last_success: datetime | None = None
+    last_failure: datetime | None = None
+    next_attempt: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecentItem:
+    """An item that a source's ``refresh`` re-checks."""
+
+    id: str
+    url: str
+    content_hash: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,11 +211,16 @@ class Store:
                 return str(row[0])
         return None
 
-    def known_urls(self, feed: str, urls: Iterable[str]) -> set[str]:
-        """Those of ``urls`` that already lead to an item of ``feed``."""
-        return {url for url in dict.fromkeys(urls) if self.item_id_for_urls(feed, [url])}
+    def known_urls(self, feed: str, urls: Iterable[str]) -> dict[str, str]:
+        """Those of ``urls`` that already lead to an item of ``feed``, with its id."""
+        known = {}
+        for url in dict.fromkeys(urls):
+            item_id = self.item_id_for_urls(feed, [url])
+            if item_id is not None:
+                known[url] = item_id
+        return known
 
-    def recent_items(self, feed: str, limit: int = _RECENT_FINGERPRINTS) -> list[KnownItem]:
+    def newest_fingerprints(self, feed: str, limit: int = _RECENT_FINGERPRINTS) -> list[KnownItem]:
         """The newest items of a feed, for near-duplicate checks."""
         rows = self._query(
             "SELECT id, title, fingerprint FROM items WHERE feed = ? ORDER BY seq DESC LIMIT ?",
@@ -172,12 +228,13 @@ class Store:
         )
         return [KnownItem(row[0], row[1], _unpack(row[2])) for row in rows]
 
-    def add_item(self, item: Item) -> None:
-        """Store a new item and the URLs that lead to it."""
+    def add_item(self, item: Item, source: str = "") -> None:
+        """Store a new item (found by ``source``) and the URLs that lead to it."""
         self._execute(
             """INSERT INTO items (feed, id, url, title, author, published, updated, summary,
-                   content_html, image, categories, fingerprint, first_seen)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   content_html, image, categories, fingerprint, first_seen, source,
+                   content_hash)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 item.feed,
                 item.id,
@@ -192,9 +249,55 @@ class Store:
                 json.dumps(list(item.categories), ensure_ascii=False),
                 _pack(item.fingerprint),
                 format_time(item.first_seen),
+                source,
+                content_hash(item),
             ),
         )
         self.add_urls(item.feed, item.id, [item.url, *item.aliases])
+
+    def update_item(self, item_id: str, item: Item, updated: datetime) -> bool:
+        """Replace the content of a stored item with an edited version; its id, link and
+        first-seen time stay. Returns whether anything readers see changed."""
+        row = self._query_one(
+            "SELECT content_hash FROM items WHERE feed = ? AND id = ?", (item.feed, item_id)
+        )
+        if row is None:
+            raise StorageError(f"feed {item.feed}: no item {item_id} to update")
+        new_hash = content_hash(item)
+        if row[0] == new_hash:
+            return False
+        # an item stored before hashes were kept gets its hash, not a new date
+        bump = bool(row[0])
+        self._execute(
+            """UPDATE items SET title = ?, author = ?, summary = ?, content_html = ?,
+                   image = ?, categories = ?, fingerprint = ?, content_hash = ?,
+                   updated = CASE WHEN ? THEN ? ELSE updated END
+               WHERE feed = ? AND id = ?""",
+            (
+                item.title,
+                item.author,
+                item.summary,
+                item.content_html,
+                item.image,
+                json.dumps(list(item.categories), ensure_ascii=False),
+                _pack(item.fingerprint),
+                new_hash,
+                bump,
+                format_time(updated),
+                item.feed,
+                item_id,
+            ),
+        )
+        return bump
+
+    def recent_items(self, feed: str, source: str, since: datetime) -> list[RecentItem]:
+        """Items a source found at or after ``since``, to re-check for edits."""
+        rows = self._query(
+            """SELECT id, url, content_hash FROM items
+               WHERE feed = ? AND source = ? AND first_seen >= ? ORDER BY first_seen""",
+            (feed, source, format_time(since)),
+        )
+        return [RecentItem(row[0], row[1], row[2]) for row in rows]
 
     def add_urls(self, feed: str, item_id: str, urls: Iterable[str]) -> None:
         """Record that ``urls`` lead to an item, so they are never fetched again."""
@@ -235,6 +338,76 @@ class Store:
         """How many items a feed has stored."""
         row = self._query_one("SELECT count(*) FROM items WHERE feed = ?", (feed,))
         return int(row[0]) if row else 0
+
+    # HTTP validators
+
+    def validators(self, url: str) -> Validators:
+        """The ETag and Last-Modified saved for ``url`` (empty when none)."""
+        row = self._query_one(
+            "SELECT etag, last_modified FROM http_validators WHERE url = ?", (url,)
+        )
+        return Validators(row[0], row[1]) if row else Validators()
+
+    def save_validators(self, url: str, validators: Validators, now: datetime) -> None:
+        """Remember the validators of the copy of ``url`` just processed."""
+        if validators.etag is None and validators.last_modified is None:
+            self._execute("DELETE FROM http_validators WHERE url = ?", (url,))
+            return
+        self._execute(
+            """INSERT INTO http_validators (url, etag, last_modified, saved) VALUES (?, ?, ?, ?)
+               ON CONFLICT (url) DO UPDATE SET etag = excluded.etag,
+                   last_modified = excluded.last_modified, saved = excluded.saved""",
+            (url, validators.etag, validators.last_modified, format_time(now)),
+        )
+
+    # source health
+
+    def source_health(self, feed: str, source: str) -> SourceHealth:
+        """How a source has been doing (a fresh record when never run)."""
+        row = self._query_one(
+            """SELECT failures, last_error, last_success, last_failure, next_attempt
+               FROM source_health WHERE feed = ? AND source = ?""",
+            (feed, source),
+        )
+        if row is None:
+            return SourceHealth()
+        return SourceHealth(
+            failures=row[0],
+            last_error=row[1],
+            last_success=_optional_time(row[2]),
+            last_failure=_optional_time(row[3]),
+            next_attempt=_optional_time(row[4]),
+        )
+
+    def record_source_success(self, feed: str, source: str, now: datetime) -> None:
+        """A source worked: its failure count starts over."""
+        self._execute(
+            """INSERT INTO source_health (feed, source, failures, last_success)
+               VALUES (?, ?, 0, ?)
+               ON CONFLICT (feed, source) DO UPDATE SET failures = 0, next_attempt = NULL,
+                   last_success = excluded.last_success""",
+            (feed, source, format_time(now)),
+        )
+
+    def record_source_failure(
+        self, feed: str, source: str, error: str, now: datetime, next_attempt: datetime | None
+    ) -> None:
+        """A source failed once more; ``next_attempt`` postpones its next try."""
+        self._execute(
+            """INSERT INTO source_health (feed, source, failures, last_error, last_failure,
+                   next_attempt)
+               VALUES (?, ?, 1, ?, ?, ?)
+               ON CONFLICT (feed, source) DO UPDATE SET failures = failures + 1,
+                   last_error = excluded.last_error, last_failure = excluded.last_failure,
+                   next_attempt = excluded.next_attempt""",
+            (
+                feed,
+                source,
+                error,
+                format_time(now),
+                format_time(next_attempt) if next_attempt else None,
+            ),
+        )
 
     # runs
 
@@ -283,6 +456,19 @@ class Store:
     def _query_one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
         rows = self._query(sql, params)
         return rows[0] if rows else None
+
+
+def content_hash(item: Item) -> str:
+    """A hash of what readers see of an item, to notice edits."""
+    digest = hashlib.sha256()
+    for part in (item.title, item.author or "", item.summary, item.content_html, item.image or ""):
+        digest.update(part.encode("utf-8", errors="surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _optional_time(value: str | None) -> datetime | None:
+    return parse_time(value) if value else None
 
 
 def _pack(sketch: tuple[int, ...]) -> bytes:

@@ -24,6 +24,12 @@ def httpserver_listen_address() -> tuple[str, int]:
     return ("127.0.0.1", 0)
 
 
+@pytest.fixture(autouse=True)
+def missing_paths_are_404(httpserver: HTTPServer) -> None:
+    """Like a real site: an unknown path (robots.txt included) is 404, not pytest-httpserver's 500."""
+    httpserver.no_handler_status_code = 404
+
+
 @pytest.fixture
 def news_site(httpserver: HTTPServer) -> NewsSite:
     """The simulated news site, served on 127.0.0.1."""
@@ -31,6 +37,9 @@ def news_site(httpserver: HTTPServer) -> NewsSite:
 
 
 WriteConfig = Callable[[str], Config]
+FAST_SETTINGS = (
+    "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n  retries: 1\n"
+)
 
 
 @pytest.fixture
@@ -39,7 +48,7 @@ def write_config(tmp_path: Path) -> WriteConfig:
 
     def write(text: str) -> Config:
         if "settings:" not in text:
-            text = "settings:\n  output_dir: output\n  state_dir: state\n" + text
+            text = FAST_SETTINGS + text
         path = tmp_path / "feeds.yaml"
         path.write_text(text, encoding="utf-8")
         return load_config(path)

@@ -10,13 +10,32 @@ from __future__ import annotations
 
 import html
 import json
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from tests.sitesim import SiteSim
+
 PLACEHOLDER = "data:image/gif;base64,R0lGODlhAQABAAAAACw="
+HEADER = """  <header class="masthead">
+    <a class="logo" href="/"><img src="/static/logo.svg" alt="The Harbour Herald"></a>
+    <form class="search" action="/search"><input name="q"><button>Search the site</button></form>
+    <a class="account" href="/login">Sign in to your account</a>
+    <nav class="sections"><ul>
+      <li><a href="/news/">News</a></li><li><a href="/sport/">Sport</a></li>
+      <li><a href="/business/">Business</a></li><li><a href="/culture/">Culture</a></li>
+    </ul></nav>
+    <div class="cookie-banner">Cookie settings <button>Accept</button></div>
+  </header>"""
+FOOTER = """  <footer class="site-footer">
+    <div class="newsletter">Subscribe to our newsletter <input type="email"></div>
+    <ul><li><a href="/about-us/">About us</a></li><li><a href="/contact/">Contact</a></li>
+    <li><a href="/privacy-policy/">Privacy policy</a></li></ul>
+    <p>&copy; 2024 The Harbour Herald. All rights reserved.</p>
+  </footer>"""
 BOILERPLATE = (
     "Search the site",
     "Sign in to your account",
@@ -125,7 +144,6 @@ class NewsSite:
 
     def serve(self) -> NewsSite:
         """Start answering: the listing, every article and alias; 404 for anything else."""
-        self.server.no_handler_status_code = 404
         self.server.expect_request("/news/").respond_with_handler(self._listing)
         self.register_articles()
         return self
@@ -166,29 +184,37 @@ class NewsSite:
     # markup
 
     def listing_html(self) -> str:
-        teasers = "\n".join(
-            f"""
+        return listing_html(self.articles, self.aliases)
+
+    def article_html(self, article: SiteArticle) -> str:
+        return article_html(self.origin, article, self.articles)
+
+
+def listing_html(articles: list[SiteArticle], aliases: dict[str, SiteArticle] | None = None) -> str:
+    """The site's news listing: teasers in the main column, a sidebar, header and footer."""
+    teasers = "\n".join(
+        f"""
       <article class="teaser">
         <a class="teaser-image" href="{a.path}"><img src="/media/thumb.jpg" alt=""></a>
         <h2 class="teaser-title"><a href="{a.path}">{html.escape(a.title)}</a></h2>
         <p class="teaser-standfirst">{html.escape(a.paragraphs[0][:90])}...</p>
         <a class="read-more" href="{a.path}?utm_source=homepage&amp;utm_medium=teaser">Read more</a>
       </article>"""
-            for a in self.articles
-        )
-        most_read = "".join(
-            f'<li><a href="{a.path}">{html.escape(a.title)}</a></li>' for a in self.articles[:2]
-        )
-        alias_links = "".join(
-            f'<li><a href="{path}">{html.escape(a.title)} (live coverage)</a></li>'
-            for path, a in self.aliases.items()
-        )
-        return f"""<!DOCTYPE html>
+        for a in articles
+    )
+    most_read = "".join(
+        f'<li><a href="{a.path}">{html.escape(a.title)}</a></li>' for a in articles[:2]
+    )
+    alias_links = "".join(
+        f'<li><a href="{path}">{html.escape(a.title)} (live coverage)</a></li>'
+        for path, a in (aliases or {}).items()
+    )
+    return f"""<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>News | The Harbour Herald</title>
 <link rel="stylesheet" href="/static/site.css"></head>
 <body>
-{self._header()}
+{HEADER}
   <main id="main">
     <h1>News</h1>
     <section class="latest-stories">{teasers}
@@ -197,58 +223,60 @@ class NewsSite:
     <a class="pagination-next" href="/news/?page=2">Older stories</a>
   </main>
   <aside class="sidebar"><h3>Most read this week</h3><ol>{most_read}</ol></aside>
-{self._footer()}
+{FOOTER}
 </body></html>"""
 
-    def article_html(self, article: SiteArticle) -> str:
-        tracking = "utm_source=rss&amp;utm_medium=syndication&amp;utm_campaign=x"
-        canonical = f"{self.url(article)}?{tracking}"
-        head = [
-            '<meta charset="utf-8">',
-            f"<title>{html.escape(article.title)} | The Harbour Herald</title>",
-            f'<link rel="canonical" href="{canonical}">',
-            '<meta property="og:site_name" content="The Harbour Herald">',
+
+def article_html(origin: str, article: SiteArticle, articles: list[SiteArticle]) -> str:
+    """An article page as the site serves it, boilerplate and all."""
+    tracking = "utm_source=rss&amp;utm_medium=syndication&amp;utm_campaign=x"
+    canonical = f"{origin}{article.path}?{tracking}"
+    head = [
+        '<meta charset="utf-8">',
+        f"<title>{html.escape(article.title)} | The Harbour Herald</title>",
+        f'<link rel="canonical" href="{canonical}">',
+        '<meta property="og:site_name" content="The Harbour Herald">',
+    ]
+    if article.metadata == "json-ld":
+        data = {
+            "@context": "https://schema.org",
+            "@type": "NewsArticle",
+            "headline": article.title,
+            "datePublished": article.published,
+            "author": [{"@type": "Person", "name": article.author}],
+            "publisher": {"@type": "Organization", "name": "The Harbour Herald"},
+        }
+        head.append(f'<script type="application/ld+json">{json.dumps(data)}</script>')
+    elif article.metadata == "opengraph":
+        head += [
+            f'<meta property="og:title" content="{html.escape(article.title)}">',
+            f'<meta property="article:published_time" content="{article.published}">',
+            f'<meta name="author" content="{html.escape(article.author)}">',
         ]
-        if article.metadata == "json-ld":
-            data = {
-                "@context": "https://schema.org",
-                "@type": "NewsArticle",
-                "headline": article.title,
-                "datePublished": article.published,
-                "author": [{"@type": "Person", "name": article.author}],
-                "publisher": {"@type": "Organization", "name": "The Harbour Herald"},
-            }
-            head.append(f'<script type="application/ld+json">{json.dumps(data)}</script>')
-        elif article.metadata == "opengraph":
-            head += [
-                f'<meta property="og:title" content="{html.escape(article.title)}">',
-                f'<meta property="article:published_time" content="{article.published}">',
-                f'<meta name="author" content="{html.escape(article.author)}">',
-            ]
-        byline = (
-            f'<p class="byline">By <a rel="author" href="/authors/{article.author.lower()}">'
-            f"{html.escape(article.author)}</a> · "
-            f'<time datetime="{article.published}">{article.published[:10]}</time></p>'
-        )
-        paragraphs = [f"<p>{html.escape(p)}</p>" for p in article.paragraphs]
-        if article.image:
-            figure = f"""<figure class="article-image">
+    byline = (
+        f'<p class="byline">By <a rel="author" href="/authors/{article.author.lower()}">'
+        f"{html.escape(article.author)}</a> · "
+        f'<time datetime="{article.published}">{article.published[:10]}</time></p>'
+    )
+    paragraphs = [f"<p>{html.escape(p)}</p>" for p in article.paragraphs]
+    if article.image:
+        figure = f"""<figure class="article-image">
           <img class="lazyload" src="{PLACEHOLDER}" data-src="{article.image}"
                alt="{html.escape(article.caption or "")}">
           <figcaption>{html.escape(article.caption or "")}</figcaption>
         </figure>"""
-            paragraphs.insert(1, figure)
-        body = "\n        ".join(paragraphs)
-        related = "".join(
-            f'<li><a href="{a.path}">{html.escape(a.title)}</a></li>'
-            for a in self.articles
-            if a is not article
-        )
-        return f"""<!DOCTYPE html>
+        paragraphs.insert(1, figure)
+    body = "\n        ".join(paragraphs)
+    related = "".join(
+        f'<li><a href="{a.path}">{html.escape(a.title)}</a></li>'
+        for a in articles
+        if a is not article
+    )
+    return f"""<!DOCTYPE html>
 <html lang="en">
 <head>{"".join(head)}</head>
 <body>
-{self._header()}
+{HEADER}
   <main id="main">
     <article class="story">
       <h1 class="story-headline">{html.escape(article.title)}</h1>
@@ -263,28 +291,95 @@ class NewsSite:
       <aside class="related-links"><h3>Related links</h3><ul>{related}</ul></aside>
     </article>
   </main>
-{self._footer()}
+{FOOTER}
 <script>document.querySelectorAll('img.lazyload').forEach(function(i){{i.src=i.dataset.src}})</script>
 </body></html>"""
 
-    @staticmethod
-    def _header() -> str:
-        return """  <header class="masthead">
-    <a class="logo" href="/"><img src="/static/logo.svg" alt="The Harbour Herald"></a>
-    <form class="search" action="/search"><input name="q"><button>Search the site</button></form>
-    <a class="account" href="/login">Sign in to your account</a>
-    <nav class="sections"><ul>
-      <li><a href="/news/">News</a></li><li><a href="/sport/">Sport</a></li>
-      <li><a href="/business/">Business</a></li><li><a href="/culture/">Culture</a></li>
-    </ul></nav>
-    <div class="cookie-banner">Cookie settings <button>Accept</button></div>
-  </header>"""
 
-    @staticmethod
-    def _footer() -> str:
-        return """  <footer class="site-footer">
-    <div class="newsletter">Subscribe to our newsletter <input type="email"></div>
-    <ul><li><a href="/about-us/">About us</a></li><li><a href="/contact/">Contact</a></li>
-    <li><a href="/privacy-policy/">Privacy policy</a></li></ul>
-    <p>&copy; 2024 The Harbour Herald. All rights reserved.</p>
-  </footer>"""
+_WORDS = [
+    "harbour",
+    "ferry",
+    "council",
+    "bridge",
+    "library",
+    "school",
+    "market",
+    "river",
+    "tram",
+    "station",
+    "museum",
+    "park",
+    "festival",
+    "budget",
+    "housing",
+    "weather",
+    "storm",
+    "garden",
+    "theatre",
+    "clinic",
+    "bakery",
+    "harvest",
+    "lantern",
+    "orchestra",
+    "cyclist",
+    "archive",
+    "pier",
+    "lighthouse",
+    "quarry",
+    "orchard",
+    "meadow",
+    "workshop",
+    "canal",
+    "glacier",
+    "compass",
+    "velvet",
+    "copper",
+    "ember",
+    "falcon",
+    "granite",
+    "hazel",
+    "indigo",
+    "juniper",
+    "kettle",
+    "lagoon",
+    "maple",
+    "nectar",
+    "onyx",
+    "pebble",
+    "quartz",
+    "raven",
+    "saffron",
+    "timber",
+    "umber",
+    "walnut",
+    "yarrow",
+]
+
+
+def numbered_articles(count: int, *, prefix: str = "story") -> list[SiteArticle]:
+    """``count`` distinct articles (different words, so none is a near-duplicate of
+    another), newest first."""
+    articles = []
+    for n in range(count):
+        rng = random.Random(f"{prefix}-{n}")
+        paragraphs = [
+            " ".join(rng.choice(_WORDS) for _ in range(40)).capitalize() + "." for _ in range(3)
+        ]
+        day = 28 - (n % 28)
+        articles.append(
+            SiteArticle(
+                slug=f"{prefix}-{n}-{'-'.join(rng.sample(_WORDS, 3))}",
+                title=f"{' '.join(rng.sample(_WORDS, 5)).capitalize()} ({prefix} {n})",
+                author=rng.choice(["Aisha Rahman", "Jonas Berg", "Marta Costa"]),
+                published=f"2024-02-{day:02d}T{n % 24:02d}:00:00+00:00",
+                paragraphs=paragraphs,
+            )
+        )
+    return articles
+
+
+def serve_news(site: SiteSim, articles: list[SiteArticle], listing: str = "/news/") -> None:
+    """Put a listing and its articles on a ``SiteSim``."""
+    site.add(listing, listing_html(articles))
+    for article in articles:
+        site.add(article.path, article_html(site.origin, article, articles))

@@ -97,6 +97,7 @@ def test_once_unknown_feed_is_a_usage_error(tmp_path: Path) -> None:
 def test_once_exits_1_when_a_feed_fails_entirely(tmp_path: Path, news_site: NewsSite) -> None:
     config = tmp_path / "feeds.yaml"
     config.write_text(
+        "settings: {per_host_delay: 0, retries: 0}\n"
         "feeds:\n"
         f"  good:\n    sources: [{{url: '{news_site.listing_url}'}}]\n"
         f"  dead:\n    sources: [{{url: '{news_site.origin}/gone/'}}]\n"

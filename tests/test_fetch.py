@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,9 +16,17 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from feeds.errors import FetchError
-from feeds.fetch import Fetcher, FetchOptions, detect_encoding
+from feeds.fetch import Fetcher, FetchOptions, RequestOptions, detect_encoding
+from feeds.hosts import Politeness
+from tests.sitesim import SimHandler, SiteSim
 
-OPTIONS = FetchOptions(user_agent="feeds-test/1", timeout=2.0, max_bytes=64 * 1024)
+OPTIONS = FetchOptions(
+    user_agent="feeds-test/1",
+    timeout=2.0,
+    max_bytes=64 * 1024,
+    retries=0,
+    politeness=Politeness(per_host_delay=0),
+)
 
 
 @pytest.fixture
@@ -111,7 +124,7 @@ def test_slow_server_is_abandoned_at_the_timeout(httpserver: HTTPServer) -> None
         return Response("late", content_type="text/html")
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
-    fetcher = Fetcher(FetchOptions(user_agent="t", timeout=0.5))
+    fetcher = Fetcher(replace(OPTIONS, timeout=0.5))
     started = time.monotonic()
     with pytest.raises(FetchError, match="timed out after 0.5s"):
         fetcher.fetch(httpserver.url_for("/slow"))
@@ -175,3 +188,157 @@ def test_local_directory_lists_its_html_files(tmp_path: Path) -> None:
     assert page.content_type == "text/html"
     assert '<a href="a.htm">' in page.text and '<a href="b.html">' in page.text
     assert "notes" not in page.text
+
+
+# --- politeness, retries, limits (issue 3) -------------------------------------------
+
+
+def test_fifty_megabytes_stop_at_the_default_cap(httpserver: HTTPServer) -> None:
+    def huge(request: Request) -> Response:
+        return Response((b"x" * 65536 for _ in range(800)), content_type="text/html")
+
+    httpserver.expect_request("/huge").respond_with_handler(huge)
+    fetcher = Fetcher(replace(OPTIONS, max_bytes=10 * 1024 * 1024))
+    with pytest.raises(FetchError, match="larger than the 10.0 MB limit"):
+        fetcher.fetch(httpserver.url_for("/huge"))
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """Accepts connections and never says a word."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(listener.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    listener.close()
+    for connection in accepted:
+        connection.close()
+
+
+def test_server_that_never_answers_is_abandoned_at_the_timeout(silent_server: str) -> None:
+    fetcher = Fetcher(replace(OPTIONS, timeout=0.5))
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="timed out after 0.5s"):
+        fetcher.fetch(silent_server)
+    assert time.monotonic() - started < 1.5
+
+
+def test_trickling_body_is_abandoned_at_the_total_timeout() -> None:
+    def trickle(handler: SimHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html")
+        handler.send_header("Content-Length", "1000")
+        handler.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(100):
+                handler.wfile.write(b"x")
+                handler.wfile.flush()
+                time.sleep(0.1)
+
+    with SiteSim() as site:
+        site.respond("/slow", trickle)
+        fetcher = Fetcher(replace(OPTIONS, timeout=1.0))
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="timed out after 1s"):
+            fetcher.fetch(site.url("/slow"))
+        assert time.monotonic() - started < 2.0  # each read was quick: only a watchdog stops it
+
+
+FRENCH = (
+    "Le conseil municipal a voté mardi soir la création de deux kilomètres de pistes "
+    "cyclables protégées le long du quai. « C’est une décision attendue depuis dix ans », "
+    "a déclaré l’élue chargée des déplacements ; les travaux coûteront 2 millions d’euros."
+)
+JAPANESE = (
+    "市議会は火曜日の夜、川沿いの道路に保護された自転車道を二キロメートル整備する計画を承認した。"
+    "工事は夏に始まり、約六か月かかる見込みで、その間も道路は一方向に通行できる。"
+    "十年近く自転車道を求めてきた市民団体は決定を歓迎したが、駅まで延長すべきだと述べた。"
+)
+
+
+@pytest.mark.parametrize(("text", "encoding"), [(FRENCH, "cp1252"), (JAPANESE, "shift_jis")])
+def test_pages_without_charset_header_decode_correctly(
+    httpserver: HTTPServer, fetcher: Fetcher, text: str, encoding: str
+) -> None:
+    body = f"<html><body><p>{text}</p></body></html>".encode(encoding)
+    httpserver.expect_request("/page").respond_with_data(body, content_type="text/html")
+    page = fetcher.fetch(httpserver.url_for("/page"))
+    assert text in page.text
+
+
+def test_source_request_options_are_sent(httpserver: HTTPServer, fetcher: Fetcher) -> None:
+    httpserver.expect_request(
+        "/private",
+        headers={"User-Agent": "MyReader/2.0", "X-Api-Key": "k1", "Cookie": "session=abc"},
+    ).respond_with_data("<p>ok</p>", content_type="text/html")
+    request = RequestOptions(
+        headers=(("X-Api-Key", "k1"),),
+        cookies=(("session", "abc"),),
+        user_agent="MyReader/2.0",
+    )
+    assert fetcher.fetch(httpserver.url_for("/private"), request=request).text == "<p>ok</p>"
+
+
+def test_requests_go_through_the_source_proxy() -> None:
+    with SiteSim() as proxy:
+        proxy.respond(
+            "http://origin.invalid/page",
+            lambda handler: handler.send_body(200, b"<p>via proxy</p>", "text/html"),
+        )
+        request = RequestOptions(proxy=proxy.origin, obey_robots=False)
+        page = Fetcher(OPTIONS).fetch("http://origin.invalid/page", request=request)
+    assert page.text == "<p>via proxy</p>"
+    assert proxy.paths() == ["http://origin.invalid/page"]
+
+
+def test_long_retry_after_skips_until_a_later_run(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/busy").respond_with_data(
+        "later", status=503, headers={"Retry-After": "7200"}
+    )
+    fetcher = Fetcher(replace(OPTIONS, retries=3, retry_after_limit=3600))
+    with pytest.raises(FetchError) as caught:
+        fetcher.fetch(httpserver.url_for("/busy"))
+    assert caught.value.retry_after == 3600  # capped
+    assert "asked for a pause of 3600s (Retry-After), so it is skipped" in caught.value.message
+    # the host's pause holds for other pages too, without asking the server again
+    with pytest.raises(FetchError, match="asked for a pause of 3600s more"):
+        fetcher.fetch(httpserver.url_for("/other"))
+    assert len(httpserver.log) == 2  # robots.txt, /busy once
+
+
+def test_unreachable_robots_txt_disallows_for_now(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/robots.txt").respond_with_data("oops", status=500)
+    fetcher = Fetcher(replace(OPTIONS, retries=0))
+    with pytest.raises(FetchError, match=r"robots.txt is unreachable \(HTTP 500"):
+        fetcher.fetch(httpserver.url_for("/page"))
+    assert [r.path for r, _ in httpserver.log] == ["/robots.txt"]
+
+
+def test_crawl_delay_spaces_requests(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/robots.txt").respond_with_data(
+        "User-agent: *\nCrawl-delay: 0.3\n", content_type="text/plain"
+    )
+    httpserver.expect_request("/p").respond_with_data("<p>p</p>", content_type="text/html")
+    fetcher = Fetcher(OPTIONS)
+    started = time.monotonic()
+    for _ in range(3):
+        fetcher.fetch(httpserver.url_for("/p"))
+    assert time.monotonic() - started >= 0.6
+
+
+def test_stop_interrupts_a_waiting_request(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/p").respond_with_data("<p>p</p>", content_type="text/html")
+    fetcher = Fetcher(replace(OPTIONS, politeness=Politeness(per_host_delay=30)))
+    no_robots = RequestOptions(obey_robots=False)
+    fetcher.fetch(httpserver.url_for("/p"), request=no_robots)
+    threading.Timer(0.2, fetcher.stop).start()
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="stopped"):
+        fetcher.fetch(httpserver.url_for("/p"), request=no_robots)
+    assert time.monotonic() - started < 1.0

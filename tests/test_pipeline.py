@@ -165,6 +165,7 @@ def test_failing_source_keeps_previous_items(
     run_once(config, "harbour")
     before = feed_paths(config)[0].read_bytes()
     httpserver.clear()
+    httpserver.no_handler_status_code = 404
     httpserver.expect_request("/news/").respond_with_data("down", status=503)
 
     report = run_once(config, "harbour")
@@ -182,6 +183,7 @@ def test_article_that_fails_is_reported_and_others_published(
     broken = news_site.articles[1]
     config = site_config(write_config, news_site)
     httpserver.clear()
+    httpserver.no_handler_status_code = 404
     news_site.articles.remove(broken)
     news_site.serve()
     news_site.articles.insert(1, broken)  # listed, but its page answers 404

@@ -1,0 +1,101 @@
+"""Per-host gates: concurrency, spacing, pauses and stopping, without a network."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+
+from feeds.hosts import HostGate, HostGates, Politeness, StoppedError, TooEarlyError
+
+
+def run_threads(count: int, work: object) -> None:
+    threads = [threading.Thread(target=work) for _ in range(count)]  # type: ignore[arg-type]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+
+def test_gate_limits_concurrency_and_spaces_starts() -> None:
+    gate = HostGate(concurrency=2, delay=0.05)
+    stop = threading.Event()
+    lock = threading.Lock()
+    starts: list[float] = []
+    in_flight = peak = 0
+
+    def work() -> None:
+        nonlocal in_flight, peak
+        with gate.turn(stop, max_wait=60):
+            with lock:
+                starts.append(time.monotonic())
+                in_flight += 1
+                peak = max(peak, in_flight)
+            time.sleep(0.15)
+            with lock:
+                in_flight -= 1
+
+    run_threads(6, work)
+    starts.sort()
+    assert peak == 2
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.045
+
+
+def test_pause_until_delays_and_too_long_a_pause_refuses() -> None:
+    gate = HostGate(concurrency=1, delay=0)
+    stop = threading.Event()
+    gate.pause_until(time.monotonic() + 0.2)
+    started = time.monotonic()
+    with gate.turn(stop, max_wait=1):
+        assert time.monotonic() - started >= 0.19
+    gate.pause_until(time.monotonic() + 30)
+    with pytest.raises(TooEarlyError), gate.turn(stop, max_wait=1):
+        pass
+    assert 29 < gate.wait_needed() <= 30
+
+
+def test_slow_down_only_ever_raises_the_delay() -> None:
+    gate = HostGate(concurrency=1, delay=1.0)
+    gate.slow_down(0.5)
+    assert gate.delay == 1.0
+    gate.slow_down(2.0)
+    assert gate.delay == 2.0
+
+
+def test_stop_releases_waiters() -> None:
+    gates = HostGates(Politeness(per_host_concurrency=1, per_host_delay=0))
+    holding = threading.Event()
+    release = threading.Event()
+    outcome: list[str] = []
+
+    def hold() -> None:
+        with gates.turn("a.example"):
+            holding.set()
+            release.wait(5)
+
+    def wait_for_turn() -> None:
+        try:
+            with gates.turn("a.example"):
+                outcome.append("got a turn")
+        except StoppedError:
+            outcome.append("stopped")
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(5)
+    waiter = threading.Thread(target=wait_for_turn)
+    waiter.start()
+    time.sleep(0.2)
+    gates.stop.set()
+    waiter.join(timeout=2)
+    release.set()
+    holder.join(timeout=2)
+    assert outcome == ["stopped"]
+
+
+def test_hosts_do_not_share_gates() -> None:
+    gates = HostGates(Politeness())
+    assert gates.gate("a.example") is gates.gate("a.example")
+    assert gates.gate("a.example") is not gates.gate("b.example")

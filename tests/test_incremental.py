@@ -1,0 +1,304 @@
+"""Polite, incremental runs seen from the server's side (tests/sitesim.py records every
+request): robots.txt, per-host limits, conditional requests, refresh, error backoff."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+
+import feeds.pipeline
+from feeds.config import Config
+from feeds.fetch import Fetcher, FetchJob, FetchOptions
+from feeds.hosts import Politeness
+from feeds.models import Page
+from tests.conftest import WriteConfig, run_once
+from tests.newssite import article_html, listing_html, numbered_articles, serve_news
+from tests.sitesim import SimHandler, SiteSim
+
+
+@pytest.fixture
+def site() -> Iterator[SiteSim]:
+    with SiteSim("127.0.0.1") as sim:
+        yield sim
+
+
+def config_for(
+    write_config: WriteConfig,
+    *sources: str,
+    settings: str = "",
+    extra: str = "",
+    delay: str = "0",
+    retries: int = 1,
+) -> Config:
+    lines = "".join(f"      - url: {url}\n{extra}" for url in sources)
+    return write_config(
+        f"settings:\n  output_dir: output\n  state_dir: state\n  retries: {retries}\n"
+        "  retry_delay: 0.1s\n"
+        f"  per_host_delay: {delay}\n{settings}"
+        f"feeds:\n  news:\n    sources:\n{lines}"
+    )
+
+
+@pytest.fixture
+def extraction_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    real = feeds.pipeline.extract_article
+
+    def counting(page: Any, rules: Any) -> Any:
+        calls.append(page.url)
+        return real(page, rules)
+
+    monkeypatch.setattr(feeds.pipeline, "extract_article", counting)
+    return calls
+
+
+def feed_files(config: Config) -> dict[Path, tuple[bytes, int]]:
+    out = config.settings.output_dir
+    return {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(out.glob("news.*"))}
+
+
+def test_disallowed_paths_are_never_requested(site: SiteSim, write_config: WriteConfig) -> None:
+    articles = numbered_articles(4)
+    serve_news(site, articles)
+    site.add(
+        "/robots.txt", f"User-agent: *\nDisallow: {articles[1].path}\n", content_type="text/plain"
+    )
+    config = config_for(write_config, site.url("/news/"))
+
+    report = run_once(config, "news")
+
+    assert articles[1].path not in site.paths()
+    assert report.new == 3
+    [error] = report.errors
+    assert error.url == site.url(articles[1].path)
+    assert error.message == "disallowed by the site's robots.txt; not fetched"
+    assert site.paths().count("/robots.txt") == 1  # fetched once per host and run
+
+
+def test_robots_ignore_is_explicit(
+    site: SiteSim, write_config: WriteConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    articles = numbered_articles(2)
+    serve_news(site, articles)
+    site.add("/robots.txt", "User-agent: *\nDisallow: /\n", content_type="text/plain")
+    config = config_for(write_config, site.url("/news/"), extra="        robots: ignore\n")
+
+    assert config.warnings == [
+        f"feed news: source {site.url('/news/')} ignores robots.txt (robots: ignore)"
+    ]
+    assert run_once(config, "news").new == 2
+    assert "/robots.txt" not in site.paths()
+
+
+def test_robots_rules_for_our_user_agent(site: SiteSim, write_config: WriteConfig) -> None:
+    articles = numbered_articles(2)
+    serve_news(site, articles)
+    site.add(
+        "/robots.txt",
+        "User-agent: feeds\nDisallow: /news/\n\nUser-agent: *\nAllow: /\n",
+        content_type="text/plain",
+    )
+    report = run_once(config_for(write_config, site.url("/news/")), "news")
+    assert report.failed_entirely
+    assert site.paths() == ["/robots.txt"]
+
+
+def test_one_host_gets_spaced_requests_two_at_most(write_config: WriteConfig) -> None:
+    with SiteSim("127.0.0.1", latency=0.25) as site:
+        articles = numbered_articles(10)
+        serve_news(site, articles)
+        config = config_for(
+            write_config,
+            site.url("/news/"),
+            settings="  per_host_concurrency: 2\n",
+            delay="0.2s",
+        )
+        report = run_once(config, "news")
+
+    assert report.new == 10
+    starts = sorted(hit.start for hit in site.hits)
+    assert len(starts) == 12  # robots.txt, listing, 10 articles
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert min(gaps) >= 0.19, gaps  # 10 ms of slack for the clock and the scheduler
+    assert site.max_in_flight == 2
+
+
+def test_two_hosts_are_fetched_in_parallel() -> None:
+    options = FetchOptions(
+        user_agent="feeds-test/1",
+        retries=0,
+        politeness=Politeness(per_host_delay=0.3, per_host_concurrency=2),
+    )
+    with (
+        SiteSim("127.0.0.1", latency=0.1) as one,
+        SiteSim("127.0.0.2", latency=0.1) as two,
+        Fetcher(options) as fetcher,
+    ):
+        for site in (one, two):
+            for n in range(4):
+                site.add(f"/a/{n}", f"<p>{n}</p>")
+        jobs = [FetchJob(site.url(f"/a/{n}")) for n in range(4) for site in (one, two)]
+        started = time.monotonic()
+        results = list(fetcher.fetch_all(jobs))
+        elapsed = time.monotonic() - started
+
+    assert all(isinstance(page, Page) for _, page in results)
+    for site in (one, two):
+        starts = sorted(hit.start for hit in site.hits)  # robots.txt + 4 pages
+        assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.29
+    # each host alone needs 4 gaps of 0.3 s; one after the other would take 2.4 s
+    assert elapsed < 2.0, elapsed
+    one_span = (min(h.start for h in one.hits), max(h.end for h in one.hits))
+    two_span = (min(h.start for h in two.hits), max(h.end for h in two.hits))
+    assert max(one_span[0], two_span[0]) < min(one_span[1], two_span[1])  # they overlap
+
+
+def test_warm_run_is_304s_only(
+    site: SiteSim, write_config: WriteConfig, extraction_calls: list[str]
+) -> None:
+    serve_news(site, numbered_articles(5), "/news/")
+    serve_news(site, numbered_articles(5, prefix="sport"), "/sport/")
+    config = config_for(write_config, site.url("/news/"), site.url("/sport/"))
+    cold = run_once(config, "news")
+    assert (cold.new, len(extraction_calls)) == (10, 10)
+    files = feed_files(config)
+    site.hits.clear()
+    extraction_calls.clear()
+
+    warm = run_once(config, "news")
+
+    assert [(hit.path, hit.status) for hit in site.hits] == [
+        ("/robots.txt", 404),
+        ("/news/", 304),
+        ("/sport/", 304),
+    ]
+    assert site.hits_for("/news/")[0].headers["If-None-Match"].startswith('"')
+    assert extraction_calls == []
+    assert (warm.new, warm.sources_unchanged, warm.files_written) == (0, 2, ())
+    assert feed_files(config) == files
+
+
+def test_listing_is_read_again_while_an_article_keeps_failing(
+    site: SiteSim, write_config: WriteConfig
+) -> None:
+    articles = numbered_articles(3)
+    serve_news(site, articles)
+    del site.resources[articles[2].path]  # listed, but 404 for now
+    config = config_for(write_config, site.url("/news/"))
+    assert run_once(config, "news").new == 2
+
+    site.add(articles[2].path, article_html(site.origin, articles[2], articles))
+    second = run_once(config, "news")
+
+    assert second.new == 1  # the listing was not answered 304: its validators were not kept
+    assert run_once(config, "news").sources_unchanged == 1
+
+
+def test_refresh_updates_an_edited_article_in_place(
+    site: SiteSim, write_config: WriteConfig
+) -> None:
+    articles = numbered_articles(2)
+    serve_news(site, articles)
+    config = config_for(write_config, site.url("/news/"), extra="        refresh: 2d\n")
+    t0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
+    run_once(config, "news", clock=lambda: t0)
+    atom = config.settings.output_dir / "news.atom"
+    before = {e.id: e for e in feedparser.parse(atom.read_bytes()).entries}
+
+    edited = articles[0]
+    edited.paragraphs = [
+        *edited.paragraphs,
+        "Correction: the bridge opens on Friday, not Thursday.",
+    ]
+    site.add(edited.path, article_html(site.origin, edited, articles))
+    site.hits.clear()
+    t1 = t0 + timedelta(hours=5)
+    report = run_once(config, "news", clock=lambda: t1)
+
+    assert (report.new, report.updated, report.unchanged) == (0, 1, 1)
+    statuses = {hit.path: hit.status for hit in site.hits}
+    assert statuses[articles[1].path] == 304  # unchanged pages are re-checked conditionally
+    after = {e.id: e for e in feedparser.parse(atom.read_bytes()).entries}
+    assert after.keys() == before.keys()  # same ids
+    [changed] = [i for i in after if "Correction: the bridge" in after[i].content[0].value]
+    assert datetime(*after[changed].updated_parsed[:6], tzinfo=UTC) == t1
+    assert after[changed].published == before[changed].published
+
+    # past the refresh window, nothing is re-checked
+    site.hits.clear()
+    run_once(config, "news", clock=lambda: t0 + timedelta(days=3))
+    assert [hit.path for hit in site.hits] == ["/robots.txt", "/news/"]
+
+
+def test_429_with_retry_after_is_waited_for(site: SiteSim, write_config: WriteConfig) -> None:
+    articles = numbered_articles(1)
+    serve_news(site, articles)
+    answers = iter([429])
+
+    def rate_limited(handler: SimHandler) -> None:
+        status = next(answers, 200)
+        if status == 429:
+            handler.send_body(429, b"slow down", "text/plain", {"Retry-After": "1"})
+        else:
+            handler.send_body(200, listing_html(articles).encode(), "text/html")
+
+    site.respond("/news/", rate_limited)
+    report = run_once(config_for(write_config, site.url("/news/")), "news")
+
+    assert report.new == 1
+    first, second = site.hits_for("/news/")
+    assert second.start - first.end >= 1.0
+
+
+def test_503_three_times_then_success(site: SiteSim, write_config: WriteConfig) -> None:
+    articles = numbered_articles(1)
+    serve_news(site, articles)
+    answers = iter([503, 503, 503])
+
+    def flaky(handler: SimHandler) -> None:
+        if next(answers, 200) == 503:
+            handler.send_body(503, b"busy", "text/plain")
+        else:
+            handler.send_body(200, listing_html(articles).encode(), "text/html")
+
+    site.respond("/news/", flaky)
+    report = run_once(config_for(write_config, site.url("/news/"), retries=3), "news")
+
+    assert report.new == 1
+    assert len(site.hits_for("/news/")) == 4
+
+
+def test_source_down_for_good_keeps_items_and_backs_off(
+    site: SiteSim, write_config: WriteConfig
+) -> None:
+    articles = numbered_articles(2)
+    serve_news(site, articles)
+    config = config_for(write_config, site.url("/news/"))
+    t0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
+    run_once(config, "news", clock=lambda: t0)
+    files = feed_files(config)
+    site.respond("/news/", lambda handler: handler.send_body(500, b"oops", "text/plain"))
+
+    clock = iter(t0 + timedelta(hours=h) for h in (1, 2, 3, 7))
+    first = run_once(config, "news", clock=lambda: next(clock))  # 1st failure: keeps schedule
+    second = run_once(config, "news", clock=lambda: next(clock))  # 2nd: waits 2 intervals
+    third = run_once(config, "news", clock=lambda: next(clock))  # within the backoff: skipped
+    requests_before = len(site.hits_for("/news/"))
+    fourth = run_once(config, "news", clock=lambda: next(clock))  # past it: tried again
+
+    assert first.failed_entirely and second.failed_entirely and third.failed_entirely
+    assert first.errors[0].message == "HTTP 500 Internal Server Error (tried 2 times)"
+    assert third.errors[0].message == (
+        "skipped: 2 failures in a row (last: HTTP 500 Internal Server Error (tried 2 times)); "
+        "next attempt after 2024-03-01 16:00 UTC"
+    )
+    assert len(site.hits_for("/news/")) > requests_before  # the fourth run tried again
+    assert fourth.failed_entirely
+    assert feed_files(config) == files  # the feed kept its items, files untouched
