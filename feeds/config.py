@@ -44,6 +44,9 @@ DEFAULT_USER_AGENT = f"feeds/{__version__} (self-hosted full-text feed service)"
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
 _DURATION_HINT = "write a duration such as 30s, 15m, 1h or 2d"
 _FEED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_ATTRIBUTE = re.compile(r"[A-Za-z_:][-A-Za-z0-9_:.]*")
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}|localhost")
+FILTER_FIELDS = ("title", "content", "author", "categories", "url")
 
 
 def parse_duration(value: object, *, allow_zero: bool = False) -> timedelta:
@@ -78,6 +81,32 @@ def _check_http_url(value: str) -> str:
     return value
 
 
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+    return value
+
+
+def _check_field_selector(value: str) -> str:
+    css, at, attribute = value.rpartition("@")
+    if not at:
+        css = value
+    elif not _ATTRIBUTE.fullmatch(attribute):
+        raise ValueError(f"{attribute!r} after '@' is not an attribute name")
+    if css:  # empty: the entry element itself
+        compile_selector(css)
+    return value
+
+
+def _check_domain(value: str) -> str:
+    domain = value.strip().lower().removeprefix("www.")
+    if not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"{value!r} is not a domain name such as example.com")
+    return domain
+
+
 def _check_proxy_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
@@ -85,6 +114,10 @@ def _check_proxy_url(value: str) -> str:
     return value
 
 
+Regex = Annotated[str, AfterValidator(_check_regex)]
+FieldSelector = Annotated[str, AfterValidator(_check_field_selector)]
+"""A CSS selector, optionally followed by ``@attribute`` to read that attribute's value."""
+Domain = Annotated[str, AfterValidator(_check_domain)]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Delay = Annotated[timedelta, BeforeValidator(partial(parse_duration, allow_zero=True))]
 Selector = Annotated[str, AfterValidator(_check_selector)]
@@ -167,12 +200,65 @@ class ExtractRules(_Model):
         )
 
 
+class ItemSelectors(_Model):
+    """Where each entry of a listing page is, and where its fields are inside it."""
+
+    selector: Selector
+    title: FieldSelector | None = None
+    link: FieldSelector | None = None
+    summary: FieldSelector | None = None
+    content: FieldSelector | None = None
+    date: FieldSelector | None = None
+    date_format: str | None = None
+    author: FieldSelector | None = None
+    image: FieldSelector | None = None
+
+    @field_validator("date_format")
+    @classmethod
+    def _check_format(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError(f"{value!r} is not a strptime format such as '%d.%m.%Y %H:%M'")
+        return value
+
+
+class FilterRule(_Model):
+    """A regular expression items must (include) or must not (exclude) match."""
+
+    pattern: Regex
+    fields: tuple[Literal["title", "content", "author", "categories", "url"], ...] = (
+        "title",
+        "content",
+    )
+    case_sensitive: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pattern_alone(cls, value: Any) -> Any:
+        return {"pattern": value} if isinstance(value, str) else value
+
+    @field_validator("fields")
+    @classmethod
+    def _some_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(f"name at least one of {', '.join(FILTER_FIELDS)}")
+        return value
+
+
 class SourceConfig(_Model):
     """Where a feed's articles come from: a web page (``url``) or local files (``path``)."""
 
     url: HttpUrl | None = None
     path: Path | None = None
+    kind: Literal["auto", "listing", "feed", "sitemap"] = "auto"
     links: Selector | None = None
+    item: ItemSelectors | None = None
+    follow: bool = True
+    next_page: Selector | None = None
+    max_pages: int | None = Field(None, ge=1, le=1000)
+    url_pattern: Regex | None = None
+    url_exclude: Regex | None = None
+    allow_domains: tuple[Domain, ...] = ()
+    max_age: Duration | None = None
     extract: ExtractRules | None = None
     refresh: Duration | None = None
     robots: Literal["obey", "ignore"] = "obey"
@@ -195,6 +281,10 @@ class SourceConfig(_Model):
             raise ValueError(
                 "a source needs exactly one of `url` (a web page) or `path` (local files)"
             )
+        if self.links and self.item:
+            raise ValueError("`links` and `item` both say where the articles are: keep one")
+        if not self.follow and self.item is None and self.kind not in ("feed", "auto"):
+            raise ValueError("`follow: false` needs `item` selectors (or a feed source)")
         return self
 
     @property
@@ -221,6 +311,10 @@ class FeedConfig(_Model):
     language: str | None = None
     interval: Duration | None = None
     max_items: int | None = Field(None, ge=1)
+    max_new_per_run: int | None = Field(None, ge=1)
+    max_age: Duration | None = None
+    include: tuple[FilterRule, ...] = ()
+    exclude: tuple[FilterRule, ...] = ()
     sources: tuple[SourceConfig, ...]
     extract: ExtractRules | None = None
 
@@ -277,6 +371,14 @@ class Feed:
     max_items: int
     sources: tuple[SourceConfig, ...]
     extract: ExtractRules | None
+    max_new_per_run: int | None = None
+    max_age: timedelta | None = None
+    include: tuple[FilterRule, ...] = ()
+    exclude: tuple[FilterRule, ...] = ()
+
+    def max_age_for(self, source: SourceConfig) -> timedelta | None:
+        """How old an article of ``source`` may be: its own ``max_age``, else the feed's."""
+        return source.max_age or self.max_age
 
     def rules_for(self, source: SourceConfig) -> ExtractRules | None:
         """The extraction rules for articles of ``source``: its own over the feed's."""
@@ -368,6 +470,10 @@ def _resolve_feed(feed_id: str, spec: FeedConfig, settings: Settings) -> Feed:
         max_items=spec.max_items or settings.max_items,
         sources=spec.sources,
         extract=spec.extract,
+        max_new_per_run=spec.max_new_per_run,
+        max_age=spec.max_age,
+        include=spec.include,
+        exclude=spec.exclude,
     )
 
 
@@ -426,6 +532,9 @@ _NESTED: dict[tuple[type[BaseModel], str], tuple[type[BaseModel], int]] = {
     (FeedConfig, "sources"): (SourceConfig, 2),
     (FeedConfig, "extract"): (ExtractRules, 1),
     (SourceConfig, "extract"): (ExtractRules, 1),
+    (SourceConfig, "item"): (ItemSelectors, 1),
+    (FeedConfig, "include"): (FilterRule, 2),
+    (FeedConfig, "exclude"): (FilterRule, 2),
 }
 
 

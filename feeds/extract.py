@@ -104,6 +104,8 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
     )
     if not title:
         raise ExtractionError(page.final_url, "the page has no title")
+    exact_date = _rule_date(document, rules.date if rules else None) or meta.published
+    guessed_date = None if exact_date else (_trafilatura_date(found) or _date_line(document))
     return Article(
         url=page.final_url,
         title=_strip_site_name(title, meta.site_name or _attr(found, "sitename")),
@@ -117,10 +119,8 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
             or _attr(found, "author")
             or meta.meta_author
         ),
-        published=_rule_date(document, rules.date if rules else None)
-        or meta.published
-        or _trafilatura_date(found)
-        or _date_line(document),
+        published=exact_date or guessed_date,
+        date_guessed=exact_date is None and guessed_date is not None,
         description=meta.description or _attr(found, "description"),
         image=meta.image or _attr(found, "image"),
         language=meta.language or _attr(found, "language"),

@@ -61,6 +61,8 @@ ACCEPTED_TYPES = (
     "application/json",
     "application/feed+json",
     "text/plain",
+    "application/x-gzip",  # gzipped sitemaps
+    "application/gzip",
 )
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 ROBOTS_MAX_BYTES = 500 * 1024  # RFC 9309: parse at least the first 500 KiB

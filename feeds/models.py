@@ -41,6 +41,9 @@ class Link:
     author_hint: str | None = None
     image_hint: str | None = None
     categories_hint: tuple[str, ...] = ()
+    content_hint: str | None = None
+    """HTML the source gave for the article (a feed entry's content, a listing item): what
+    is published when the page cannot be fetched, or when the source is not followed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,8 @@ class Article:
     canonical_url: str | None = None
     author: str | None = None
     published: datetime | None = None
+    date_guessed: bool = False
+    """The date was guessed from the page's text or URL, not given by its metadata."""
     description: str | None = None
     image: str | None = None
     language: str | None = None
@@ -103,6 +108,8 @@ class RunReport:
     unchanged: int = 0
     skipped: int = 0
     failed: int = 0
+    filtered: int = 0
+    """New articles left out by the feed's filters or ``max_age``."""
     sources: int = 0
     sources_failed: int = 0
     sources_unchanged: int = 0

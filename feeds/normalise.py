@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from html import escape, unescape
 
 import nh3
 
@@ -65,8 +66,12 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
     content = clean_html(article.html, base=base, title=title)
     image = _absolute_web_url(base, article.image or link.image_hint) or _first_image(content)
     summary = clean_text(article.description or link.summary_hint or "") or summarise(article.text)
-    # without a date of its own an item keeps the time it was first seen, run after run
-    published = article.published or link.published_hint or first_seen
+    # a date the page's metadata gives wins; then the source's (a feed entry's), then one
+    # guessed from the page's text; without any, the item keeps the time it was first seen
+    if article.published is not None and not article.date_guessed:
+        published = article.published
+    else:
+        published = link.published_hint or article.published or first_seen
     return Item(
         id=item_id(url),
         feed=feed,
@@ -84,6 +89,26 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
             dict.fromkeys(clean_text(c) for c in (article.categories or link.categories_hint))
         ),
         aliases=tuple(dict.fromkeys(u for u in (clean_url(link.url), clean_url(article.url)))),
+    )
+
+
+def link_article(link: Link) -> Article:
+    """An article made of what the source said about it (a feed entry, a listing item),
+    for sources that are not followed and for pages that cannot be fetched."""
+    html = link.content_hint or (
+        f"<p>{escape(link.summary_hint, quote=False)}</p>" if link.summary_hint else ""
+    )
+    text = collapse_whitespace(_TAG.sub(" ", html))
+    return Article(
+        url=link.url,
+        title=link.title_hint or link.url,
+        html=html,
+        text=unescape(text),
+        author=link.author_hint,
+        published=link.published_hint,
+        description=link.summary_hint,
+        image=link.image_hint,
+        categories=link.categories_hint,
     )
 
 

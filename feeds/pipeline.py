@@ -17,8 +17,10 @@ had. Storage and publishing errors propagate: they concern the whole feed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,11 +29,13 @@ from feeds.config import Feed, Settings, SourceConfig
 from feeds.errors import FetchError, SourceError
 from feeds.extract import extract_article
 from feeds.fetch import Fetcher, FetchJob, RequestOptions
-from feeds.models import Item, Link, Page, RunError, RunReport
-from feeds.normalise import is_near_duplicate, normalise
+from feeds.filters import rejection, rules_key
+from feeds.models import Article, Item, Link, Page, RunError, RunReport
+from feeds.normalise import is_near_duplicate, link_article, normalise
 from feeds.publish import publish
-from feeds.sources import find_links
+from feeds.sources import discover, max_pages
 from feeds.storage import Store, Validators
+from feeds.urls import is_web_url, path_of, resolve
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +88,7 @@ class _Tally:
     unchanged: int = 0
     skipped: int = 0
     failed: int = 0
+    filtered: int = 0
     sources_failed: int = 0
     sources_unchanged: int = 0
     errors: list[RunError] = field(default_factory=list)
@@ -99,6 +104,7 @@ class _Tally:
             unchanged=self.unchanged,
             skipped=self.skipped,
             failed=self.failed,
+            filtered=self.filtered,
             sources=len(feed.sources),
             sources_failed=self.sources_failed,
             sources_unchanged=self.sources_unchanged,
@@ -106,6 +112,17 @@ class _Tally:
             duration=duration,
             files_written=written,
         )
+
+
+@dataclass(slots=True)
+class _Discovered:
+    """What the pages of one source yielded in this run."""
+
+    links: list[Link]
+    pages: list[Page]
+    kind: str
+    complete: bool
+    """False when a further page of the source (next page, child sitemap) failed."""
 
 
 class _FeedRun:
@@ -117,6 +134,8 @@ class _FeedRun:
         self.store = store
         self.now = now
         self.tally = _Tally()
+        self.budget = feed.max_new_per_run
+        """New articles this run may still take (None: no limit)."""
 
     def run_source(self, source: SourceConfig) -> None:
         health = self.store.source_health(self.feed.id, source.location)
@@ -132,55 +151,140 @@ class _FeedRun:
             )
             return
         request = RequestOptions.from_source(source)
+        max_age = self.feed.max_age_for(source)
+        rules = rules_key(self.feed, max_age)
+        config = _config_key(source, rules)
+        # validators saved under another configuration cannot say "nothing new"
+        conditional = health.config == config
         try:
-            page = self._fetch_source(source, request)
-        except SourceError as error:
-            self._source_failed(source, error, health.failures + 1)
-            return
-        refreshed = self._refresh(source, request) if source.refresh else {}
-        if page is None:  # 304: nothing new on the source page
-            self.tally.sources_unchanged += 1
-            self._source_worked(source)
-            return
-        try:
-            links = find_links(page, source)
-            if not links:
+            found = self._discover(source, request, max_age, conditional=conditional)
+            if found is not None and not found.links and found.kind == "listing":
                 hint = "check its `links` selector" if source.links else "set a `links` selector"
                 raise SourceError(source.location, f"no article links found; {hint}")
         except SourceError as error:
             self._source_failed(source, error, health.failures + 1)
             return
-        known = self.store.known_urls(self.feed.id, (link.url for link in links))
+        refreshed = self._refresh(source, request) if source.refresh else {}
+        if found is None:  # 304: nothing new on the source's pages
+            self.tally.sources_unchanged += 1
+            self._source_worked(source, config)
+            return
+        known = self.store.known_urls(self.feed.id, (link.url for link in found.links), rules)
         self.tally.unchanged += sum(1 for i in known.values() if i not in refreshed)
-        failures_before = self.tally.failed
-        self._add_new(source, request, [link for link in links if link.url not in known])
-        if self.tally.failed == failures_before:
-            # only then: a failed article must be retried, so the page must be read again
-            self._save_validators(page)
-        self._source_worked(source)
+        new = [link for link in found.links if link.url not in known]
+        if self.budget is not None:
+            new, left = new[: self.budget], len(new) > self.budget
+            self.budget -= len(new)
+        else:
+            left = False
+        complete = self._add_new(source, request, new, max_age, rules)
+        if complete and found.complete and not left:
+            # only then: what was left out must be found again, so the pages must be read again
+            for page in found.pages:
+                self._save_validators(page)
+        self._source_worked(source, config)
 
-    def _fetch_source(self, source: SourceConfig, request: RequestOptions) -> Page | None:
-        """The source page, or None when it has not changed since it was last processed."""
-        saved = self.store.validators(source.location)
+    def _discover(
+        self,
+        source: SourceConfig,
+        request: RequestOptions,
+        max_age: timedelta | None,
+        *,
+        conditional: bool,
+    ) -> _Discovered | None:
+        """Read the source's pages: its URL, then the pages it leads to (next listing page,
+        child sitemaps) up to ``max_pages``. None when every page answered 304."""
+        start = self._start_urls(source, request)
+        queue = deque(start)
+        queued = set(start)
+        links: dict[str, Link] = {}
+        pages: list[Page] = []
+        kind, limit, complete = "listing", len(start), True
+        first_error: SourceError | None = None
+        while queue:
+            url = queue.popleft()
+            try:
+                page = self._fetch_if_modified(url, request, conditional=conditional)
+            except SourceError as error:
+                first_error = first_error or error
+                complete = False
+                if url not in start or len(start) > 1:
+                    self.tally.error(source, error)  # a further page: the source still counts
+                continue
+            if page is None:
+                continue
+            found = discover(page, source, max_age=max_age, now=self.now)
+            if not pages:
+                kind = found.kind
+                limit = max(limit, max_pages(source, found.kind))
+            pages.append(page)
+            for link in found.links:
+                links.setdefault(link.url, link)
+            for following in found.more:
+                if following not in queued and len(queued) < limit:
+                    queue.append(following)
+                    queued.add(following)
+        if not pages:
+            if first_error is not None:
+                raise first_error
+            return None
+        return _Discovered(list(links.values()), pages, kind, complete)
+
+    def _start_urls(self, source: SourceConfig, request: RequestOptions) -> list[str]:
+        """Where a source's reading starts: its URL; for ``kind: sitemap`` on a site's home
+        page, the sitemaps its robots.txt lists (else ``/sitemap.xml``)."""
+        if source.kind != "sitemap" or source.url is None or path_of(source.url) != "/":
+            return [source.location]
+        sitemaps = [url for url in self.fetcher.robots_sitemaps(source.url) if is_web_url(url)]
+        return sitemaps or [resolve(source.url, "/sitemap.xml") or source.url]
+
+    def _fetch_if_modified(
+        self, url: str, request: RequestOptions, *, conditional: bool
+    ) -> Page | None:
+        """The page, or None when it has not changed since it was last processed."""
+        saved = self.store.validators(url) if conditional else Validators()
         page = self.fetcher.fetch(
-            source.location,
-            request=request,
-            etag=saved.etag,
-            last_modified=saved.last_modified,
+            url, request=request, etag=saved.etag, last_modified=saved.last_modified
         )
         return None if page.status == 304 else page
 
-    def _add_new(self, source: SourceConfig, request: RequestOptions, links: list[Link]) -> None:
+    def _add_new(
+        self,
+        source: SourceConfig,
+        request: RequestOptions,
+        links: list[Link],
+        max_age: timedelta | None,
+        rules: str,
+    ) -> bool:
+        """Fetch, extract and keep the new links; returns False when one of them must be
+        tried again on a later run."""
         position = {link.url: index for index, link in enumerate(links)}
-        by_url = {link.url: link for link in links}
-        jobs = (FetchJob(link.url, request) for link in links)
-        for job, result in self.fetcher.fetch_all(jobs):
-            link = by_url[job.url]
+
+        def first_seen(link: Link) -> datetime:
             # items of one run sort as the source lists them: the first listed is the newest
-            first_seen = self.now - timedelta(microseconds=position[job.url])
-            item = self._item(source, link, result, first_seen)
-            if item is not None:
-                self._store_new(item, source)
+            return self.now - timedelta(microseconds=position[link.url])
+
+        if not source.follow:
+            for link in links:
+                article = link_article(link)
+                item = normalise(article, link, feed=self.feed.id, first_seen=first_seen(link))
+                self._keep(item, source, max_age, rules)
+            return True
+        by_url = {link.url: link for link in links}
+        complete = True
+        for job, result in self.fetcher.fetch_all(FetchJob(link.url, request) for link in links):
+            link = by_url[job.url]
+            outcome = self._extract(source, result)
+            if isinstance(outcome, SourceError):
+                own_text = bool(link.content_hint or link.summary_hint)
+                self._article_failed(source, link, outcome, own_text)
+                if not own_text:
+                    complete = False
+                    continue
+                outcome = link_article(link)
+            item = normalise(outcome, link, feed=self.feed.id, first_seen=first_seen(link))
+            self._keep(item, source, max_age, rules)
+        return complete
 
     def _refresh(self, source: SourceConfig, request: RequestOptions) -> dict[str, bool]:
         """Re-check the items the source found within its ``refresh`` window; returns the
@@ -196,13 +300,13 @@ class _FeedRun:
         for job, result in self.fetcher.fetch_all(jobs):
             stored = by_url[job.url]
             changed = False
-            if isinstance(result, Page) and result.status == 304:
-                pass
-            else:
+            if not (isinstance(result, Page) and result.status == 304):
+                outcome = self._extract(source, result)
                 link = Link(url=job.url, source=source.location)
-                item = self._item(source, link, result, self.now)
-                if item is None:
+                if isinstance(outcome, SourceError):
+                    self._article_failed(source, link, outcome, own_text=False)
                     continue
+                item = normalise(outcome, link, feed=self.feed.id, first_seen=self.now)
                 with self.store.transaction():
                     changed = self.store.update_item(stored.id, item, updated=self.now)
             checked[stored.id] = changed
@@ -212,21 +316,39 @@ class _FeedRun:
                 self.tally.unchanged += 1
         return checked
 
-    def _item(
-        self, source: SourceConfig, link: Link, result: Page | FetchError, first_seen: datetime
-    ) -> Item | None:
-        """The item of a fetched article page, or None (the failure is recorded)."""
+    def _extract(self, source: SourceConfig, result: Page | FetchError) -> Article | SourceError:
+        """The article of a fetched page, or why there is none."""
+        if isinstance(result, FetchError):
+            return result
         try:
-            if isinstance(result, FetchError):
-                raise result
             article = extract_article(result, self.feed.rules_for(source))
         except SourceError as error:
-            log.info("feed %s: article %s skipped: %s", self.feed.id, link.url, error.message)
-            self.tally.failed += 1
-            self.tally.error(source, error)
-            return None
+            return error
         self._save_validators(result)
-        return normalise(article, link, feed=self.feed.id, first_seen=first_seen)
+        return article
+
+    def _article_failed(
+        self, source: SourceConfig, link: Link, error: SourceError, own_text: bool
+    ) -> None:
+        log.info("feed %s: article %s failed: %s", self.feed.id, link.url, error.message)
+        self.tally.failed += 1
+        if own_text:
+            error = SourceError(error.url, f"{error.message}; published the source's own text")
+        self.tally.error(source, error)
+
+    def _keep(
+        self, item: Item, source: SourceConfig, max_age: timedelta | None, rules: str
+    ) -> None:
+        """Store the item unless the feed's rules leave it out; then remember its URLs as
+        rejected (under these rules), so it is not fetched again."""
+        reason = rejection(item, self.feed, max_age=max_age, now=self.now)
+        if reason is None:
+            self._store_new(item, source)
+            return
+        log.info("feed %s: %s left out: %s", self.feed.id, item.url, reason)
+        self.tally.filtered += 1
+        with self.store.transaction():
+            self.store.add_rejected(item.feed, [item.url, *item.aliases], rules, reason, self.now)
 
     def _store_new(self, item: Item, source: SourceConfig) -> None:
         """Add the item, unless it is an item already stored reached by another URL or a
@@ -248,9 +370,9 @@ class _FeedRun:
                 page.url, Validators(page.etag, page.last_modified), self.now
             )
 
-    def _source_worked(self, source: SourceConfig) -> None:
+    def _source_worked(self, source: SourceConfig, config: str) -> None:
         with self.store.transaction():
-            self.store.record_source_success(self.feed.id, source.location, self.now)
+            self.store.record_source_success(self.feed.id, source.location, self.now, config)
 
     def _source_failed(self, source: SourceConfig, error: SourceError, failures: int) -> None:
         log.warning("feed %s: source %s failed: %s", self.feed.id, source.location, error.message)
@@ -262,6 +384,11 @@ class _FeedRun:
             self.store.record_source_failure(
                 self.feed.id, source.location, error.message, self.now, when
             )
+
+
+def _config_key(source: SourceConfig, rules: str) -> str:
+    """A key of everything that decides which links a source yields and keeps."""
+    return hashlib.sha256(f"{source!r} {rules}".encode()).hexdigest()[:16]
 
 
 def _near_duplicate(item: Item, store: Store) -> str | None:

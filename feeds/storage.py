@@ -90,6 +90,19 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (feed, source)
     ) WITHOUT ROWID;
     """,
+    # 3: URLs whose article the feed's rules left out, so they are not fetched again; the
+    # source configuration its saved validators were read under
+    """
+    ALTER TABLE source_health ADD COLUMN config TEXT NOT NULL DEFAULT '';
+    CREATE TABLE rejected_urls (
+        feed TEXT NOT NULL,
+        url TEXT NOT NULL,
+        rules TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (feed, url)
+    ) WITHOUT ROWID;
+    """,
 )
 
 
@@ -110,6 +123,9 @@ class SourceHealth:
     last_success: datetime | None = None
     last_failure: datetime | None = None
     next_attempt: datetime | None = None
+    config: str = ""
+    """A key of the source's configuration when it last worked: when the configuration
+    changes, the saved validators of its pages no longer say "nothing new for you"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,14 +227,31 @@ class Store:
                 return str(row[0])
         return None
 
-    def known_urls(self, feed: str, urls: Iterable[str]) -> dict[str, str]:
-        """Those of ``urls`` that already lead to an item of ``feed``, with its id."""
+    def known_urls(self, feed: str, urls: Iterable[str], rules: str = "") -> dict[str, str]:
+        """Those of ``urls`` that already lead to an item of ``feed`` (with its id), or that
+        were left out under the same ``rules`` (with an empty id)."""
         known = {}
         for url in dict.fromkeys(urls):
             item_id = self.item_id_for_urls(feed, [url])
             if item_id is not None:
                 known[url] = item_id
+            elif self._query_one(
+                "SELECT 1 FROM rejected_urls WHERE feed = ? AND url = ? AND rules = ?",
+                (feed, url, rules),
+            ):
+                known[url] = ""
         return known
+
+    def add_rejected(
+        self, feed: str, urls: Iterable[str], rules: str, reason: str, now: datetime
+    ) -> None:
+        """Remember that the feed's ``rules`` left these URLs' article out."""
+        self._executemany(
+            """INSERT INTO rejected_urls (feed, url, rules, reason, at) VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (feed, url) DO UPDATE SET rules = excluded.rules,
+                   reason = excluded.reason, at = excluded.at""",
+            [(feed, url, rules, reason, format_time(now)) for url in dict.fromkeys(urls)],
+        )
 
     def newest_fingerprints(self, feed: str, limit: int = _RECENT_FINGERPRINTS) -> list[KnownItem]:
         """The newest items of a feed, for near-duplicate checks."""
@@ -365,7 +398,7 @@ class Store:
     def source_health(self, feed: str, source: str) -> SourceHealth:
         """How a source has been doing (a fresh record when never run)."""
         row = self._query_one(
-            """SELECT failures, last_error, last_success, last_failure, next_attempt
+            """SELECT failures, last_error, last_success, last_failure, next_attempt, config
                FROM source_health WHERE feed = ? AND source = ?""",
             (feed, source),
         )
@@ -377,16 +410,19 @@ class Store:
             last_success=_optional_time(row[2]),
             last_failure=_optional_time(row[3]),
             next_attempt=_optional_time(row[4]),
+            config=row[5],
         )
 
-    def record_source_success(self, feed: str, source: str, now: datetime) -> None:
-        """A source worked: its failure count starts over."""
+    def record_source_success(
+        self, feed: str, source: str, now: datetime, config: str = ""
+    ) -> None:
+        """A source worked (under configuration ``config``): its failure count starts over."""
         self._execute(
-            """INSERT INTO source_health (feed, source, failures, last_success)
-               VALUES (?, ?, 0, ?)
+            """INSERT INTO source_health (feed, source, failures, last_success, config)
+               VALUES (?, ?, 0, ?, ?)
                ON CONFLICT (feed, source) DO UPDATE SET failures = 0, next_attempt = NULL,
-                   last_success = excluded.last_success""",
-            (feed, source, format_time(now)),
+                   last_success = excluded.last_success, config = excluded.config""",
+            (feed, source, format_time(now), config),
         )
 
     def record_source_failure(

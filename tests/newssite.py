@@ -13,6 +13,8 @@ import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
 
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -58,7 +60,7 @@ class SiteArticle:
     author: str
     published: str  # ISO 8601
     paragraphs: list[str]
-    metadata: str = "json-ld"  # "json-ld", "opengraph" or "byline"
+    metadata: str = "json-ld"  # "json-ld", "opengraph", "byline" or "none" (no author, no date)
     image: str | None = None
     caption: str | None = None
 
@@ -257,6 +259,8 @@ def article_html(origin: str, article: SiteArticle, articles: list[SiteArticle])
         f'<p class="byline">By <a rel="author" href="/authors/{article.author.lower()}">'
         f"{html.escape(article.author)}</a> · "
         f'<time datetime="{article.published}">{article.published[:10]}</time></p>'
+        if article.metadata != "none"
+        else ""
     )
     paragraphs = [f"<p>{html.escape(p)}</p>" for p in article.paragraphs]
     if article.image:
@@ -383,3 +387,42 @@ def serve_news(site: SiteSim, articles: list[SiteArticle], listing: str = "/news
     site.add(listing, listing_html(articles))
     for article in articles:
         site.add(article.path, article_html(site.origin, article, articles))
+
+
+def rss_xml(origin: str, articles: list[SiteArticle], *, teaser_words: int = 12) -> str:
+    """A partial RSS feed of the articles: title, link, date, author, a teaser."""
+    items = "".join(
+        f"""<item><title>{html.escape(a.title)}</title><link>{origin}{a.path}?utm_source=rss</link>
+<guid isPermaLink="false">{a.slug}</guid>
+<pubDate>{format_datetime(datetime.fromisoformat(a.published))}</pubDate>
+<dc:creator>{html.escape(a.author)}</dc:creator><category>Local</category>
+<description>{html.escape(" ".join(a.paragraphs[0].split()[:teaser_words]))}...</description></item>
+"""
+        for a in articles
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>'
+        f"<title>The Harbour Herald</title><link>{origin}/</link><description>News</description>"
+        f"{items}</channel></rss>"
+    )
+
+
+def sitemap_xml(origin: str, entries: list[tuple[str, str]], *, news: bool = False) -> str:
+    """A urlset of (path, date) entries; with ``news``, Google News fields (title = path)."""
+    rows = []
+    for path, date in entries:
+        extra = (
+            f"<news:news><news:publication><news:name>Herald</news:name>"
+            f"<news:language>en</news:language></news:publication>"
+            f"<news:publication_date>{date}</news:publication_date>"
+            f"<news:title>News title of {path}</news:title></news:news>"
+            if news
+            else f"<lastmod>{date}</lastmod>"
+        )
+        rows.append(f"<url><loc>{origin}{path}</loc>{extra}</url>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">' + "".join(rows) + "</urlset>"
+    )

@@ -202,3 +202,90 @@ def test_unreadable_file(tmp_path: Path) -> None:
 def test_not_a_mapping(tmp_path: Path) -> None:
     assert "must be a mapping" in error_of(tmp_path, "- a\n- b\n").message
     assert "empty" in error_of(tmp_path, "# nothing\n").message
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "field", "message"),
+    [
+        (
+            "        kind: rss\n",
+            5,
+            "feeds.news.sources[0].kind",
+            "Input should be 'auto', 'listing', 'feed' or 'sitemap'",
+        ),
+        (
+            "        url_pattern: '(unclosed'\n",
+            5,
+            "feeds.news.sources[0].url_pattern",
+            "not a valid regular expression",
+        ),
+        ("        item: {title: h2}\n", 5, "feeds.news.sources[0].item.selector", "required"),
+        (
+            "        item: {selector: li, link: 'a@1bad'}\n",
+            5,
+            "feeds.news.sources[0].item.link",
+            "not an attribute name",
+        ),
+        (
+            "        item: {selector: li, date_format: 'dd.mm.yyyy'}\n",
+            5,
+            "feeds.news.sources[0].item.date_format",
+            "not a strptime format",
+        ),
+        (
+            "        allow_domains: ['not a domain']\n",
+            5,
+            "feeds.news.sources[0].allow_domains[0]",
+            "not a domain name",
+        ),
+        (
+            "        links: a\n        item: {selector: li}\n",
+            4,
+            "feeds.news.sources[0]",
+            "keep one",
+        ),
+        (
+            "        max_pages: 0\n",
+            5,
+            "feeds.news.sources[0].max_pages",
+            "greater than or equal to 1",
+        ),
+        ("        proxy: proxy.local:3128\n", 5, "feeds.news.sources[0].proxy", "not a proxy URL"),
+        ("        robots: no\n", 5, "feeds.news.sources[0].robots", "'obey' or 'ignore'"),
+    ],
+)
+def test_source_key_mistakes(
+    tmp_path: Path, source: str, line: int, field: str, message: str
+) -> None:
+    error = error_of(
+        tmp_path, "feeds:\n  news:\n    sources:\n      - url: https://e.com/\n" + source
+    )
+    assert (error.line, error.field) == (line, field)
+    assert message in error.message
+
+
+def test_filter_rules_in_both_forms(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "feeds:\n  news:\n    include: [ferry, {pattern: Bridge, fields: [title], case_sensitive: true}]\n"
+            "    exclude:\n      - pattern: sponsored\n        fields: [content, url]\n"
+            "    sources: [{url: 'https://e.com/'}]\n",
+        )
+    )
+    feed = config.feeds["news"]
+    assert [(r.pattern, r.fields, r.case_sensitive) for r in feed.include] == [
+        ("ferry", ("title", "content"), False),
+        ("Bridge", ("title",), True),
+    ]
+    assert feed.exclude[0].fields == ("content", "url")
+
+
+def test_bad_filter_rule(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        "feeds:\n  news:\n    exclude:\n      - pattern: x\n        fields: [body]\n"
+        "    sources: [{url: 'https://e.com/'}]\n",
+    )
+    assert (error.line, error.field) == (5, "feeds.news.exclude[0].fields[0]")
+    assert "'title', 'content', 'author', 'categories' or 'url'" in error.message

@@ -1,9 +1,11 @@
-"""From a source page to the article links it holds.
+"""Listing pages: HTML pages that link articles (and may link their next page).
 
-Pure: takes a fetched ``Page`` and the source's config, returns ``Link`` values.
+Articles are found, in order of preference, by ``item`` selectors (each entry of the
+listing, with fields read inside it), by a ``links`` selector, by taking every link of a
+local directory's index, or automatically.
 
-Without a ``links`` selector, article links are detected by scoring every link of the
-page on three kinds of evidence, none decisive alone:
+Without selectors, article links are detected by scoring every link of the page on three
+kinds of evidence, none decisive alone:
 
 - where it sits: inside headings, ``<article>`` or the main content scores up; inside
   nav, header, footer, aside, menus, share bars or "related" boxes scores down;
@@ -18,11 +20,14 @@ teasers) get a bonus. Links scoring at least ``ARTICLE_THRESHOLD`` are articles.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime
 
-from feeds.config import SourceConfig
+from feeds.config import ItemSelectors, SourceConfig
+from feeds.dates import find_date, parse_date
 from feeds.html import (
     HtmlElement,
     base_url,
@@ -30,9 +35,12 @@ from feeds.html import (
     parse_document,
     select,
     text_of,
+    to_html,
 )
 from feeds.models import Link, Page
 from feeds.urls import clean_url, path_of, resolve, same_site, scheme_of
+
+log = logging.getLogger(__name__)
 
 ARTICLE_THRESHOLD = 4
 
@@ -67,16 +75,75 @@ _LONG_NUMBER = re.compile(r"\d{5,}")
 _SLUG_WORD = re.compile(r"[a-z0-9]+", re.IGNORECASE)
 
 
-def find_links(page: Page, source: SourceConfig) -> list[Link]:
-    """The article links of a source page, in page order, without duplicates."""
+def read_listing(page: Page, source: SourceConfig) -> tuple[list[Link], list[str]]:
+    """The article links of a listing page, in page order, and its next page if any."""
     document = parse_document(page.text)
     base = base_url(document, page.final_url)
-    if source.links:
-        return _dedupe(_links_by_selector(document, base, source))
-    if source.is_directory:
-        return _dedupe(_links_by_selector(document, base, source, css="a[href]"))
-    local = source.path is not None
-    return [c.link for c in score_links(document, base, source.location, allow_file=local)]
+    if source.item is not None:
+        links = links_by_item_selectors(document, base, source, source.item)
+    elif source.links:
+        links = _dedupe(_links_by_selector(document, base, source))
+    elif source.is_directory:
+        links = _dedupe(_links_by_selector(document, base, source, css="a[href]"))
+    else:
+        local = source.path is not None
+        links = [c.link for c in score_links(document, base, source.location, allow_file=local)]
+    following = next_page(document, base, source)
+    return links, [following] if following and following != clean_url(page.final_url) else []
+
+
+def next_page(document: HtmlElement, base: str, source: SourceConfig) -> str | None:
+    """The listing's next page: the ``next_page`` selector's link, else ``rel=next``."""
+    if source.next_page:
+        candidates = select(document, source.next_page)
+    else:
+        candidates = [
+            element
+            for element in document.iter("link", "a")
+            if "next" in (element.get("rel") or "").lower().split()
+        ]
+    for element in candidates:
+        href = element.get("href")
+        if href is None and element.tag != "a":
+            anchor = next(element.iter("a"), None)
+            href = anchor.get("href") if anchor is not None else None
+        url = resolve(base, href or "")
+        if url is not None and scheme_of(url) in _schemes(source):
+            return clean_url(url)
+    return None
+
+
+def links_by_item_selectors(
+    document: HtmlElement, base: str, source: SourceConfig, fields: ItemSelectors
+) -> list[Link]:
+    """One link per listing entry, with what the entry says about its article."""
+    links: dict[str, Link] = {}
+    for entry in select(document, fields.selector):
+        href = _field(entry, fields.link) if fields.link else _first_href(entry)
+        url = resolve(base, href or "")
+        if url is None or scheme_of(url) not in _schemes(source):
+            log.debug("listing entry without a usable link skipped")
+            continue
+        url = clean_url(url)
+        title = _field(entry, fields.title) if fields.title else _entry_title(entry)
+        date_text = _field(entry, fields.date) if fields.date else None
+        image = _field(entry, fields.image, image=True) if fields.image else None
+        content = _inner_html(entry, fields.content) if fields.content else None
+        summary = _field(entry, fields.summary) if fields.summary else None
+        links.setdefault(
+            url,
+            Link(
+                url=url,
+                source=source.location,
+                title_hint=title or None,
+                summary_hint=summary or None,
+                published_hint=_entry_date(date_text, fields.date_format),
+                author_hint=(_field(entry, fields.author) if fields.author else None) or None,
+                image_hint=resolve(base, image) if image else None,
+                content_hint=content or None,
+            ),
+        )
+    return list(links.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +180,61 @@ def score_links(
         for candidate in scored.values()
         if candidate.score + (1 if patterns[candidate.pattern] >= 3 else 0) >= ARTICLE_THRESHOLD
     ]
+
+
+def _field(entry: HtmlElement, spec: str, *, image: bool = False) -> str | None:
+    """The text (or ``@attribute``) of the first element matching a field selector."""
+    css, attribute = _split_field(spec)
+    for element in [entry] if css == ":scope" else select(entry, css):
+        if attribute:
+            value = element.get(attribute)
+        elif image and element.tag == "img":
+            value = element.get("src") or element.get("data-src")
+        else:
+            value = text_of(element)
+        if value and value.strip():
+            return collapse_whitespace(value)
+    return None
+
+
+def _inner_html(entry: HtmlElement, spec: str) -> str | None:
+    css, _ = _split_field(spec)
+    matches = [entry] if css == ":scope" else select(entry, css)
+    return "".join(to_html(element, inner=True) for element in matches).strip() or None
+
+
+def _split_field(spec: str) -> tuple[str, str | None]:
+    """``"time@datetime"`` -> ("time", "datetime"); ``"@href"`` -> the entry itself."""
+    css, at, attribute = spec.rpartition("@")
+    if not at:
+        return spec, None
+    return css or ":scope", attribute
+
+
+def _first_href(entry: HtmlElement) -> str | None:
+    if entry.tag == "a" and entry.get("href"):
+        return entry.get("href")
+    anchor = next((a for a in entry.iter("a") if a.get("href")), None)
+    return anchor.get("href") if anchor is not None else None
+
+
+def _entry_title(entry: HtmlElement) -> str | None:
+    for heading in entry.iter("h1", "h2", "h3", "h4", "h5", "h6"):
+        text = text_of(heading)
+        if text:
+            return text
+    anchor = next(entry.iter("a"), None)
+    return text_of(anchor) if anchor is not None else None
+
+
+def _entry_date(text: str | None, fmt: str | None) -> datetime | None:
+    if not text:
+        return None
+    return parse_date(text, fmt) if fmt else parse_date(text) or find_date(text)
+
+
+def _schemes(source: SourceConfig) -> tuple[str, ...]:
+    return ("http", "https", "file") if source.path is not None else ("http", "https")
 
 
 def _links_by_selector(

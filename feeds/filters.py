@@ -1,0 +1,64 @@
+"""Which new items a feed keeps: ``include`` / ``exclude`` rules and ``max_age`` (pure).
+
+A rule is a regular expression searched in the fields it names (title, content, author,
+categories, url), case-insensitively unless it says ``case_sensitive: true``. An item is
+kept when it matches at least one include rule (if the feed has any) and no exclude rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from feeds.config import Feed, FilterRule
+from feeds.html import block_text, parse_fragment
+from feeds.models import Item
+
+
+def rejection(item: Item, feed: Feed, *, max_age: timedelta | None, now: datetime) -> str | None:
+    """Why the feed leaves ``item`` out, or None when it keeps it."""
+    if max_age is not None and item.published < now - max_age:
+        return f"older than max_age ({item.published:%Y-%m-%d})"
+    for rule in feed.exclude:
+        if _matches(rule, item):
+            return f"excluded by {rule.pattern!r}"
+    if feed.include and not any(_matches(rule, item) for rule in feed.include):
+        return "matched no include rule"
+    return None
+
+
+def rules_key(feed: Feed, max_age: timedelta | None) -> str:
+    """A short fingerprint of the rules that decide rejections: when they change, items
+    left out before are considered again."""
+    text = repr((feed.include, feed.exclude, max_age))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def field_values(item: Item, field: str) -> list[str]:
+    """The plain text of one field of an item, as rules see it: one value per category,
+    the content as readable text (inline markup adds no spaces)."""
+    if field == "title":
+        return [item.title]
+    if field == "content":
+        return [block_text(parse_fragment(item.content_html)), item.summary]
+    if field == "author":
+        return [item.author or ""]
+    if field == "categories":
+        return list(item.categories)
+    if field == "url":
+        return [item.url]
+    raise ValueError(f"unknown filter field {field!r}")
+
+
+def _matches(rule: FilterRule, item: Item) -> bool:
+    pattern = _compiled(rule.pattern, rule.case_sensitive)
+    return any(
+        pattern.search(value) for field in rule.fields for value in field_values(item, field)
+    )
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
+    return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
