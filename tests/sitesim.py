@@ -99,11 +99,16 @@ class SiteSim:
         """Answer ``path`` with custom code (faults, retries, slow bodies)."""
         self.responders[path] = responder
 
+    def ordered(self) -> list[Hit]:
+        """The requests in the order they started (``hits`` is in the order they ended)."""
+        with self._lock:
+            return sorted(self.hits, key=lambda hit: hit.start)
+
     def hits_for(self, path: str) -> list[Hit]:
-        return [hit for hit in self.hits if hit.path == path]
+        return [hit for hit in self.ordered() if hit.path == path]
 
     def paths(self) -> list[str]:
-        return [hit.path for hit in self.hits]
+        return [hit.path for hit in self.ordered()]
 
     def _enter(self) -> float:
         with self._lock:
