@@ -39,12 +39,19 @@ class Politeness:
 
 
 class HostGate:
-    """The turnstile of one host."""
+    """The turnstile of one host.
+
+    Starts are serialised: a request waits for its slot, then for its turn to start, and
+    the next start is spaced from the moment this one actually went, plus a small margin
+    (5% of the delay, at most 50 ms) for the time between the gate and the wire, so that
+    the server never sees two requests closer than the delay.
+    """
 
     def __init__(self, concurrency: int, delay: float) -> None:
         self.delay = delay
         self._slots = threading.BoundedSemaphore(concurrency)
         self._lock = threading.Lock()
+        self._starting = threading.Lock()
         self._next_start = 0.0
         self._not_before = 0.0
 
@@ -64,31 +71,62 @@ class HostGate:
             return max(0.0, self._not_before - time.monotonic())
 
     @contextmanager
-    def turn(self, stop: threading.Event, max_wait: float) -> Iterator[None]:
-        """Hold one of the host's slots, started no sooner than its spacing allows."""
-        if not self._acquire(stop):
+    def turn(
+        self,
+        stop: threading.Event,
+        max_wait: float,
+        shared: threading.BoundedSemaphore | None = None,
+    ) -> Iterator[None]:
+        """Hold one of the host's slots (and one of ``shared``, the global limit), started
+        no sooner than the host's spacing allows."""
+        if not _acquire(self._slots, stop):
             raise StoppedError()
         try:
-            with self._lock:
-                now = time.monotonic()
-                if self._not_before - now > max_wait:
-                    raise TooEarlyError(self._not_before - now)
-                start = max(now, self._next_start, self._not_before)
-                self._next_start = start + self.delay
-            if start > now and stop.wait(start - now):
-                raise StoppedError()
-            yield
+            self._wait_to_start(stop, max_wait, shared)
+            try:
+                yield
+            finally:
+                if shared is not None:
+                    shared.release()
         finally:
             self._slots.release()
 
-    def _acquire(self, stop: threading.Event) -> bool:
-        while not self._slots.acquire(timeout=0.1):
-            if stop.is_set():
-                return False
+    def _wait_to_start(
+        self, stop: threading.Event, max_wait: float, shared: threading.BoundedSemaphore | None
+    ) -> None:
+        if not _acquire(self._starting, stop):
+            raise StoppedError()
+        try:
+            while True:
+                with self._lock:
+                    now = time.monotonic()
+                    if self._not_before - now > max_wait:
+                        raise TooEarlyError(self._not_before - now)
+                    wait = max(self._next_start, self._not_before) - now
+                if wait > 0:
+                    if stop.wait(wait):  # Retry-After or Crawl-delay may change meanwhile
+                        raise StoppedError()
+                    continue
+                # the global slot is taken before the start is stamped, so that waiting
+                # for it cannot bring this start closer to the next one
+                if shared is not None and not _acquire(shared, stop):
+                    raise StoppedError()
+                with self._lock:
+                    self._next_start = time.monotonic() + self.delay + min(0.05 * self.delay, 0.05)
+                return
+        finally:
+            self._starting.release()
+
+
+def _acquire(lock: threading.BoundedSemaphore | threading.Lock, stop: threading.Event) -> bool:
+    """Acquire ``lock`` unless ``stop`` is set first (checked every 0.1 s)."""
+    while not lock.acquire(timeout=0.1):
         if stop.is_set():
-            self._slots.release()
             return False
-        return True
+    if stop.is_set():
+        lock.release()
+        return False
+    return True
 
 
 class HostGates:
@@ -115,11 +153,5 @@ class HostGates:
     @contextmanager
     def turn(self, host: str) -> Iterator[None]:
         """Wait for a turn at ``host`` and a global slot (``StoppedError``, ``TooEarlyError``)."""
-        with self.gate(host).turn(self.stop, self.politeness.max_wait):
-            while not self._global.acquire(timeout=0.1):
-                if self.stop.is_set():
-                    raise StoppedError()
-            try:
-                yield
-            finally:
-                self._global.release()
+        with self.gate(host).turn(self.stop, self.politeness.max_wait, self._global):
+            yield

@@ -40,7 +40,7 @@ def test_gate_limits_concurrency_and_spaces_starts() -> None:
     run_threads(6, work)
     starts.sort()
     assert peak == 2
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.045
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.05
 
 
 def test_pause_until_delays_and_too_long_a_pause_refuses() -> None:
@@ -99,3 +99,25 @@ def test_hosts_do_not_share_gates() -> None:
     gates = HostGates(Politeness())
     assert gates.gate("a.example") is gates.gate("a.example")
     assert gates.gate("a.example") is not gates.gate("b.example")
+
+
+def test_global_limit_holds_across_hosts() -> None:
+    gates = HostGates(Politeness(per_host_concurrency=4, per_host_delay=0, concurrency=2))
+    lock = threading.Lock()
+    in_flight = peak = 0
+    hosts = iter(["a", "b", "c", "d", "a", "b", "c", "d"])
+
+    def work() -> None:
+        nonlocal in_flight, peak
+        with lock:
+            host = next(hosts)
+        with gates.turn(host):
+            with lock:
+                in_flight += 1
+                peak = max(peak, in_flight)
+            time.sleep(0.05)
+            with lock:
+                in_flight -= 1
+
+    run_threads(8, work)
+    assert peak == 2

@@ -126,7 +126,7 @@ def test_one_host_gets_spaced_requests_two_at_most(write_config: WriteConfig) ->
     starts = sorted(hit.start for hit in site.hits)
     assert len(starts) == 12  # robots.txt, listing, 10 articles
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.19, gaps  # 10 ms of slack for the clock and the scheduler
+    assert min(gaps) >= 0.2, gaps
     assert site.max_in_flight == 2
 
 
@@ -152,7 +152,7 @@ def test_two_hosts_are_fetched_in_parallel() -> None:
     assert all(isinstance(page, Page) for _, page in results)
     for site in (one, two):
         starts = sorted(hit.start for hit in site.hits)  # robots.txt + 4 pages
-        assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.29
+        assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.3
     # each host alone needs 4 gaps of 0.3 s; one after the other would take 2.4 s
     assert elapsed < 2.0, elapsed
     one_span = (min(h.start for h in one.hits), max(h.end for h in one.hits))
