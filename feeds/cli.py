@@ -18,7 +18,7 @@ from feeds.config import Config, load_config
 from feeds.errors import ConfigError, FeedsError
 from feeds.fetch import Fetcher, FetchOptions
 from feeds.models import RunReport
-from feeds.pipeline import run_feed
+from feeds.pipeline import publish_index, run_feed
 from feeds.storage import Store
 
 log = logging.getLogger("feeds")
@@ -108,6 +108,11 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
                 continue
             click.echo(_summary(report, settings.output_dir))
             failures += report.failed_entirely
+        try:
+            publish_index(config, store)
+        except FeedsError as exc:
+            click.echo(f"index: failed: {exc}", err=True)
+            failures += 1
     if failures:
         sys.exit(EXIT_FAILED)
 

@@ -47,6 +47,7 @@ _FEED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _ATTRIBUTE = re.compile(r"[A-Za-z_:][-A-Za-z0-9_:.]*")
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}|localhost")
 FILTER_FIELDS = ("title", "content", "author", "categories", "url")
+_LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 
 
 def parse_duration(value: object, *, allow_zero: bool = False) -> timedelta:
@@ -107,6 +108,12 @@ def _check_domain(value: str) -> str:
     return domain
 
 
+def _check_language(value: str) -> str:
+    if not _LANGUAGE.fullmatch(value):
+        raise ValueError(f"{value!r} is not a language tag such as en or en-GB")
+    return value
+
+
 def _check_proxy_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
@@ -156,6 +163,8 @@ class Settings(_Model):
     retry_delay: Duration = timedelta(seconds=1)
     max_retry_wait: Duration = timedelta(minutes=1)
     retry_after_limit: Duration = timedelta(hours=1)
+    websub_hub: HttpUrl | None = None
+    stylesheet: bool = False
     serve: ServeSettings = ServeSettings()
 
     @field_validator("output_dir", "state_dir")
@@ -308,7 +317,9 @@ class FeedConfig(_Model):
     title: str | None = None
     description: str | None = None
     link: HttpUrl | None = None
-    language: str | None = None
+    icon: HttpUrl | None = None
+    language: Annotated[str, AfterValidator(_check_language)] | None = None
+    formats: tuple[Literal["rss", "atom", "json"], ...] = ("rss", "atom", "json")
     interval: Duration | None = None
     max_items: int | None = Field(None, ge=1)
     max_new_per_run: int | None = Field(None, ge=1)
@@ -317,6 +328,13 @@ class FeedConfig(_Model):
     exclude: tuple[FilterRule, ...] = ()
     sources: tuple[SourceConfig, ...]
     extract: ExtractRules | None = None
+
+    @field_validator("formats")
+    @classmethod
+    def _some_formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one of rss, atom, json")
+        return tuple(dict.fromkeys(value))
 
     @field_validator("sources", mode="before")
     @classmethod
@@ -375,6 +393,8 @@ class Feed:
     max_age: timedelta | None = None
     include: tuple[FilterRule, ...] = ()
     exclude: tuple[FilterRule, ...] = ()
+    icon: str | None = None
+    formats: tuple[str, ...] = ("rss", "atom", "json")
 
     def max_age_for(self, source: SourceConfig) -> timedelta | None:
         """How old an article of ``source`` may be: its own ``max_age``, else the feed's."""
@@ -474,6 +494,8 @@ def _resolve_feed(feed_id: str, spec: FeedConfig, settings: Settings) -> Feed:
         max_age=spec.max_age,
         include=spec.include,
         exclude=spec.exclude,
+        icon=spec.icon,
+        formats=spec.formats,
     )
 
 

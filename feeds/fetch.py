@@ -281,6 +281,22 @@ class Fetcher:
                 yield job, result
                 submit_next()
 
+    def ping_hub(self, hub: str, topics: Sequence[str]) -> None:
+        """Tell a WebSub hub that ``topics`` (feed URLs) changed: one POST, every topic."""
+        data = [("hub.mode", "publish")] + [("hub.url", topic) for topic in topics]
+        try:
+            with self._lock:
+                self.requests_made += 1
+            response = self.session.post(
+                hub, data=data, timeout=(self.options.connect_timeout, self.options.timeout)
+            )
+        except requests.exceptions.RequestException as exc:
+            raise FetchError(hub, f"WebSub hub unreachable: {_root_cause(exc)}") from exc
+        if response.status_code >= 300:
+            raise FetchError(
+                hub, f"WebSub hub answered HTTP {response.status_code}", status=response.status_code
+            )
+
     def robots_sitemaps(self, url: str) -> list[str]:
         """The sitemaps that the robots.txt of ``url``'s host lists."""
         rules = self._robots_rules(url, DEFAULT_REQUEST)

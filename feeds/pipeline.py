@@ -25,14 +25,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from feeds.config import Feed, Settings, SourceConfig
+from feeds.config import Config, Feed, Settings, SourceConfig
 from feeds.errors import FetchError, SourceError
 from feeds.extract import extract_article
 from feeds.fetch import Fetcher, FetchJob, RequestOptions
 from feeds.filters import rejection, rules_key
 from feeds.models import Article, Item, Link, Page, RunError, RunReport
 from feeds.normalise import is_near_duplicate, link_article, normalise
-from feeds.publish import publish
+from feeds.publish import (
+    FORMATS,
+    Listing,
+    channel_for,
+    feed_formats,
+    file_name,
+    opml_name,
+    publish,
+    render_index,
+    render_opml,
+    write_if_changed,
+)
 from feeds.sources import discover, max_pages
 from feeds.storage import Store, Validators
 from feeds.urls import is_web_url, path_of, resolve
@@ -73,12 +84,68 @@ def run_feed(
     run = _FeedRun(feed, fetcher=fetcher, store=store, now=clock())
     for source in feed.sources:
         run.run_source(source)
-    items = store.items(feed.id, limit=feed.max_items)
-    written = publish(feed, items, output_dir=settings.output_dir, base_url=settings.base_url)
+    written = publish_feed(feed, settings=settings, store=store)
+    if written and settings.websub_hub:
+        _ping_hub(settings.websub_hub, feed, settings, written, fetcher)
     report = run.tally.report(feed, time.monotonic() - started, written)
     with store.transaction():
         store.record_run(report, run.now)
     return report
+
+
+def publish_feed(feed: Feed, *, settings: Settings, store: Store) -> tuple[str, ...]:
+    """Write the feed's files from its stored items; returns the files that changed."""
+    channel = channel_for(
+        feed,
+        settings,
+        updated=store.newest_update(feed.id, feed.max_items),
+        icon=store.feed_icon(feed.id),
+    )
+    return publish(
+        channel,
+        lambda: store.iter_items(feed.id, feed.max_items),
+        feed_formats(feed),
+        settings.output_dir,
+    )
+
+
+def publish_index(config: Config, store: Store) -> tuple[str, ...]:
+    """Write ``index.html`` and the OPML files listing every feed of the config."""
+    settings = config.settings
+    listings = [
+        Listing(
+            channel=channel_for(
+                feed,
+                settings,
+                updated=store.newest_update(feed.id, feed.max_items),
+                icon=store.feed_icon(feed.id),
+            ),
+            formats=tuple(feed_formats(feed)),
+            items=min(store.count_items(feed.id), feed.max_items),
+        )
+        for feed in config.feeds.values()
+    ]
+    files = {"index.html": render_index(listings)}
+    for fmt in (None, *FORMATS.values()):
+        files[opml_name(fmt)] = render_opml(listings, fmt)
+    return tuple(
+        name for name, data in files.items() if write_if_changed(settings.output_dir / name, data)
+    )
+
+
+def _ping_hub(
+    hub: str, feed: Feed, settings: Settings, written: tuple[str, ...], fetcher: Fetcher
+) -> None:
+    """Tell the WebSub hub which of the feed's files changed; a failure is only logged."""
+    topics = [
+        settings.base_url + file_name(feed.id, fmt)
+        for fmt in feed_formats(feed)
+        if file_name(feed.id, fmt) in written
+    ]
+    try:
+        fetcher.ping_hub(hub, topics)
+    except FetchError as error:
+        log.warning("feed %s: %s (%s)", feed.id, error.message, hub)
 
 
 @dataclass(slots=True)
@@ -217,6 +284,7 @@ class _FeedRun:
             if not pages:
                 kind = found.kind
                 limit = max(limit, max_pages(source, found.kind))
+                self._remember_icon(found.icon)
             pages.append(page)
             for link in found.links:
                 links.setdefault(link.url, link)
@@ -363,6 +431,11 @@ class _FeedRun:
             else:
                 self.store.add_urls(item.feed, existing, [item.url, *item.aliases])
                 self.tally.skipped += 1
+
+    def _remember_icon(self, icon: str | None) -> None:
+        if icon and self.feed.icon is None and self.store.feed_icon(self.feed.id) != icon:
+            with self.store.transaction():
+                self.store.set_feed_icon(self.feed.id, icon)
 
     def _save_validators(self, page: Page) -> None:
         with self.store.transaction():

@@ -103,6 +103,13 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (feed, url)
     ) WITHOUT ROWID;
     """,
+    # 4: what a feed learnt about its site (its icon)
+    """
+    CREATE TABLE feed_info (
+        feed TEXT PRIMARY KEY,
+        icon TEXT
+    ) WITHOUT ROWID;
+    """,
 )
 
 
@@ -341,31 +348,43 @@ class Store:
 
     def items(self, feed: str, limit: int) -> list[Item]:
         """The newest ``limit`` items of a feed, newest first."""
-        rows = self._query(
-            """SELECT id, feed, url, title, author, published, updated, summary, content_html,
-                      image, categories, fingerprint, first_seen
-               FROM items WHERE feed = ?
-               ORDER BY published DESC, first_seen DESC, seq DESC LIMIT ?""",
+        return list(self.iter_items(feed, limit))
+
+    def iter_items(self, feed: str, limit: int) -> Iterator[Item]:
+        """The newest ``limit`` items of a feed, newest first, read as they are consumed
+        (a big feed is never all in memory)."""
+        try:
+            cursor = self._db.execute(
+                f"""SELECT {_ITEM_COLUMNS} FROM items WHERE feed = ?
+                    ORDER BY published DESC, first_seen DESC, seq DESC LIMIT ?""",
+                (feed, limit),
+            )
+            while rows := cursor.fetchmany(256):
+                yield from (_item(row) for row in rows)
+        except sqlite3.Error as exc:
+            raise StorageError(f"state database {self.path}: {exc}") from exc
+
+    def newest_update(self, feed: str, limit: int) -> datetime | None:
+        """The latest ``updated`` among the newest ``limit`` items: the feed's own date."""
+        row = self._query_one(
+            """SELECT max(updated) FROM (SELECT updated FROM items WHERE feed = ?
+               ORDER BY published DESC, first_seen DESC, seq DESC LIMIT ?)""",
             (feed, limit),
         )
-        return [
-            Item(
-                id=row[0],
-                feed=row[1],
-                url=row[2],
-                title=row[3],
-                author=row[4],
-                published=parse_time(row[5]),
-                updated=parse_time(row[6]),
-                summary=row[7],
-                content_html=row[8],
-                image=row[9],
-                categories=tuple(json.loads(row[10])),
-                fingerprint=_unpack(row[11]),
-                first_seen=parse_time(row[12]),
-            )
-            for row in rows
-        ]
+        return parse_time(row[0]) if row and row[0] else None
+
+    def feed_icon(self, feed: str) -> str | None:
+        """The icon of the feed's site, as its sources last showed it."""
+        row = self._query_one("SELECT icon FROM feed_info WHERE feed = ?", (feed,))
+        return row[0] if row else None
+
+    def set_feed_icon(self, feed: str, icon: str) -> None:
+        """Remember the icon of the feed's site."""
+        self._execute(
+            """INSERT INTO feed_info (feed, icon) VALUES (?, ?)
+               ON CONFLICT (feed) DO UPDATE SET icon = excluded.icon""",
+            (feed, icon),
+        )
 
     def count_items(self, feed: str) -> int:
         """How many items a feed has stored."""
@@ -492,6 +511,30 @@ class Store:
     def _query_one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
         rows = self._query(sql, params)
         return rows[0] if rows else None
+
+
+_ITEM_COLUMNS = (
+    "id, feed, url, title, author, published, updated, summary, content_html, image, "
+    "categories, fingerprint, first_seen"
+)
+
+
+def _item(row: tuple[Any, ...]) -> Item:
+    return Item(
+        id=row[0],
+        feed=row[1],
+        url=row[2],
+        title=row[3],
+        author=row[4],
+        published=parse_time(row[5]),
+        updated=parse_time(row[6]),
+        summary=row[7],
+        content_html=row[8],
+        image=row[9],
+        categories=tuple(json.loads(row[10])),
+        fingerprint=_unpack(row[11]),
+        first_seen=parse_time(row[12]),
+    )
 
 
 def content_hash(item: Item) -> str:

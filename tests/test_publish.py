@@ -1,51 +1,67 @@
-"""Publishing: golden files, stable bytes, atomic writes that leave unchanged files alone.
+"""Publishing: golden files, strict validity, stable bytes, atomic writes, index and OPML.
 
 Set UPDATE_GOLDEN=1 to rewrite the golden files after an intended change, and review the diff.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import feedparser
 import pytest
+from lxml import etree
 
-from feeds.config import Feed, SourceConfig
 from feeds.errors import PublishError
 from feeds.models import Item
-from feeds.publish import ATOM, FORMATS, RSS, FeedFormat, publish, render, write_if_changed
+from feeds.publish import (
+    ATOM,
+    FORMATS,
+    JSON_FEED,
+    RSS,
+    Channel,
+    FeedFormat,
+    Listing,
+    display_html,
+    publish,
+    render,
+    render_index,
+    render_opml,
+    write_if_changed,
+)
 from tests.conftest import DATA
+from tests.feedcheck import check_feed
 
-BASE_URL = "https://feeds.example/"
 T0 = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
-FEED = Feed(
-    id="harbour",
+CHANNEL = Channel(
+    feed_id="harbour",
     title="The Harbour Herald",
-    description="News from the harbour",
-    link=None,
+    description="News from the harbour & the bay",
+    site_url="https://herald.example/",
+    base_url="https://feeds.example/",
+    updated=T0 + timedelta(hours=2),
+    ttl_minutes=30,
     language="en",
-    interval=timedelta(minutes=30),
-    max_items=10,
-    sources=(SourceConfig(url="https://herald.example/news/"),),
-    extract=None,
+    icon="https://herald.example/icon.png",
 )
 ITEMS = [
     Item(
         id="urn:uuid:2b1c0d6e-9a7b-5f3c-8d2e-1f0a9b8c7d6e",
         feed="harbour",
         url="https://herald.example/news/2024/03/05/cycle-lanes",
-        title="Council approves cycle lanes & a <new> bridge",
+        title='Council approves cycle lanes & a <new> "bridge" 🚲',
         published=T0,
         updated=T0 + timedelta(hours=2),
-        summary="The council voted on Tuesday.",
-        content_html='<p>The council voted.</p><img src="https://herald.example/img/a.jpg" alt="">',
+        summary="The council voted on Tuesday: 5 < 7 & so on.",
+        content_html='<p>The council voted.</p><p><a href="https://herald.example/x?a=1&amp;b=2">More</a></p>',
         fingerprint=(1, 2, 3),
         first_seen=T0,
         author="Aisha Rahman",
         image="https://herald.example/img/a.jpg",
-        categories=("Transport", "Council"),
+        categories=("Transport", "Council & Town"),
     ),
     Item(
         id="urn:uuid:7e6d5c4b-3a29-5180-9f8e-7d6c5b4a3928",
@@ -55,16 +71,17 @@ ITEMS = [
         published=T0 - timedelta(days=1),
         updated=T0 - timedelta(days=1),
         summary="More boats.",
-        content_html="<p>More boats from April.</p>",
+        content_html='<p>More boats from April.</p><img src="https://herald.example/img/f.png" alt="">',
         fingerprint=(4, 5, 6),
         first_seen=T0,
+        image="https://herald.example/img/f.png",
     ),
 ]
 
 
-@pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
+@pytest.mark.parametrize("fmt", list(FORMATS.values()), ids=list(FORMATS))
 def test_golden_files(fmt: FeedFormat) -> None:
-    data = render(FEED, ITEMS, fmt, base_url=BASE_URL)
+    data = render(CHANNEL, ITEMS, fmt)
     golden = DATA / "golden" / f"harbour{fmt.suffix}"
     if os.environ.get("UPDATE_GOLDEN"):
         golden.parent.mkdir(exist_ok=True)
@@ -72,50 +89,118 @@ def test_golden_files(fmt: FeedFormat) -> None:
     assert data == golden.read_bytes()
 
 
-def test_both_formats_carry_the_same_items() -> None:
-    rss = feedparser.parse(render(FEED, ITEMS, RSS, base_url=BASE_URL))
-    atom = feedparser.parse(render(FEED, ITEMS, ATOM, base_url=BASE_URL))
-    assert rss.bozo == atom.bozo == 0
+@pytest.mark.parametrize("fmt", list(FORMATS.values()), ids=list(FORMATS))
+def test_every_format_passes_the_strict_check(fmt: FeedFormat) -> None:
+    check_feed(render(CHANNEL, ITEMS, fmt), fmt.name)
+    check_feed(render(CHANNEL, [], fmt), fmt.name)
+    hubbed = replace(CHANNEL, hub="https://hub.example/", stylesheet=True)
+    check_feed(render(hubbed, ITEMS, fmt), fmt.name)
+
+
+def test_all_formats_carry_the_same_items() -> None:
+    rss = check_feed(render(CHANNEL, ITEMS, RSS), "rss")
+    atom = check_feed(render(CHANNEL, ITEMS, ATOM), "atom")
+    json_feed = check_feed(render(CHANNEL, ITEMS, JSON_FEED), "json")
+    readings = []
     for parsed in (rss, atom):
-        assert [e.id for e in parsed.entries] == [i.id for i in ITEMS]
-        assert [e.title for e in parsed.entries] == [i.title for i in ITEMS]
-        assert [e.link for e in parsed.entries] == [i.url for i in ITEMS]
-        assert parsed.entries[0].author == "Aisha Rahman"
-        assert "author" not in parsed.entries[1]
-        content = parsed.entries[0].content[0].value
-        assert content.startswith("<p>The council voted.</p><img")
-        assert 'src="https://herald.example/img/a.jpg"' in content
-        assert parsed.entries[0].summary == "The council voted on Tuesday."
-        assert [t.term for t in parsed.entries[0].tags] == ["Transport", "Council"]
-        assert parsed.feed.link == "https://herald.example/"
+        readings.append(
+            [
+                (e.id, e.title, e.link, e.published_parsed[:6], e.get("author"))
+                for e in parsed.entries
+            ]
+        )
+    readings.append(
+        [
+            (
+                i["id"],
+                i["title"],
+                i["url"],
+                datetime.fromisoformat(i["date_published"]).timetuple()[:6],
+                i["authors"][0]["name"] if "authors" in i else None,
+            )
+            for i in json_feed["items"]
+        ]
+    )
+    assert readings[0] == readings[1] == readings[2]
+    assert readings[0][0][1] == ITEMS[0].title  # & < " and the emoji, as plain text
+    assert [t.term for t in rss.entries[0].tags] == ["Transport", "Council & Town"]
+    assert (
+        rss.feed.link == atom.feed.link == json_feed["home_page_url"] == "https://herald.example/"
+    )
     assert rss.feed.ttl == "30"
-    self_links = {(link.rel, link.href) for link in [*rss.feed.links, *atom.feed.links]}
-    assert ("self", "https://feeds.example/harbour.xml") in self_links
-    assert ("self", "https://feeds.example/harbour.atom") in self_links
 
 
-def test_feed_dates_come_from_items_only() -> None:
-    first = render(FEED, ITEMS, RSS, base_url=BASE_URL)
-    assert render(FEED, ITEMS, RSS, base_url=BASE_URL) == first
+def test_rss_plain_text_uses_hexadecimal_character_references() -> None:
+    rss = render(CHANNEL, ITEMS, RSS).decode()
+    assert '<title>Council approves cycle lanes &#x26; a &#x3C;new&#x3E; "bridge" 🚲</title>' in rss
+    assert "<category>Council &#x26; Town</category>" in rss
+    # the description is HTML: the summary is escaped once as HTML, once as XML
+    assert (
+        "<description>The council voted on Tuesday: 5 &amp;lt; 7 &amp;amp; so on.</description>"
+        in rss
+    )
+
+
+def test_main_image_is_shown_in_every_format() -> None:
+    first, second = ITEMS
+    assert display_html(first).startswith(
+        '<p><img src="https://herald.example/img/a.jpg" alt=""></p>'
+    )
+    assert display_html(second) == second.content_html  # already in the content
+    rss = etree.fromstring(render(CHANNEL, ITEMS, RSS))
+    media = rss.find(".//{http://search.yahoo.com/mrss/}content")
+    assert media is not None and media.attrib == {
+        "url": "https://herald.example/img/a.jpg",
+        "medium": "image",
+        "type": "image/jpeg",
+    }
+    atom = etree.fromstring(render(CHANNEL, ITEMS, ATOM))
+    enclosures = [
+        link.attrib
+        for link in atom.iter("{http://www.w3.org/2005/Atom}link")
+        if link.get("rel") == "enclosure"
+    ]
+    assert enclosures[1] == {
+        "href": "https://herald.example/img/f.png",
+        "rel": "enclosure",
+        "type": "image/png",
+    }
+    assert json.loads(render(CHANNEL, ITEMS, JSON_FEED))["items"][0]["image"] == first.image
+
+
+def test_feed_dates_come_from_the_channel_and_items_only() -> None:
+    first = render(CHANNEL, ITEMS, RSS)
+    assert render(CHANNEL, ITEMS, RSS) == first
     assert b"<lastBuildDate>Tue, 05 Mar 2024 11:30:00 +0000</lastBuildDate>" in first
-    empty = render(FEED, [], ATOM, base_url=BASE_URL)
-    assert empty == render(FEED, [], ATOM, base_url=BASE_URL)
 
 
 def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
-    assert publish(FEED, ITEMS, output_dir=tmp_path, base_url=BASE_URL) == (
+    formats = list(FORMATS.values())
+    assert publish(CHANNEL, lambda: ITEMS, formats, tmp_path) == (
         "harbour.xml",
         "harbour.atom",
+        "harbour.json",
     )
     stats = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
 
-    assert publish(FEED, ITEMS, output_dir=tmp_path, base_url=BASE_URL) == ()
+    assert publish(CHANNEL, lambda: ITEMS, formats, tmp_path) == ()
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stats
-
-    assert publish(FEED, ITEMS[1:], output_dir=tmp_path, base_url=BASE_URL) == (
-        "harbour.xml",
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
         "harbour.atom",
-    )
+        "harbour.json",
+        "harbour.xml",
+    ]
+
+
+def test_an_edit_changes_only_its_item_and_the_feed_date() -> None:
+    later = T0 + timedelta(days=1)
+    edited = [ITEMS[0], replace(ITEMS[1], content_html="<p>Corrected.</p>", updated=later)]
+    before = feedparser.parse(render(CHANNEL, ITEMS, ATOM))
+    after = feedparser.parse(render(replace(CHANNEL, updated=later), edited, ATOM))
+    assert after.feed.updated_parsed[:6] == later.timetuple()[:6]
+    assert after.entries[0] == before.entries[0]
+    assert after.entries[1].updated_parsed[:6] == later.timetuple()[:6]
+    assert after.entries[1].published == before.entries[1].published
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(
@@ -137,3 +222,45 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(
 def test_written_file_is_world_readable(tmp_path: Path) -> None:
     write_if_changed(tmp_path / "a.xml", b"x")
     assert (tmp_path / "a.xml").stat().st_mode & 0o777 == 0o644
+
+
+LISTINGS = [
+    Listing(CHANNEL, (RSS, ATOM, JSON_FEED), 2),
+    Listing(
+        replace(
+            CHANNEL, feed_id="jobs", title="Jobs & offers", updated=datetime(1970, 1, 1, tzinfo=UTC)
+        ),
+        (ATOM,),
+        0,
+    ),
+]
+
+
+def test_index_lists_every_feed_with_subscribe_links() -> None:
+    page = render_index(LISTINGS).decode()
+    assert "<title>Feeds</title>" in page
+    assert '<a href="harbour.xml" type="application/rss+xml">RSS</a>' in page
+    assert '<a href="harbour.json" type="application/feed+json">JSON Feed</a>' in page
+    assert (
+        '2 items · updated <time datetime="2024-03-05T11:30:00Z">2024-03-05 11:30 UTC</time>'
+        in page
+    )
+    assert "Jobs &amp; offers" in page and "0 items · updated never" in page
+    etree.fromstring(page.encode(), etree.HTMLParser())
+
+
+@pytest.mark.parametrize(
+    ("fmt", "urls"),
+    [
+        (None, ["https://feeds.example/harbour.xml", "https://feeds.example/jobs.atom"]),
+        (RSS, ["https://feeds.example/harbour.xml"]),
+        (ATOM, ["https://feeds.example/harbour.atom", "https://feeds.example/jobs.atom"]),
+        (JSON_FEED, ["https://feeds.example/harbour.json"]),
+    ],
+)
+def test_opml_imports_with_each_format_url(fmt: FeedFormat | None, urls: list[str]) -> None:
+    data = render_opml(LISTINGS, fmt)
+    outlines = etree.fromstring(data).findall(".//outline")
+    assert [o.get("xmlUrl") for o in outlines] == urls
+    assert all(o.get("htmlUrl") == "https://herald.example/" for o in outlines)
+    assert feedparser.parse(data).bozo == 0

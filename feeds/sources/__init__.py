@@ -50,6 +50,8 @@ class Discovery:
     links: tuple[Link, ...]
     more: tuple[str, ...] = ()
     """Further pages of the same source to read: the next listing page, child sitemaps."""
+    icon: str | None = None
+    """The site's icon, as the page declares it."""
 
 
 def discover(
@@ -57,15 +59,14 @@ def discover(
 ) -> Discovery:
     """The links of a source page, filtered by the source's rules, and the pages to read next."""
     kind = detect_kind(page) if source.kind == "auto" else source.kind
-    more: list[str] = []
     if kind == "feed":
-        links = read_feed(page, source)
+        found = read_feed(page, source)
     elif kind == "sitemap":
-        links, more = read_sitemap(page, source, oldest=now - max_age if max_age else None)
+        found = read_sitemap(page, source, oldest=now - max_age if max_age else None)
     else:
-        links, more = read_listing(page, source)
-    kept = filter_links(links, source, site=page.final_url, max_age=max_age, now=now)
-    return Discovery(kind, tuple(kept), tuple(more))
+        found = read_listing(page, source)
+    kept = filter_links(found.links, source, site=page.final_url, max_age=max_age, now=now)
+    return Discovery(kind, tuple(kept), tuple(found.more), found.icon)
 
 
 def max_pages(source: SourceConfig, kind: Kind) -> int:

@@ -38,9 +38,12 @@ from feeds.html import (
     to_html,
 )
 from feeds.models import Link, Page
+from feeds.sources.found import Found
 from feeds.urls import clean_url, path_of, resolve, same_site, scheme_of
 
 log = logging.getLogger(__name__)
+
+_ICON_RELS = ("apple-touch-icon", "icon", "shortcut icon")
 
 ARTICLE_THRESHOLD = 4
 
@@ -75,8 +78,9 @@ _LONG_NUMBER = re.compile(r"\d{5,}")
 _SLUG_WORD = re.compile(r"[a-z0-9]+", re.IGNORECASE)
 
 
-def read_listing(page: Page, source: SourceConfig) -> tuple[list[Link], list[str]]:
-    """The article links of a listing page, in page order, and its next page if any."""
+def read_listing(page: Page, source: SourceConfig) -> Found:
+    """The article links of a listing page, in page order, its next page if any, and the
+    icon it declares."""
     document = parse_document(page.text)
     base = base_url(document, page.final_url)
     if source.item is not None:
@@ -89,7 +93,20 @@ def read_listing(page: Page, source: SourceConfig) -> tuple[list[Link], list[str
         local = source.path is not None
         links = [c.link for c in score_links(document, base, source.location, allow_file=local)]
     following = next_page(document, base, source)
-    return links, [following] if following and following != clean_url(page.final_url) else []
+    more = [following] if following and following != clean_url(page.final_url) else []
+    return Found(links, more, site_icon(document, base))
+
+
+def site_icon(document: HtmlElement, base: str) -> str | None:
+    """The icon a page declares (the largest kind first), as an absolute web URL."""
+    icons: dict[str, str] = {}
+    for link in document.iter("link"):
+        rel = " ".join((link.get("rel") or "").lower().split())
+        if rel in _ICON_RELS and link.get("href"):
+            url = resolve(base, link.get("href", ""))
+            if url is not None and scheme_of(url) in ("http", "https"):
+                icons.setdefault(rel, url)
+    return next((icons[rel] for rel in _ICON_RELS if rel in icons), None)
 
 
 def next_page(document: HtmlElement, base: str, source: SourceConfig) -> str | None:

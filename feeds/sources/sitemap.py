@@ -15,6 +15,7 @@ from feeds.config import SourceConfig
 from feeds.dates import parse_date
 from feeds.errors import SourceError
 from feeds.models import Link, Page
+from feeds.sources.found import Found
 from feeds.urls import clean_url, is_web_url, resolve
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
@@ -24,9 +25,7 @@ _PARSER = etree.XMLParser(
 )
 
 
-def read_sitemap(
-    page: Page, source: SourceConfig, *, oldest: datetime | None
-) -> tuple[list[Link], list[str]]:
+def read_sitemap(page: Page, source: SourceConfig, *, oldest: datetime | None) -> Found:
     """The article links of a ``urlset`` (newest first), or the child sitemaps of a
     ``sitemapindex``. With ``oldest``, entries dated before it are left out, and so are
     URL entries without a date."""
@@ -53,7 +52,7 @@ def read_sitemap(
             if (url := _loc(entry, page.final_url))
             and _recent(_date(entry, "lastmod"), oldest, undated=True)
         ]
-        return [], children
+        return Found([], children)
     if kind != "urlset":
         raise SourceError(page.final_url, f"not a sitemap: the document is <{kind}>")
     links = []
@@ -84,7 +83,7 @@ def read_sitemap(
         )
     # newest first, like a listing: so that max_new_per_run takes the newest
     links.sort(key=lambda link: link.published_hint or _UNDATED, reverse=True)
-    return links, []
+    return Found(links)
 
 
 def gunzip(data: bytes, *, limit: int, strict: bool = True) -> bytes:

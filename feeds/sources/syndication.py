@@ -20,13 +20,15 @@ from feeds.dates import parse_date
 from feeds.errors import SourceError
 from feeds.html import block_text, collapse_whitespace, parse_fragment
 from feeds.models import Link, Page
+from feeds.sources.found import Found
 from feeds.urls import clean_url, is_web_url, resolve
 
 _IMAGE_TYPES = ("image/",)
 
 
-def read_feed(page: Page, source: SourceConfig) -> list[Link]:
-    """The entries of an RSS, Atom, RDF or JSON feed, as links with hints."""
+def read_feed(page: Page, source: SourceConfig) -> Found:
+    """The entries of an RSS, Atom, RDF or JSON feed, as links with hints, and the feed's
+    icon."""
     if page.body.lstrip()[:1] == b"{":
         return _json_feed(page, source)
     # bytes, never str: feedparser would take a str that looks like a URL and fetch it
@@ -65,7 +67,14 @@ def read_feed(page: Page, source: SourceConfig) -> list[Link]:
     if not links and parsed.bozo:
         reason = parsed.get("bozo_exception")
         raise SourceError(page.final_url, f"not a readable feed: {reason}")
-    return links
+    channel = parsed.get("feed", {})
+    image = channel.get("image")
+    icon_candidates = [
+        channel.get("icon"),
+        image.get("href") if isinstance(image, dict) else None,
+        channel.get("logo"),
+    ]
+    return Found(links, icon=_first_web_url(icon_candidates, page.final_url))
 
 
 def _entry_url(entry: Any, base: str) -> str | None:
@@ -106,6 +115,10 @@ def _entry_image(entry: Any, base: str) -> str | None:
     image = entry.get("image")
     if isinstance(image, dict):
         candidates.append(image.get("href"))
+    return _first_web_url(candidates, base)
+
+
+def _first_web_url(candidates: list[Any], base: str) -> str | None:
     for candidate in candidates:
         url = resolve(base, candidate) if isinstance(candidate, str) else None
         if url is not None and is_web_url(url):
@@ -113,7 +126,7 @@ def _entry_image(entry: Any, base: str) -> str | None:
     return None
 
 
-def _json_feed(page: Page, source: SourceConfig) -> list[Link]:
+def _json_feed(page: Page, source: SourceConfig) -> Found:
     try:
         data = json.loads(page.text)
     except ValueError as exc:
@@ -153,7 +166,9 @@ def _json_feed(page: Page, source: SourceConfig) -> list[Link]:
                 content_hint=content,
             )
         )
-    return links
+    return Found(
+        links, icon=_first_web_url([data.get("icon"), data.get("favicon")], page.final_url)
+    )
 
 
 def _plain(value: Any) -> str | None:
