@@ -43,7 +43,7 @@ class HostGate:
 
     Starts are serialised: a request waits for its slot, then for its turn to start, and
     the next start is spaced from the moment this one actually went, plus a small margin
-    (5% of the delay, at most 50 ms) for the time between the gate and the wire, so that
+    (10% of the delay, at most 100 ms) for the time between the gate and the wire, so that
     the server never sees two requests closer than the delay.
     """
 
@@ -112,10 +112,15 @@ class HostGate:
                 if shared is not None and not _acquire(shared, stop):
                     raise StoppedError()
                 with self._lock:
-                    self._next_start = time.monotonic() + self.delay + min(0.05 * self.delay, 0.05)
+                    self._next_start = time.monotonic() + self.delay + _margin(self.delay)
                 return
         finally:
             self._starting.release()
+
+
+def _margin(delay: float) -> float:
+    """Extra spacing for the time between the gate and the wire: 10%, at most 100 ms."""
+    return min(0.1 * delay, 0.1)
 
 
 def _acquire(lock: threading.BoundedSemaphore | threading.Lock, stop: threading.Event) -> bool:

@@ -17,16 +17,28 @@ from lxml.cssselect import CSSSelector, SelectorError
 from lxml.html import HtmlElement as HtmlElement
 
 _WHITESPACE = re.compile(r"\s+")
+# Characters XML 1.0 forbids, plus the C1 controls and non-characters readers choke on.
+_XML_ILLEGAL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
+)
+
+
+def strip_xml_illegal(text: str) -> str:
+    """Remove characters that XML 1.0 forbids (control characters, lone surrogates)."""
+    return _XML_ILLEGAL.sub("", text)
 
 
 def parse_document(text: str | bytes) -> HtmlElement:
-    """Parse a whole HTML document; never raises on malformed markup."""
-    if isinstance(text, str):
-        # lxml refuses str input that declares an encoding in an XML declaration
-        text = text.encode("utf-8")
+    """Parse a whole HTML document; never raises on malformed markup. Characters XML
+    cannot hold are dropped first: they mean nothing in a page, and trafilatura gives up
+    on a tree that contains one."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    # bytes for lxml: it refuses str input that declares an encoding in an XML declaration
+    data = strip_xml_illegal(text).encode("utf-8")
     parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
     try:
-        root = lxml.html.document_fromstring(text, parser=parser)
+        root = lxml.html.document_fromstring(data, parser=parser)
     except (etree.ParserError, ValueError):
         root = lxml.html.document_fromstring(b"<html><body></body></html>", parser=parser)
     return root
@@ -34,6 +46,7 @@ def parse_document(text: str | bytes) -> HtmlElement:
 
 def parse_fragment(html: str) -> HtmlElement:
     """Parse an HTML fragment into a ``<div>`` wrapping it."""
+    html = strip_xml_illegal(html)
     if not html.strip():
         return lxml.html.fragment_fromstring("<div></div>")
     return lxml.html.fragment_fromstring(html, create_parent="div")

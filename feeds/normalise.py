@@ -16,7 +16,13 @@ from html import escape, unescape
 
 import nh3
 
-from feeds.html import HtmlElement, collapse_whitespace, parse_fragment, serialize_inner
+from feeds.html import (
+    HtmlElement,
+    collapse_whitespace,
+    parse_fragment,
+    serialize_inner,
+    strip_xml_illegal,
+)
 from feeds.models import Article, Item, Link
 from feeds.urls import clean_url, is_web_url, path_of, resolve, same_site, scheme_of
 
@@ -46,22 +52,19 @@ ALLOWED_ATTRIBUTES = {
     "abbr": {"title"},
 }
 SAFE_SCHEMES = {"http", "https", "mailto"}
-# Characters XML 1.0 forbids, plus the non-characters readers choke on.
-_XML_ILLEGAL = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
-)
 _LAZY_SRC_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url")
 _LAZY_SRCSET_ATTRIBUTES = ("data-srcset", "data-lazy-srcset")
 _URL_ATTRIBUTES = {"a": ("href",), "img": ("src",), "blockquote": ("cite",), "q": ("cite",)}
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TAG = re.compile(r"<[^>]*>")
+_TITLE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 
 
 def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) -> Item:
     """Turn an extracted article into the item a feed publishes (id not yet fixed: storage
     keeps the id of an item already known by one of its URLs)."""
     url = canonical_url(article, link)
-    title = clean_text(article.title or link.title_hint or url)
+    title = clean_title(article.title or link.title_hint or url)
     base = article.base_url or article.url
     content = clean_html(article.html, base=base, title=title)
     image = _absolute_web_url(base, article.image or link.image_hint) or _first_image(content)
@@ -138,8 +141,7 @@ def canonical_url(article: Article, link: Link) -> str:
 def clean_html(html: str, *, base: str, title: str | None = None) -> str:
     """Article HTML made safe for a feed reader: lazy images resolved, every URL absolute,
     the headline not repeated at the top, then sanitised with nh3."""
-    # before parsing: the parser turns some of these into U+FFFD, which would then stay
-    root = parse_fragment(strip_xml_illegal(html))
+    root = parse_fragment(html)
     _resolve_lazy_images(root)
     _make_urls_absolute(root, base)
     if title:
@@ -157,14 +159,15 @@ def clean_html(html: str, *, base: str, title: str | None = None) -> str:
     return strip_xml_illegal(_drop_empty_paragraphs(cleaned)).strip()
 
 
+def clean_title(text: str) -> str:
+    """A title as plain text: readers and validators take markup in a title for an error,
+    so tags that leaked into it (``<b>``, ``</em>``) are removed; a lone ``<`` stays."""
+    return clean_text(_TITLE_TAG.sub("", text))
+
+
 def clean_text(text: str) -> str:
     """Plain text for titles, names and summaries: one line, no XML-illegal characters."""
     return collapse_whitespace(strip_xml_illegal(text))
-
-
-def strip_xml_illegal(text: str) -> str:
-    """Remove characters that XML 1.0 forbids (control characters, lone surrogates)."""
-    return _XML_ILLEGAL.sub("", text)
 
 
 def summarise(text: str, length: int = SUMMARY_LENGTH) -> str:

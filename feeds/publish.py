@@ -46,6 +46,7 @@ from lxml import etree
 from feeds import __version__
 from feeds.config import Feed, Settings
 from feeds.errors import PublishError
+from feeds.html import strip_xml_illegal
 from feeds.models import Item
 from feeds.urls import is_web_url
 
@@ -58,7 +59,6 @@ _NS = {
     "dc": "http://purl.org/dc/elements/1.1/",
     "media": "http://search.yahoo.com/mrss/",
 }
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _PLAIN_SPECIALS = re.compile(r"[&<>]")
 _CHARACTER_REFERENCES = {"&": "#x26", "<": "#x3C", ">": "#x3E"}
 _RSS_IMAGE_TYPES = ("image/gif", "image/jpeg", "image/png")
@@ -335,7 +335,7 @@ def _character_reference(match: re.Match[str]) -> str:
 
 
 def _clean(text: str) -> str:
-    return _XML_ILLEGAL.sub("", text)
+    return strip_xml_illegal(text)
 
 
 def _write_rss(channel: Channel, items: Iterable[Item], w: _XmlWriter) -> None:

@@ -13,10 +13,14 @@ from __future__ import annotations
 import hashlib
 import http.server
 import ipaddress
+import json
+import os
+import signal
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from types import TracebackType
 
 
@@ -45,6 +49,7 @@ class Hit:
     headers: dict[str, str]
 
 
+_LOG_PATH = "/__sitesim_log__"
 Responder = Callable[["SimHandler"], None]
 """A custom handler: writes the whole response itself through the request handler."""
 
@@ -52,13 +57,21 @@ Responder = Callable[["SimHandler"], None]
 class SiteSim:
     """A site served by a threaded HTTP server on ``host`` (a loopback address)."""
 
-    def __init__(self, host: str = "127.0.0.1", *, latency: float = 0.0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", *, latency: float = 0.0, forked: bool = False
+    ) -> None:
+        """With ``forked``, the server runs in a child process started by ``with``: the
+        site must be filled before, and ``collect()`` brings its log back. Timings seen by
+        a server in the test's own process are disturbed by the test's threads (the GIL)."""
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError("the simulator only listens on loopback addresses")
         self.host = host
         self.latency = latency
+        self.forked = forked
+        self._child = 0
         self.resources: dict[str, Resource] = {}
         self.responders: dict[str, Responder] = {}
+        self.post_responders: dict[str, Responder] = {}
         self.hits: list[Hit] = []
         self.in_flight = 0
         self.max_in_flight = 0
@@ -71,7 +84,15 @@ class SiteSim:
         )
 
     def __enter__(self) -> SiteSim:
-        self._thread.start()
+        if not self.forked:
+            self._thread.start()
+            return self
+        self._child = os.fork()
+        if self._child == 0:  # the child serves until it is told to stop
+            try:
+                self.server.serve_forever(poll_interval=0.05)
+            finally:
+                os._exit(0)
         return self
 
     def __exit__(
@@ -80,8 +101,19 @@ class SiteSim:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.server.shutdown()
+        if self._child:
+            os.kill(self._child, signal.SIGKILL)
+            os.waitpid(self._child, 0)
+        else:
+            self.server.shutdown()
         self.server.server_close()
+
+    def collect(self) -> None:
+        """Bring a forked server's log (hits, peak in flight) into this process."""
+        with urllib.request.urlopen(self.url(_LOG_PATH), timeout=10) as response:
+            log = json.loads(response.read())
+        self.hits = [Hit(**hit) for hit in log["hits"]]
+        self.max_in_flight = log["max_in_flight"]
 
     @property
     def origin(self) -> str:
@@ -98,6 +130,10 @@ class SiteSim:
     def respond(self, path: str, responder: Responder) -> None:
         """Answer ``path`` with custom code (faults, retries, slow bodies)."""
         self.responders[path] = responder
+
+    def respond_post(self, path: str, responder: Responder) -> None:
+        """Answer POST requests to ``path`` with custom code (a WebSub hub)."""
+        self.post_responders[path] = responder
 
     def ordered(self) -> list[Hit]:
         """The requests in the order they started (``hits`` is in the order they ended)."""
@@ -130,6 +166,14 @@ class SimHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         site = self.site
+        if self.path == _LOG_PATH:  # a forked server's log, for collect(); not logged itself
+            with site._lock:
+                log = {
+                    "hits": [asdict(hit) for hit in site.hits],
+                    "max_in_flight": site.max_in_flight,
+                }
+            self.send_body(200, json.dumps(log).encode(), "application/json")
+            return
         start = site._enter()
         status = 500
         try:
@@ -161,6 +205,18 @@ class SimHandler(http.server.BaseHTTPRequestHandler):
             self.send_body(200, resource.body, resource.content_type, headers)
         finally:
             site._leave(self.path, start, status, dict(self.headers.items()))
+
+    def do_POST(self) -> None:
+        site = self.site
+        start = site._enter()
+        try:
+            responder = site.post_responders.get(self.path)
+            if responder is None:
+                self.send_body(405, b"no POST here", "text/plain")
+            else:
+                responder(self)
+        finally:
+            site._leave(self.path, start, 0, dict(self.headers.items()))
 
     def send_body(
         self,

@@ -111,9 +111,10 @@ def test_robots_rules_for_our_user_agent(site: SiteSim, write_config: WriteConfi
 
 
 def test_one_host_gets_spaced_requests_two_at_most(write_config: WriteConfig) -> None:
-    with SiteSim("127.0.0.1", latency=0.25) as site:
-        articles = numbered_articles(10)
-        serve_news(site, articles)
+    site = SiteSim("127.0.0.1", latency=0.25, forked=True)
+    articles = numbered_articles(10)
+    serve_news(site, articles)
+    with site:
         config = config_for(
             write_config,
             site.url("/news/"),
@@ -121,6 +122,7 @@ def test_one_host_gets_spaced_requests_two_at_most(write_config: WriteConfig) ->
             delay="0.2s",
         )
         report = run_once(config, "news")
+        site.collect()
 
     assert report.new == 10
     starts = sorted(hit.start for hit in site.hits)
@@ -136,18 +138,18 @@ def test_two_hosts_are_fetched_in_parallel() -> None:
         retries=0,
         politeness=Politeness(per_host_delay=0.3, per_host_concurrency=2),
     )
-    with (
-        SiteSim("127.0.0.1", latency=0.1) as one,
-        SiteSim("127.0.0.2", latency=0.1) as two,
-        Fetcher(options) as fetcher,
-    ):
-        for site in (one, two):
-            for n in range(4):
-                site.add(f"/a/{n}", f"<p>{n}</p>")
+    one = SiteSim("127.0.0.1", latency=0.1, forked=True)
+    two = SiteSim("127.0.0.2", latency=0.1, forked=True)
+    for site in (one, two):
+        for n in range(4):
+            site.add(f"/a/{n}", f"<p>{n}</p>")
+    with one, two, Fetcher(options) as fetcher:
         jobs = [FetchJob(site.url(f"/a/{n}")) for n in range(4) for site in (one, two)]
         started = time.monotonic()
         results = list(fetcher.fetch_all(jobs))
         elapsed = time.monotonic() - started
+        one.collect()
+        two.collect()
 
     assert all(isinstance(page, Page) for _, page in results)
     for site in (one, two):

@@ -11,6 +11,7 @@ from feeds.normalise import (
     canonical_url,
     clean_html,
     clean_text,
+    clean_title,
     fingerprint,
     is_near_duplicate,
     item_id,
@@ -187,6 +188,20 @@ def test_headline_repeated_at_the_top_is_dropped() -> None:
 def test_heading_after_text_is_kept() -> None:
     cleaned = clean_html("<p>Intro.</p><h2>The story</h2>", base=BASE, title="The story")
     assert cleaned == "<p>Intro.</p><h2>The story</h2>"
+
+
+@pytest.mark.parametrize(
+    ("title", "clean"),
+    [
+        ("A <b>bold</b> claim", "A bold claim"),
+        ("Fish &amp; <em class='x'>chips</em>", "Fish &amp; chips"),
+        ("5 < 7 and 9 > 8", "5 < 7 and 9 > 8"),
+        ("I <3 N.Y.", "I <3 N.Y."),
+        ("The <title> element", "The element"),
+    ],
+)
+def test_titles_are_plain_text(title: str, clean: str) -> None:
+    assert clean_title(title) == clean
 
 
 def test_xml_illegal_characters_and_empty_paragraphs_removed() -> None:
