@@ -40,6 +40,8 @@ from feeds.html import (
     text_of,
     to_html,
 )
+from feeds.leftovers import drop_leftovers
+from feeds.media import restore_media
 from feeds.models import Article, Page
 from feeds.urls import is_web_url, resolve
 
@@ -53,7 +55,9 @@ _ARTICLE_TYPES = {
 _BYLINE_PREFIX = re.compile(r"^\s*(?:by|written by|words by|posted by|author:?)\s+", re.I)
 _DATE_LINE_HINT = re.compile(r"date|time|publish|posted|byline|meta", re.I)
 _MAX_CATEGORIES = 20
+_INLINE_TAGS = ("hi", "ref")  # trafilatura's names for formatting and links
 _MIN_WORDS = 3
+_STRUCTURED_MIN_CHARS = 500
 
 
 @dataclass(slots=True)
@@ -85,15 +89,18 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
             drop_elements(document, css)
     found = _run_trafilatura(document, page.final_url)
 
-    body_html = _rule_body(document, rules) if rules else None
-    if body_html is None and found is not None and found.body is not None:
-        body_html = _trafilatura_html(found.body)
-    if body_html is None and meta.body_paragraphs:
-        body_html = "".join(f"<p>{html.escape(p, quote=False)}</p>" for p in meta.body_paragraphs)
-    if not body_html:
+    body = _article_body(document, rules, found, meta)
+    if body is None:
         raise ExtractionError(page.final_url, "no article text found on the page")
-    text = block_text(parse_fragment(body_html))
-    if len(text.split()) < _MIN_WORDS and "<img" not in body_html:
+    restore_media(body, document, base)
+    description = meta.description or _attr(found, "description")
+    if description and _standfirst_missing(description, body):
+        standfirst = parse_fragment(f"<p>{html.escape(description, quote=False)}</p>")[0]
+        body.insert(0, standfirst)
+        standfirst.tail, body.text = body.text, None
+    body_html = to_html(body, inner=True).strip()
+    text = block_text(body)
+    if len(text.split()) < _MIN_WORDS and body.find(".//img") is None:
         raise ExtractionError(page.final_url, "no article text found on the page")
 
     title = (
@@ -265,13 +272,99 @@ def _run_trafilatura(document: HtmlElement, url: str) -> Any:
         return None
 
 
-def _trafilatura_html(body: Any) -> str | None:
-    body_element = convert_to_html(deepcopy(body)).find("body")
+def _article_body(
+    document: HtmlElement, rules: ExtractRules | None, found: Any, meta: _PageMetadata
+) -> HtmlElement | None:
+    """The article's HTML as a ``<div>``: the site rule's body, else trafilatura's (with
+    its leftovers removed), else JSON-LD ``articleBody``; None when there is none."""
+    rule_html = _rule_body(document, rules) if rules else None
+    if rule_html is not None:
+        return parse_fragment(rule_html)
+    page_text = _page_text(document)
+    body = None
+    if found is not None and found.body is not None:
+        body = _trafilatura_body(found.body, page_text)
+    if body is None:  # nothing to compare with: a page built by scripts, say
+        return _paragraphs_html(meta.body_paragraphs) if meta.body_paragraphs else None
+    structured = _structured_body(meta.body_paragraphs, page_text)
+    if structured is not None and _much_longer(structured, body):
+        return structured
+    return body
+
+
+def _standfirst_missing(description: str, body: HtmlElement) -> bool:
+    text = collapse_whitespace(body.text_content())
+    start = collapse_whitespace(description)[:60].rstrip(".…")
+    return len(description.split()) >= 5 and start not in text
+
+
+def _structured_body(paragraphs: list[str], page_text: str) -> HtmlElement | None:
+    """JSON-LD ``articleBody`` as HTML, when most of it is really on the page (so that it
+    is this page's article, not a teaser or a stale copy)."""
+    checked = [p for p in paragraphs if len(p) >= 30]
+    if not checked or sum(p in page_text for p in checked) < 0.6 * len(checked):
+        return None
+    return _paragraphs_html(paragraphs)
+
+
+def _paragraphs_html(paragraphs: list[str]) -> HtmlElement:
+    return parse_fragment("".join(f"<p>{html.escape(p, quote=False)}</p>" for p in paragraphs))
+
+
+def _much_longer(structured: HtmlElement, extracted: HtmlElement) -> bool:
+    """Whether the structured body holds far more text than automatic extraction found:
+    then extraction missed the article (a paywall overlay, a script-built page)."""
+    length = len(collapse_whitespace(structured.text_content()))
+    return length >= _STRUCTURED_MIN_CHARS and length > 2 * len(
+        collapse_whitespace(extracted.text_content())
+    )
+
+
+def _trafilatura_body(body: Any, page_text: str) -> HtmlElement | None:
+    body = deepcopy(body)
+    _restore_spaces(body, page_text)
+    body_element = convert_to_html(body).find("body")
     if body_element is None:
         return None
     if not "".join(body_element.itertext()).strip() and body_element.find(".//img") is None:
         return None
-    return serialize_inner(body_element)
+    html_body = parse_fragment(serialize_inner(body_element))
+    drop_leftovers(html_body)
+    return html_body
+
+
+def _page_text(document: HtmlElement) -> str:
+    """All the text of the page, whitespace collapsed: what spacing is checked against."""
+    return collapse_whitespace(document.text_content())
+
+
+def _restore_spaces(body: Any, page_text: str) -> None:
+    """Put back the spaces trafilatura trims around inline elements ("entitled <i>Beautiful
+    Code</i>" came out as "entitled<i>Beautiful Code</i>"): where the words on both sides
+    of a boundary appear in the page's text with a space between them, and not without
+    one, the space comes back. Mid-word markup ("O'<i>Reilly</i>") stays glued."""
+    for element in body.iter(_INLINE_TAGS):
+        parent = element.getparent()
+        if parent is None:
+            continue
+        previous = element.getprevious()
+        before = previous.tail if previous is not None else parent.text
+        inside = "".join(element.itertext())
+        if _needs_space(before, inside, page_text):
+            if previous is not None:
+                previous.tail = (previous.tail or "") + " "
+            else:
+                parent.text = (parent.text or "") + " "
+        if _needs_space(inside, element.tail, page_text):
+            element.tail = " " + (element.tail or "")
+
+
+def _needs_space(left: str | None, right: str | None, page_text: str) -> bool:
+    if not left or not right or left[-1].isspace() or right[0].isspace():
+        return False
+    left_word, right_word = left.split()[-1], right.split()[0]
+    spaced = f"{left_word} {right_word}"
+    return spaced in page_text and f"{left_word}{right_word}" not in page_text
 
 
 def _attr(found: Any, name: str) -> str | None:

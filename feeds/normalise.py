@@ -84,7 +84,7 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
         updated=published,
         summary=summary,
         content_html=content,
-        fingerprint=fingerprint(article.text),
+        fingerprint=fingerprint(_without_headline(article.text, title)),
         first_seen=first_seen,
         author=clean_text(article.author or link.author_hint or "") or None,
         image=image,
@@ -207,6 +207,13 @@ def is_near_duplicate(item: Item, sketch: Sequence[int], title: str) -> bool:
         return False
     words = len(_WORD.findall(_TAG.sub(" ", item.content_html)))
     return item.title.casefold() == title.casefold() or words >= _MIN_WORDS_FOR_FINGERPRINT
+
+
+def _without_headline(text: str, title: str) -> str:
+    """The article's text without a first line repeating its title: two copies of a story
+    are compared on what they say, whatever their headlines."""
+    first, _, rest = text.partition("\n")
+    return rest if collapse_whitespace(first).casefold() == title.casefold() else text
 
 
 def _resolve_lazy_images(root: HtmlElement) -> None:
