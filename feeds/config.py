@@ -195,6 +195,8 @@ class ExtractRules(_Model):
     author: Selector | None = None
     date: Selector | None = None
     remove: tuple[Selector, ...] = ()
+    next_page: Selector | None = None
+    max_pages: int = Field(5, ge=1, le=50)
 
     def merged_over(self, base: ExtractRules | None) -> ExtractRules:
         """These rules, with ``base`` filling what they leave unset (``remove`` adds up)."""
@@ -206,6 +208,8 @@ class ExtractRules(_Model):
             author=self.author or base.author,
             date=self.date or base.date,
             remove=base.remove + tuple(s for s in self.remove if s not in base.remove),
+            next_page=self.next_page or base.next_page,
+            max_pages=self.max_pages if "max_pages" in self.model_fields_set else base.max_pages,
         )
 
 

@@ -17,9 +17,10 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from copy import deepcopy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import trafilatura
 from trafilatura.htmlprocessing import convert_to_html
@@ -42,6 +43,7 @@ from feeds.html import (
 )
 from feeds.leftovers import drop_leftovers
 from feeds.media import restore_media
+from feeds.metadata import clean_author, date_from_url, strip_site_name
 from feeds.models import Article, Page
 from feeds.urls import is_web_url, resolve
 
@@ -52,9 +54,12 @@ _ARTICLE_TYPES = {
     "analysisnewsarticle", "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle",
     "techarticle", "scholarlyarticle", "liveblogposting", "socialmediaposting", "posting",
 }  # fmt: skip
-_BYLINE_PREFIX = re.compile(r"^\s*(?:by|written by|words by|posted by|author:?)\s+", re.I)
 _DATE_LINE_HINT = re.compile(r"date|time|publish|posted|byline|meta", re.I)
 _MAX_CATEGORIES = 20
+_PART_SUFFIX = re.compile(
+    r"/?(?:page/|part/|p/)?\d{1,3}/?|[-_](?:page-?|part-?)?\d{1,3}(?:\.(?:html?|php))?/?"
+)
+_PAGE_PARAMETERS = {"page", "p", "pg", "part", "pagina", "seite", "start"}
 _INLINE_TAGS = ("hi", "ref")  # trafilatura's names for formatting and links
 _MIN_WORDS = 3
 _STRUCTURED_MIN_CHARS = 500
@@ -74,6 +79,7 @@ class _PageMetadata:
     image: str | None = None
     language: str | None = None
     site_name: str | None = None
+    application_name: str | None = None
     canonical: str | None = None
     body_paragraphs: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
@@ -109,18 +115,22 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
         or _attr(found, "title")
         or _head_title(document)
     )
-    if not title:
-        raise ExtractionError(page.final_url, "the page has no title")
+    # dates the page states, then dates guessed from its URL, its text, trafilatura
     exact_date = _rule_date(document, rules.date if rules else None) or meta.published
-    guessed_date = None if exact_date else (_trafilatura_date(found) or _date_line(document))
+    guessed_date = None
+    if exact_date is None:
+        guessed_date = (
+            date_from_url(page.final_url) or _date_line(document) or _trafilatura_date(found)
+        )
+    site_names = (meta.site_name, _attr(found, "sitename"), meta.application_name)
     return Article(
         url=page.final_url,
-        title=_strip_site_name(title, meta.site_name or _attr(found, "sitename")),
+        title=strip_site_name(title, site_names, _headline(document)) if title else "",
         html=body_html,
         text=text,
         base_url=base,
         canonical_url=meta.canonical,
-        author=_clean_author(
+        author=clean_author(
             _rule_text(document, rules.author if rules else None)
             or meta.author
             or _attr(found, "author")
@@ -134,7 +144,58 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
         categories=_unique(
             [*meta.categories, *(_list_attr(found, "categories")), *_list_attr(found, "tags")]
         ),
+        next_page=continuation(document, base, page.final_url, rules),
     )
+
+
+def continuation(
+    document: HtmlElement, base: str, page_url: str, rules: ExtractRules | None
+) -> str | None:
+    """The URL of the next part of a multi-page article: the site rule's ``next_page``
+    link, else a ``rel=next`` link whose address continues this page's (``/story/2/``,
+    ``/story/page/2``, ``/story-2.html``, ``?page=2``): a ``rel=next`` to another article
+    (some blogs link the next post that way) is not followed."""
+    if rules is not None and rules.next_page:
+        for element in select(document, rules.next_page):
+            anchor = element if element.tag == "a" else next(element.iter("a"), None)
+            url = resolve(base, anchor.get("href", "")) if anchor is not None else None
+            if url is not None and is_web_url(url) and url != page_url:
+                return url
+        return None
+    for element in document.iter("link", "a"):
+        if "next" not in (element.get("rel") or "").lower().split():
+            continue
+        url = resolve(base, element.get("href", ""))
+        if url is not None and _continues(page_url, url):
+            return url
+    return None
+
+
+def join_parts(first: Article, parts: list[Article]) -> Article:
+    """One article from the parts of a multi-page article: the first part's metadata, the
+    bodies one after the other."""
+    if not parts:
+        return first
+    return replace(
+        first,
+        html=first.html + "".join(part.html for part in parts),
+        text="\n".join([first.text, *(part.text for part in parts)]),
+        next_page=None,
+    )
+
+
+def _continues(page_url: str, candidate: str) -> bool:
+    page, following = urlsplit(page_url), urlsplit(candidate)
+    if (page.hostname or "") != (following.hostname or "") or candidate == page_url:
+        return False
+    stem = re.sub(r"(?:\.(?:html?|php|aspx?))?/?$", "", page.path)
+    # from a part ("/story/2/") the parts continue the article's own path ("/story")
+    stem = re.sub(r"(?:/(?:page/|part/|p/)?|[-_](?:page-?|part-?)?)\d{1,3}$", "", stem)
+    if following.path != page.path:
+        rest = following.path[len(stem) :] if following.path.startswith(stem) else None
+        return rest is not None and bool(_PART_SUFFIX.fullmatch(rest))
+    added = set(parse_qsl(following.query)) - set(parse_qsl(page.query))
+    return any(key.lower() in _PAGE_PARAMETERS and value.isdigit() for key, value in added)
 
 
 def read_page_metadata(document: HtmlElement, base: str) -> _PageMetadata:
@@ -164,6 +225,7 @@ def read_page_metadata(document: HtmlElement, base: str) -> _PageMetadata:
     image = tags.get("og:image") or tags.get("og:image:url") or tags.get("twitter:image")
     meta.image = meta.image or (_absolute(base, image) if image else None)
     meta.site_name = meta.site_name or tags.get("og:site_name")
+    meta.application_name = tags.get("application-name")
     meta.published = meta.published or _first_date(
         tags.get(name)
         for name in (
@@ -422,21 +484,10 @@ def _head_title(document: HtmlElement) -> str | None:
     return text_of(title) or None if title is not None else None
 
 
-def _strip_site_name(title: str, site_name: str | None) -> str:
-    title = collapse_whitespace(title)
-    if site_name:
-        for separator in (" | ", " - ", " – ", " — ", " :: ", " · "):
-            suffix = f"{separator}{site_name}"
-            if title.lower().endswith(suffix.lower()) and len(title) > len(suffix):
-                return title[: -len(suffix)].strip()
-    return title
-
-
-def _clean_author(author: str | None) -> str | None:
-    if not author:
-        return None
-    author = _BYLINE_PREFIX.sub("", collapse_whitespace(author)).strip(" ,;|")
-    return re.sub(r"\s*;\s*", ", ", author) or None
+def _headline(document: HtmlElement) -> str | None:
+    """The page's own headline: its first ``h1``."""
+    heading = next(document.iter("h1"), None)
+    return text_of(heading) or None if heading is not None else None
 
 
 def _date_line(document: HtmlElement) -> datetime | None:

@@ -27,6 +27,7 @@ from feeds.urls import is_web_url, resolve
 MAX_CAPTION = 400
 _BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "dd")
 _CAPTION_CLASS = re.compile(r"caption|credit", re.IGNORECASE)
+_SMALL_CONTAINER = 3  # children of a box that holds an image and its caption
 _ANCHOR_MIN_CHARS = 20
 _EMBED_TAGS = ("iframe", "video", "audio")
 _YOUTUBE = re.compile(r"(?:youtube(?:-nocookie)?\.com/(?:embed|v|shorts)/|youtu\.be/)([\w-]{11})")
@@ -139,25 +140,31 @@ def _page_captions(page: HtmlElement, base: str) -> Iterator[tuple[str, str]]:
 
 
 def _caption_of(image: HtmlElement) -> str | None:
+    """The caption of an image on the page: its figure's ``figcaption``, else a caption
+    block right after it, or beside it in a small container of its own."""
     for ancestor in list(image.iterancestors())[:4]:
         if ancestor.tag == "figure":
             figcaption = ancestor.find(".//figcaption")
-            return (
-                collapse_whitespace(figcaption.text_content()) if figcaption is not None else None
-            )
-    container = image.getparent()
-    if container is not None and container.tag in ("a", "picture", "span"):
-        container = container.getparent()
-    if container is None:
-        return None
-    for sibling in container.itersiblings():
-        if isinstance(sibling.tag, str) and _CAPTION_CLASS.search(sibling.get("class", "")):
-            return collapse_whitespace(sibling.text_content()) or None
-        break
-    for child in container:
-        if child is not image and _CAPTION_CLASS.search(child.get("class", "") or ""):
-            return collapse_whitespace(child.text_content()) or None
+            if figcaption is None:
+                return None
+            return collapse_whitespace(figcaption.text_content()) or None
+    element = image
+    parent = image.getparent()
+    if parent is not None and parent.tag in ("a", "picture", "span") and len(parent) == 1:
+        element = parent  # the image's own wrapper
+    following = element.getnext()
+    if following is not None and _is_caption(following):
+        return collapse_whitespace(following.text_content()) or None
+    container = element.getparent()
+    if container is not None and len(container) <= _SMALL_CONTAINER:
+        for child in container:
+            if child is not element and _is_caption(child):
+                return collapse_whitespace(child.text_content()) or None
     return None
+
+
+def _is_caption(element: HtmlElement) -> bool:
+    return isinstance(element.tag, str) and bool(_CAPTION_CLASS.search(element.get("class", "")))
 
 
 def _drop_duplicate_block(article: HtmlElement, caption: str) -> None:

@@ -48,7 +48,8 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class Article:
-    """What extraction found on an article page. ``html`` is not yet sanitised."""
+    """What extraction found on an article page. ``html`` is not yet sanitised; ``title``
+    is empty when the page has none (the source's title then stands in)."""
 
     url: str
     title: str
@@ -65,6 +66,8 @@ class Article:
     image: str | None = None
     language: str | None = None
     categories: tuple[str, ...] = ()
+    next_page: str | None = None
+    """The page that continues this article (a multi-page article), if it links one."""
 
 
 @dataclass(frozen=True, slots=True)

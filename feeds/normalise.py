@@ -64,7 +64,7 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
     """Turn an extracted article into the item a feed publishes (id not yet fixed: storage
     keeps the id of an item already known by one of its URLs)."""
     url = canonical_url(article, link)
-    title = clean_title(article.title or link.title_hint or url)
+    title = clean_title(article.title or link.title_hint or _opening_words(article.text) or url)
     base = article.base_url or article.url
     content = clean_html(article.html, base=base, title=title)
     image = _absolute_web_url(base, article.image or link.image_hint) or _first_image(content)
@@ -207,6 +207,12 @@ def is_near_duplicate(item: Item, sketch: Sequence[int], title: str) -> bool:
         return False
     words = len(_WORD.findall(_TAG.sub(" ", item.content_html)))
     return item.title.casefold() == title.casefold() or words >= _MIN_WORDS_FOR_FINGERPRINT
+
+
+def _opening_words(text: str, words: int = 12) -> str:
+    """A title for an article without one: the start of its text."""
+    opening = text.split()
+    return " ".join(opening[:words]) + ("…" if len(opening) > words else "")
 
 
 def _without_headline(text: str, title: str) -> str:

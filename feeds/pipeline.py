@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from feeds.config import Config, Feed, Settings, SourceConfig
+from feeds.config import Config, ExtractRules, Feed, Settings, SourceConfig
 from feeds.errors import FetchError, SourceError
-from feeds.extract import extract_article
+from feeds.extract import extract_article, join_parts
 from feeds.fetch import Fetcher, FetchJob, RequestOptions
 from feeds.filters import rejection, rules_key
 from feeds.models import Article, Item, Link, Page, RunError, RunReport
@@ -52,6 +52,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 BACKOFF_LIMIT = timedelta(days=1)
+_MAX_PARTS = 5
+"""Pages of a multi-page article joined when no site rule says otherwise."""
 
 
 def utc_now() -> datetime:
@@ -342,7 +344,7 @@ class _FeedRun:
         complete = True
         for job, result in self.fetcher.fetch_all(FetchJob(link.url, request) for link in links):
             link = by_url[job.url]
-            outcome = self._extract(source, result)
+            outcome = self._extract(source, result, request)
             if isinstance(outcome, SourceError):
                 own_text = bool(link.content_hint or link.summary_hint)
                 self._article_failed(source, link, outcome, own_text)
@@ -369,7 +371,7 @@ class _FeedRun:
             stored = by_url[job.url]
             changed = False
             if not (isinstance(result, Page) and result.status == 304):
-                outcome = self._extract(source, result)
+                outcome = self._extract(source, result, request)
                 link = Link(url=job.url, source=source.location)
                 if isinstance(outcome, SourceError):
                     self._article_failed(source, link, outcome, own_text=False)
@@ -384,16 +386,41 @@ class _FeedRun:
                 self.tally.unchanged += 1
         return checked
 
-    def _extract(self, source: SourceConfig, result: Page | FetchError) -> Article | SourceError:
-        """The article of a fetched page, or why there is none."""
+    def _extract(
+        self, source: SourceConfig, result: Page | FetchError, request: RequestOptions
+    ) -> Article | SourceError:
+        """The article of a fetched page (all its parts, for a multi-page article), or why
+        there is none."""
         if isinstance(result, FetchError):
             return result
+        rules = self.feed.rules_for(source)
         try:
-            article = extract_article(result, self.feed.rules_for(source))
+            article = extract_article(result, rules)
         except SourceError as error:
             return error
         self._save_validators(result)
-        return article
+        return self._add_parts(article, request, rules)
+
+    def _add_parts(
+        self, article: Article, request: RequestOptions, rules: ExtractRules | None
+    ) -> Article:
+        """Fetch and join the further parts of a multi-page article, up to the rules'
+        ``max_pages`` pages in all; a part that fails ends the article there."""
+        max_pages = rules.max_pages if rules is not None else _MAX_PARTS
+        parts: list[Article] = []
+        seen = {article.url}
+        following = article.next_page
+        while following and following not in seen and len(parts) + 1 < max_pages:
+            seen.add(following)
+            try:
+                page = self.fetcher.fetch(following, request=request)
+                part = extract_article(page, rules)
+            except SourceError as error:
+                log.info("feed %s: part %s left out: %s", self.feed.id, following, error.message)
+                break
+            parts.append(part)
+            following = part.next_page
+        return join_parts(article, parts)
 
     def _article_failed(
         self, source: SourceConfig, link: Link, error: SourceError, own_text: bool
