@@ -1,14 +1,20 @@
-"""The ``feeds`` command line: ``once`` runs feeds now, ``check`` validates the config.
+"""The ``feeds`` command line.
 
-Exit status: 0 when everything worked, 1 when a feed failed entirely, 2 for a mistake in
-the config or the command line (nothing is written then).
+``run`` is the service (schedules and serves), ``once`` runs feeds now, ``serve`` serves
+the output directory alone, ``check`` validates the config.
+
+Exit status: 0 when everything worked, 1 when a feed failed entirely (or the state is in
+use by another feeds process), 2 for a mistake in the config or the command line (nothing
+is written then).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -19,7 +25,7 @@ from feeds.errors import ConfigError, FeedsError
 from feeds.fetch import Fetcher, FetchOptions
 from feeds.models import RunReport
 from feeds.pipeline import publish_index, run_feed
-from feeds.storage import Store
+from feeds.storage import StateLock, Store
 
 log = logging.getLogger("feeds")
 
@@ -27,7 +33,14 @@ DEFAULT_CONFIG = Path("config/feeds.yaml")
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 # libraries that log every page they give up on; their news is in our run report
-_CHATTY_LOGGERS = ("trafilatura", "htmldate", "courlan", "charset_normalizer", "urllib3")
+_CHATTY_LOGGERS = (
+    "trafilatura",
+    "htmldate",
+    "courlan",
+    "charset_normalizer",
+    "urllib3",
+    "apscheduler",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,15 +58,25 @@ _CHATTY_LOGGERS = ("trafilatura", "htmldate", "courlan", "charset_normalizer", "
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
-    default="warning",
+    default=None,
+    help="How much to log on standard error [default: info for run and serve, else warning].",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
     show_default=True,
-    help="How much to log on standard error.",
+    help="json: one JSON object per line, for log collectors.",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path, log_level: str, debug: bool) -> None:
-    """Turn web pages into full-text RSS and Atom feeds."""
-    _setup_logging("debug" if debug else log_level)
+def main(
+    ctx: click.Context, config_path: Path, log_level: str | None, log_format: str, debug: bool
+) -> None:
+    """Turn web pages into full-text RSS, Atom and JSON feeds."""
+    service = ctx.invoked_subcommand in ("run", "serve")
+    level = "debug" if debug else log_level or ("info" if service else "warning")
+    _setup_logging(level, json_lines=log_format == "json")
     ctx.obj = {"config_path": config_path, "debug": debug}
 
 
@@ -88,11 +111,13 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
     settings = config.settings
     options = FetchOptions.from_settings(settings)
     failures = 0
+    lock = StateLock(settings.state_dir)
     try:
+        lock.acquire()
         store = Store.in_directory(settings.state_dir)
     except FeedsError as exc:
         _fail(str(exc))
-    with store, Fetcher(options, local_roots=config.local_roots) as fetcher:
+    with lock, store, Fetcher(options, local_roots=config.local_roots) as fetcher:
         for feed in feeds:
             try:
                 report = run_feed(feed, settings=settings, fetcher=fetcher, store=store)
@@ -115,6 +140,39 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
             failures += 1
     if failures:
         sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--no-serve", is_flag=True, help="Do not serve the output directory over HTTP.")
+@click.pass_context
+def run(ctx: click.Context, no_serve: bool) -> None:
+    """Run as a service: every feed on its schedule, output served over HTTP."""
+    from feeds.service import Service  # APScheduler and waitress only for the service
+
+    try:
+        service = Service(ctx.obj["config_path"], serve=not no_serve)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        sys.exit(service.run())
+    except FeedsError as exc:
+        _fail(str(exc))
+    except OSError as exc:  # the port is taken, say
+        _fail(f"cannot start: {exc}")
+
+
+@main.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Serve the output directory over HTTP (and /healthz), without running feeds."""
+    from feeds.service import serve_only
+
+    _load(ctx)  # a mistake is reported before anything starts
+    try:
+        sys.exit(serve_only(ctx.obj["config_path"]))
+    except OSError as exc:
+        _fail(f"cannot start: {exc}")
 
 
 def _summary(report: RunReport, output_dir: Path) -> str:
@@ -144,12 +202,34 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_FAILED)
 
 
-def _setup_logging(level: str) -> None:
+def _setup_logging(level: str, *, json_lines: bool = False) -> None:
     numeric = getattr(logging, level.upper())
-    logging.basicConfig(
-        level=numeric,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        _JsonFormatter()
+        if json_lines
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
     for name in _CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric, logging.ERROR))
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, and a run's figures."""
+
+    FIELDS = ("feed", "new", "updated", "failed", "seconds")
+
+    def format(self, record: logging.LogRecord) -> str:
+        data = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        data.update({key: getattr(record, key) for key in self.FIELDS if hasattr(record, key)})
+        if record.exc_info:
+            data["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)

@@ -48,6 +48,7 @@ _ATTRIBUTE = re.compile(r"[A-Za-z_:][-A-Za-z0-9_:.]*")
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}|localhost")
 FILTER_FIELDS = ("title", "content", "author", "categories", "url")
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+_CRON_FIELD = re.compile(r"[\w*/,-]+")
 
 
 def parse_duration(value: object, *, allow_zero: bool = False) -> timedelta:
@@ -108,6 +109,16 @@ def _check_domain(value: str) -> str:
     return domain
 
 
+def _check_cron(value: str) -> str:
+    fields = value.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(field) for field in fields):
+        raise ValueError(
+            f"{value!r} is not a cron expression: five fields, minute hour day month "
+            "weekday, such as '*/15 * * * *' or '0 7 * * mon-fri'"
+        )
+    return value
+
+
 def _check_language(value: str) -> str:
     if not _LANGUAGE.fullmatch(value):
         raise ValueError(f"{value!r} is not a language tag such as en or en-GB")
@@ -165,6 +176,10 @@ class Settings(_Model):
     retry_after_limit: Duration = timedelta(hours=1)
     websub_hub: HttpUrl | None = None
     stylesheet: bool = False
+    run_at_start: bool = True
+    jitter: Delay | None = None
+    unhealthy_after: int = Field(3, ge=1)
+    stop_timeout: Duration = timedelta(seconds=10)
     serve: ServeSettings = ServeSettings()
 
     @field_validator("output_dir", "state_dir")
@@ -325,6 +340,7 @@ class FeedConfig(_Model):
     language: Annotated[str, AfterValidator(_check_language)] | None = None
     formats: tuple[Literal["rss", "atom", "json"], ...] = ("rss", "atom", "json")
     interval: Duration | None = None
+    cron: Annotated[str, AfterValidator(_check_cron)] | None = None
     max_items: int | None = Field(None, ge=1)
     max_new_per_run: int | None = Field(None, ge=1)
     max_age: Duration | None = None
@@ -399,6 +415,7 @@ class Feed:
     exclude: tuple[FilterRule, ...] = ()
     icon: str | None = None
     formats: tuple[str, ...] = ("rss", "atom", "json")
+    cron: str | None = None
 
     def max_age_for(self, source: SourceConfig) -> timedelta | None:
         """How old an article of ``source`` may be: its own ``max_age``, else the feed's."""
@@ -500,6 +517,7 @@ def _resolve_feed(feed_id: str, spec: FeedConfig, settings: Settings) -> Feed:
         exclude=spec.exclude,
         icon=spec.icon,
         formats=spec.formats,
+        cron=spec.cron,
     )
 
 

@@ -9,6 +9,7 @@ Every error a user can cause is a ``FeedsError``; its ``str()`` reads
     +-- ConfigError             a mistake in the YAML config: file, line, field
     +-- SourceError             one source or article failed; recorded, never crashes a run
     |   +-- FetchError          HTTP status, network cause, too large, wrong content type
+    |   |   +-- FetchStoppedError    feeds is shutting down: the request was not made
     |   +-- ExtractionError     nothing usable on the page
     +-- StorageError            the state database cannot be opened or written
     +-- PublishError            a feed file cannot be written
@@ -85,6 +86,13 @@ class FetchError(SourceError):
         self.status = status
         self.retry_after = retry_after
         super().__init__(url, message)
+
+
+class FetchStoppedError(FetchError):
+    """The fetcher was stopped (the service is shutting down): not the source's fault."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, "not fetched: feeds is stopping")
 
 
 class ExtractionError(SourceError):

@@ -5,8 +5,9 @@ the page's structured data (JSON-LD, OpenGraph and other meta tags) is read here
 because it is usually more exact (full timestamps, clean headlines) and it fills what
 trafilatura misses. Per-site rules from the config (CSS selectors) override both.
 
-trafilatura is not safe to call from several threads of one process at once: call
-``extract_article`` from one thread per process (worker processes for parallelism).
+trafilatura is not safe to call from several threads of one process at once (a "double
+free" crash was seen with 8 threads): calls are serialised by a lock, so that feeds run
+by the service in several threads are safe; parallel extraction needs processes.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import html
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from copy import deepcopy
 from dataclasses import dataclass, field, replace
@@ -48,6 +50,7 @@ from feeds.models import Article, Page
 from feeds.urls import is_web_url, resolve
 
 log = logging.getLogger(__name__)
+_TRAFILATURA = threading.Lock()
 
 _ARTICLE_TYPES = {
     "article", "newsarticle", "blogposting", "report", "reportagenewsarticle",
@@ -318,16 +321,17 @@ def _is_article(node: dict[str, Any]) -> bool:
 
 def _run_trafilatura(document: HtmlElement, url: str) -> Any:
     try:
-        return trafilatura.bare_extraction(
-            document,
-            url=url,
-            with_metadata=True,
-            include_comments=False,
-            include_tables=True,
-            include_images=True,
-            include_links=True,
-            include_formatting=True,
-        )
+        with _TRAFILATURA:
+            return trafilatura.bare_extraction(
+                document,
+                url=url,
+                with_metadata=True,
+                include_comments=False,
+                include_tables=True,
+                include_images=True,
+                include_links=True,
+                include_formatting=True,
+            )
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         # trafilatura raises these on some malformed trees; the page then has no body
         log.debug("trafilatura failed on %s: %s", url, exc)

@@ -44,7 +44,7 @@ import requests
 from protego import Protego
 
 from feeds.config import Settings, SourceConfig
-from feeds.errors import FetchError
+from feeds.errors import FetchError, FetchStoppedError
 from feeds.hosts import HostGates, Politeness, StoppedError, TooEarlyError
 from feeds.models import Page
 
@@ -213,8 +213,13 @@ class Fetcher:
         self.close()
 
     def stop(self) -> None:
-        """Start no new request; waiting ones fail with ``FetchError('stopped')``."""
+        """Start no new request; waiting ones fail with ``FetchStoppedError``."""
         self.gates.stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether ``stop`` was called."""
+        return self.gates.stop.is_set()
 
     def close(self) -> None:
         """Stop, and close the HTTP connections and worker threads."""
@@ -359,7 +364,7 @@ class Fetcher:
                 with self.gates.turn(_host_key(url)):
                     return self._attempt(url, request, headers)
             except StoppedError:
-                raise FetchError(url, "stopped before the request was made") from None
+                raise FetchStoppedError(url) from None
             except TooEarlyError as early:
                 raise FetchError(
                     url,
@@ -386,7 +391,7 @@ class Fetcher:
                 attempt += 1
                 log.info("retry %d of %s in %.1fs: %s", attempt, url, delay, problem.message)
                 if self.gates.stop.wait(delay):
-                    raise FetchError(url, "stopped while waiting to retry") from None
+                    raise FetchStoppedError(url) from None
 
     def _backoff(self, attempt: int) -> float:
         step = self.options.backoff * (1 << attempt)

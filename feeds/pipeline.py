@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from feeds.config import Config, ExtractRules, Feed, Settings, SourceConfig
-from feeds.errors import FetchError, SourceError
+from feeds.errors import FetchError, FetchStoppedError, SourceError
 from feeds.extract import extract_article, join_parts
 from feeds.fetch import Fetcher, FetchJob, RequestOptions
 from feeds.filters import rejection, rules_key
@@ -207,6 +207,8 @@ class _FeedRun:
         """New articles this run may still take (None: no limit)."""
 
     def run_source(self, source: SourceConfig) -> None:
+        if self.fetcher.stopping:
+            return
         health = self.store.source_health(self.feed.id, source.location)
         if health.next_attempt is not None and health.next_attempt > self.now:
             self.tally.sources_failed += 1
@@ -230,6 +232,8 @@ class _FeedRun:
             if found is not None and not found.links and found.kind == "listing":
                 hint = "check its `links` selector" if source.links else "set a `links` selector"
                 raise SourceError(source.location, f"no article links found; {hint}")
+        except FetchStoppedError:
+            return  # shutting down: not the source's fault, and nothing to record
         except SourceError as error:
             self._source_failed(source, error, health.failures + 1)
             return
@@ -343,6 +347,9 @@ class _FeedRun:
         by_url = {link.url: link for link in links}
         complete = True
         for job, result in self.fetcher.fetch_all(FetchJob(link.url, request) for link in links):
+            if isinstance(result, FetchStoppedError) or self.fetcher.stopping:
+                complete = False
+                continue  # shutting down: the rest waits for the next run
             link = by_url[job.url]
             outcome = self._extract(source, result, request)
             if isinstance(outcome, SourceError):

@@ -7,16 +7,18 @@ and upgraded by numbered migrations tracked in ``PRAGMA user_version``.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import sqlite3
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from feeds.errors import StorageError
 from feeds.models import Item, RunReport
@@ -142,6 +144,19 @@ class RecentItem:
     id: str
     url: str
     content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """A feed's recent runs, for ``/healthz`` and ``feeds status``."""
+
+    last_run: datetime | None
+    last_result: str
+    """``ok``, ``partial`` (some sources or articles failed) or ``failed`` (no source worked)."""
+    last_error: str | None
+    failed_runs: int
+    """Runs in a row, up to the last one, in which no source could be read."""
+    new_last_day: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -488,6 +503,34 @@ class Store:
             ),
         )
 
+    def feed_health(self, feed: str, now: datetime) -> FeedHealth:
+        """How a feed's last runs went."""
+        rows = self._query(
+            """SELECT started, sources, sources_failed, failed, errors FROM runs WHERE feed = ?
+               ORDER BY seq DESC LIMIT 100""",
+            (feed,),
+        )
+        failed_runs = 0
+        for row in rows:
+            if not (row[1] and row[2] == row[1]):
+                break
+            failed_runs += 1
+        new_row = self._query_one(
+            "SELECT coalesce(sum(new), 0) FROM runs WHERE feed = ? AND started >= ?",
+            (feed, format_time(now - timedelta(days=1))),
+        )
+        if not rows:
+            return FeedHealth(None, "never run", None, 0, 0)
+        started, sources, sources_failed, failed, errors = rows[0]
+        result = "failed" if sources and sources_failed == sources else "ok"
+        if result == "ok" and (sources_failed or failed):
+            result = "partial"
+        messages = json.loads(errors)
+        last_error = f"{messages[0]['url']}: {messages[0]['message']}" if messages else None
+        return FeedHealth(
+            parse_time(started), result, last_error, failed_runs, int(new_row[0] if new_row else 0)
+        )
+
     # plumbing
 
     def _execute(self, sql: str, params: Sequence[object] = ()) -> None:
@@ -556,3 +599,53 @@ def _pack(sketch: tuple[int, ...]) -> bytes:
 
 def _unpack(blob: bytes) -> tuple[int, ...]:
     return struct.unpack(f">{len(blob) // 8}Q", blob)
+
+
+class StateLock:
+    """The lock that keeps a second feeds process off a state directory.
+
+    Two processes writing one state would each miss the other's items and validators; the
+    second one is refused at start, with the first one's process id in the message.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "feeds.lock"
+        self._handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise ``StorageError`` saying who holds it."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a+", encoding="utf-8")
+        except OSError as exc:
+            raise StorageError(f"cannot create the lock file {self.path}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StorageError(
+                f"the state directory {self.path.parent} is in use by feeds process {holder}; "
+                "stop it first (one feeds process per state directory)"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+
+    def release(self) -> None:
+        """Give the lock up."""
+        if self._handle is not None:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+    def __enter__(self) -> StateLock:
+        if self._handle is None:  # taken already when acquire() was called first
+            self.acquire()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()

@@ -15,7 +15,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from feeds.errors import FetchError
+from feeds.errors import FetchError, FetchStoppedError
 from feeds.fetch import Fetcher, FetchOptions, RequestOptions, detect_encoding
 from feeds.hosts import Politeness
 from tests.sitesim import SimHandler, SiteSim
@@ -339,6 +339,6 @@ def test_stop_interrupts_a_waiting_request(httpserver: HTTPServer) -> None:
     fetcher.fetch(httpserver.url_for("/p"), request=no_robots)
     threading.Timer(0.2, fetcher.stop).start()
     started = time.monotonic()
-    with pytest.raises(FetchError, match="stopped"):
+    with pytest.raises(FetchStoppedError, match="feeds is stopping"):
         fetcher.fetch(httpserver.url_for("/p"), request=no_robots)
     assert time.monotonic() - started < 1.0

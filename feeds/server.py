@@ -1,0 +1,238 @@
+"""Serves the output directory over HTTP, for feed readers, plus ``/healthz``.
+
+A small WSGI application run by waitress (a production WSGI server):
+
+- only files that sit directly in the output directory are served, by their exact name;
+  anything else (``../state/...``, absolute paths, encoded traversals, temporary files,
+  which start with a dot) is a 404;
+- a strong ETag (a hash of the bytes) and Last-Modified on every file; 304 for a matching
+  If-None-Match or a current If-Modified-Since; HEAD; gzip when the client accepts it;
+- the content types readers expect, with ``charset=utf-8``; ``Cache-Control`` from the
+  feed's interval;
+- ``/healthz``: the service's view of every feed, 503 when one has failed too often.
+
+The only module that imports waitress.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from waitress import wasyncore
+from waitress.server import create_server
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+Health = Callable[[], tuple[bool, dict[str, Any]]]
+"""Returns whether everything is healthy, and the details to show."""
+
+CONTENT_TYPES = {
+    ".xml": "application/rss+xml; charset=utf-8",
+    ".atom": "application/atom+xml; charset=utf-8",
+    ".json": "application/feed+json; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".xsl": "text/xsl; charset=utf-8",
+}
+_GZIP_MIN_BYTES = 512
+_DEFAULT_MAX_AGE = 300
+
+
+@dataclass(frozen=True, slots=True)
+class _Representation:
+    body: bytes
+    etag: str
+    gzipped: bytes | None
+    last_modified: datetime
+
+
+class FeedServer:
+    """The HTTP server of an output directory."""
+
+    def __init__(
+        self,
+        output_dir: Path,
+        *,
+        host: str,
+        port: int,
+        health: Health,
+        max_age: Callable[[str], int] | None = None,
+        threads: int = 8,
+    ) -> None:
+        self.output_dir = output_dir
+        self.health = health
+        self.max_age = max_age or (lambda name: _DEFAULT_MAX_AGE)
+        self._cache: dict[str, tuple[tuple[int, int], _Representation]] = {}
+        self._lock = threading.Lock()
+        self._server = create_server(self.app, host=host, port=port, threads=threads)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port actually listened on (port 0 picks a free one)."""
+        host, port = self._server.getsockname()[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        """Serve from a background thread."""
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._thread.start()
+        log.info("serving %s on http://%s:%d/", self.output_dir, *self.address)
+
+    def stop(self) -> None:
+        """Stop accepting connections and close the server.
+
+        The closing runs inside waitress's own loop (through its trigger): closing its
+        sockets from another thread would pull them from under a running ``select``.
+        """
+        server = self._server
+
+        def close_everything() -> None:
+            server.task_dispatcher.shutdown(timeout=5)
+            wasyncore.close_all(server._map)  # an empty map ends waitress's loop
+
+        server.trigger.pull_trigger(close_everything)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # the WSGI application
+
+    def app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Answer one request."""
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            return _respond(start_response, "405 Method Not Allowed", b"", [("Allow", "GET, HEAD")])
+        path = environ.get("PATH_INFO", "/")
+        if path == "/healthz":
+            healthy, details = self.health()
+            body = json.dumps(details, indent=1, ensure_ascii=False).encode()
+            status = "200 OK" if healthy else "503 Service Unavailable"
+            headers = [
+                ("Content-Type", "application/json; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+            ]
+            return _respond(start_response, status, body, headers, head=method == "HEAD")
+        name = "index.html" if path == "/" else path[1:]
+        representation = self._representation(name)
+        if representation is None:
+            return _respond(
+                start_response, "404 Not Found", b"not found\n", [("Content-Type", "text/plain")]
+            )
+        return self._file(environ, start_response, name, representation, method == "HEAD")
+
+    def _file(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        name: str,
+        representation: _Representation,
+        head: bool,
+    ) -> Iterable[bytes]:
+        accepts_gzip = _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        use_gzip = accepts_gzip and representation.gzipped is not None
+        etag = f'"{representation.etag}-gz"' if use_gzip else f'"{representation.etag}"'
+        headers = [
+            ("Content-Type", CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")),
+            ("ETag", etag),
+            ("Last-Modified", format_datetime(representation.last_modified, usegmt=True)),
+            ("Cache-Control", f"public, max-age={self.max_age(name)}"),
+            ("Vary", "Accept-Encoding"),
+        ]
+        if _not_modified(environ, representation):
+            return _respond(start_response, "304 Not Modified", b"", headers, head=True)
+        body = representation.body
+        if use_gzip and representation.gzipped is not None:
+            body = representation.gzipped
+            headers.append(("Content-Encoding", "gzip"))
+        return _respond(start_response, "200 OK", body, headers, head=head)
+
+    def _representation(self, name: str) -> _Representation | None:
+        """The file's bytes and validators; None for anything but a plain file of the
+        output directory (so no path can lead elsewhere, whatever its encoding)."""
+        if not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
+            return None
+        try:
+            entries = {entry.name for entry in self.output_dir.iterdir()}
+        except OSError:
+            return None
+        if name not in entries:
+            return None
+        path = self.output_dir / name
+        try:
+            stat = path.stat()
+            if not path.is_file():
+                return None
+            key = (stat.st_mtime_ns, stat.st_size)
+            with self._lock:
+                cached = self._cache.get(name)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            body = path.read_bytes()
+        except OSError:
+            return None
+        representation = _Representation(
+            body=body,
+            etag=hashlib.sha256(body).hexdigest()[:32],
+            gzipped=gzip.compress(body, 6, mtime=0) if len(body) >= _GZIP_MIN_BYTES else None,
+            last_modified=datetime.fromtimestamp(int(stat.st_mtime), tz=UTC),
+        )
+        with self._lock:
+            self._cache[name] = (key, representation)
+        return representation
+
+
+def _not_modified(environ: dict[str, Any], representation: _Representation) -> bool:
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return "*" in tags or bool(
+            tags & {f'"{representation.etag}"', f'"{representation.etag}-gz"'}
+        )
+    if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            since = since.replace(tzinfo=UTC)
+        return representation.last_modified <= since
+    return False
+
+
+def _accepts_gzip(header: str) -> bool:
+    for part in header.split(","):
+        coding, _, parameters = part.strip().partition(";")
+        if coding.strip().lower() in ("gzip", "*"):
+            quality = parameters.strip().removeprefix("q=")
+            try:
+                return float(quality) > 0 if quality else True
+            except ValueError:
+                return False
+    return False
+
+
+def _respond(
+    start_response: StartResponse,
+    status: str,
+    body: bytes,
+    headers: list[tuple[str, str]],
+    *,
+    head: bool = False,
+) -> list[bytes]:
+    if status.startswith("304"):
+        start_response(status, [h for h in headers if h[0] != "Content-Type"])
+        return []
+    start_response(status, [*headers, ("Content-Length", str(len(body)))])
+    return [] if head else [body]

@@ -1,0 +1,343 @@
+"""The background service: every feed on its schedule, the output served, clean stops.
+
+The only module that imports APScheduler. One job per feed (an interval with jitter, or a
+cron expression); a feed never runs twice at once, and runs missed while busy or asleep
+collapse into one. All feeds share one fetcher, so per-host politeness holds across feeds.
+
+- SIGTERM or SIGINT: no new request is started, running feeds are given
+  ``settings.stop_timeout`` to finish (what they stored is published; files are replaced
+  atomically, so none is ever half-written), then the process exits with status 0.
+- SIGHUP, or a change of the config file: the config is read again; feeds added, removed
+  or rescheduled take effect at once. A config with a mistake is refused, its error logged,
+  and the running config kept. Changed ``settings`` need a restart (logged).
+- One process per state directory (a lock file).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from feeds.config import Config, Feed, load_config
+from feeds.errors import ConfigError, FeedsError
+from feeds.fetch import Fetcher, FetchOptions
+from feeds.models import RunError, RunReport
+from feeds.pipeline import publish_index, run_feed, utc_now
+from feeds.publish import feed_formats, file_name
+from feeds.server import FeedServer
+from feeds.storage import StateLock, Store
+
+log = logging.getLogger(__name__)
+
+CONFIG_CHECK_SECONDS = 2.0
+MAX_JITTER = timedelta(seconds=30)
+
+
+class Service:
+    """``feeds run``: schedules, serves, reloads and stops."""
+
+    def __init__(self, config_path: Path, *, serve: bool = True) -> None:
+        self.config_path = config_path
+        self.config = load_config(config_path)
+        self.serve = serve
+        self.stopping = threading.Event()
+        self._reload_requested = threading.Event()
+        self._config_mtime = _mtime(config_path)
+        self._running: set[str] = set()
+        self._running_lock = threading.Condition()
+        settings = self.config.settings
+        self.fetcher = Fetcher(
+            FetchOptions.from_settings(settings), local_roots=self.config.local_roots
+        )
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC, job_defaults={"max_instances": 1, "coalesce": True}
+        )
+        self.server: FeedServer | None = None
+
+    # lifecycle
+
+    def run(self) -> int:
+        """Run until SIGTERM or SIGINT; returns the exit status."""
+        settings = self.config.settings
+        with StateLock(settings.state_dir):
+            for warning in self.config.warnings:
+                log.warning("%s", warning)
+            self._install_signal_handlers()
+            if self.serve:
+                self.server = FeedServer(
+                    settings.output_dir,
+                    host=settings.serve.host,
+                    port=settings.serve.port,
+                    health=self.health,
+                    max_age=self._max_age,
+                )
+                self.server.start()
+            self.scheduler.start()
+            self._schedule(self.config.feeds.values(), first_run=settings.run_at_start)
+            log.info("feeds service started: %d feeds", len(self.config.feeds))
+            while not self.stopping.wait(CONFIG_CHECK_SECONDS):
+                self._maybe_reload()
+            return self._shut_down()
+
+    def stop(self) -> None:
+        """Ask the service to stop (what SIGTERM does)."""
+        self.stopping.set()
+
+    def _shut_down(self) -> int:
+        timeout = self.config.settings.stop_timeout.total_seconds()
+        log.info("stopping: no new requests; waiting up to %.0fs for running feeds", timeout)
+        self.fetcher.stop()
+        self.scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + timeout
+        with self._running_lock:
+            while self._running and time.monotonic() < deadline:
+                self._running_lock.wait(deadline - time.monotonic())
+            abandoned = sorted(self._running)
+        if self.server is not None:
+            self.server.stop()
+        if abandoned:
+            # their files are replaced atomically and their writes are transactions: the
+            # previous files stay whole, and SQLite rolls an unfinished transaction back
+            log.warning("stopped; abandoned running feeds: %s", ", ".join(abandoned))
+            logging.shutdown()
+            os._exit(0)
+        self.fetcher.close()
+        log.info("stopped")
+        return 0
+
+    def _install_signal_handlers(self) -> None:
+        def stop(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s", signal.Signals(signum).name)
+            self.stopping.set()
+
+        def reload(signum: int, frame: FrameType | None) -> None:
+            self._reload_requested.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    # scheduling
+
+    def _schedule(self, feeds: Any, *, first_run: bool) -> None:
+        now = datetime.now(UTC)
+        for feed in feeds:
+            try:
+                trigger = self._trigger(feed)
+            except ValueError as exc:
+                log.error("feed %s: cannot schedule it: %s", feed.id, exc)
+                continue
+            self.scheduler.add_job(
+                self._job,
+                trigger,
+                args=[feed.id],
+                id=feed.id,
+                name=f"feed {feed.id}",
+                replace_existing=True,
+                misfire_grace_time=None,  # a missed run is run (once: coalesce), never dropped
+                **({"next_run_time": now} if first_run else {}),
+            )
+
+    def _trigger(self, feed: Feed) -> BaseTrigger:
+        if feed.cron:
+            return CronTrigger.from_crontab(feed.cron, timezone=UTC)
+        jitter = self.config.settings.jitter
+        if jitter is None:
+            jitter = min(MAX_JITTER, feed.interval / 10)
+        return IntervalTrigger(
+            seconds=feed.interval.total_seconds(), jitter=jitter.total_seconds() or None
+        )
+
+    def _job(self, feed_id: str) -> None:
+        """One run of one feed. The only place with a blanket ``except Exception``: one
+        feed's bug must not stop the others."""
+        feed = self.config.feeds.get(feed_id)
+        if feed is None or self.stopping.is_set():
+            return
+        with self._running_lock:
+            self._running.add(feed_id)
+        started = utc_now()
+        try:
+            with Store.in_directory(self.config.settings.state_dir) as store:
+                try:
+                    report = run_feed(
+                        feed, settings=self.config.settings, fetcher=self.fetcher, store=store
+                    )
+                    _log_report(report)
+                except Exception as exc:
+                    # FeedsError is a storage or publishing problem; anything else is a bug
+                    if isinstance(exc, FeedsError):
+                        log.error("feed %s: run failed: %s", feed_id, exc)
+                    else:
+                        log.exception("feed %s: internal error", feed_id)
+                    failure = _failed_run(feed, f"{type(exc).__name__}: {exc}")
+                    with store.transaction():
+                        store.record_run(failure, started)
+                publish_index(self.config, store)
+        except Exception:
+            log.exception("feed %s: cannot record the run", feed_id)
+        finally:
+            with self._running_lock:
+                self._running.discard(feed_id)
+                self._running_lock.notify_all()
+
+    # reloading
+
+    def _maybe_reload(self) -> None:
+        mtime = _mtime(self.config_path)
+        if not self._reload_requested.is_set() and mtime == self._config_mtime:
+            return
+        self._reload_requested.clear()
+        self._config_mtime = mtime
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("config not reloaded, the running one is kept: %s", exc)
+            return
+        self._apply(new)
+
+    def _apply(self, new: Config) -> None:
+        old = self.config
+        if new.settings != old.settings:
+            log.warning("config reloaded; changes to `settings` take effect after a restart")
+            new = Config(file=new.file, settings=old.settings, feeds=new.feeds)
+        removed = old.feeds.keys() - new.feeds.keys()
+        added = [feed for feed_id, feed in new.feeds.items() if feed_id not in old.feeds]
+        changed = [
+            feed
+            for feed_id, feed in new.feeds.items()
+            if feed_id in old.feeds and old.feeds[feed_id] != feed
+        ]
+        self.config = new
+        for feed_id in removed:
+            if self.scheduler.get_job(feed_id) is not None:
+                self.scheduler.remove_job(feed_id)
+        self._schedule(added, first_run=True)
+        for feed in changed:
+            job = self.scheduler.get_job(feed.id)
+            if job is not None:
+                job.reschedule(self._trigger(feed))
+        log.info(
+            "config reloaded: %d added, %d removed, %d changed",
+            len(added),
+            len(removed),
+            len(changed),
+        )
+
+    # what the server shows
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Every feed's last run, result, items, next run and last error."""
+
+        def next_run(feed_id: str) -> datetime | None:
+            job = self.scheduler.get_job(feed_id) if self.scheduler.running else None
+            return job.next_run_time if job is not None else None
+
+        return feeds_health(self.config, next_run)
+
+    def _max_age(self, name: str) -> int:
+        """Cache lifetime of a served file: half its feed's interval (1 min to 1 h)."""
+        for feed in self.config.feeds.values():
+            if name in {file_name(feed.id, fmt) for fmt in feed_formats(feed)}:
+                return int(min(max(feed.interval.total_seconds() / 2, 60), 3600))
+        return 300
+
+
+def feeds_health(
+    config: Config, next_run: Callable[[str], datetime | None] = lambda feed_id: None
+) -> tuple[bool, dict[str, Any]]:
+    """Whether every feed is healthy (no more than ``unhealthy_after`` failed runs in a
+    row), and each feed's last run, result, items, next run and last error."""
+    now = utc_now()
+    threshold = config.settings.unhealthy_after
+    feeds: dict[str, Any] = {}
+    with Store.in_directory(config.settings.state_dir) as store:
+        for feed in config.feeds.values():
+            health = store.feed_health(feed.id, now)
+            feeds[feed.id] = {
+                "last_run": _iso(health.last_run),
+                "result": health.last_result,
+                "items": min(store.count_items(feed.id), feed.max_items),
+                "next_run": _iso(next_run(feed.id)),
+                "failed_runs": health.failed_runs,
+                "last_error": health.last_error,
+                "healthy": health.failed_runs <= threshold,
+            }
+    healthy = all(entry["healthy"] for entry in feeds.values())
+    return healthy, {"status": "ok" if healthy else "failing", "feeds": feeds}
+
+
+def serve_only(config_path: Path, stop: threading.Event | None = None) -> int:
+    """``feeds serve``: serve the output directory (and /healthz from the state) alone."""
+    config = load_config(config_path)
+    settings = config.settings
+    stop = stop or threading.Event()
+    server = FeedServer(
+        settings.output_dir,
+        host=settings.serve.host,
+        port=settings.serve.port,
+        health=lambda: feeds_health(config),
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: stop.set())
+    server.start()
+    stop.wait()
+    server.stop()
+    return 0
+
+
+def _log_report(report: RunReport) -> None:
+    level = logging.WARNING if report.failed_entirely else logging.INFO
+    log.log(
+        level,
+        "feed %s: %d new, %d updated, %d failed, %.1fs%s",
+        report.feed,
+        report.new,
+        report.updated,
+        report.failed,
+        report.duration,
+        "; no source could be read" if report.failed_entirely else "",
+        extra={
+            "feed": report.feed,
+            "new": report.new,
+            "updated": report.updated,
+            "failed": report.failed,
+            "seconds": round(report.duration, 3),
+        },
+    )
+    for error in report.errors:
+        log.warning("feed %s: %s: %s", report.feed, error.url, error.message)
+
+
+def _failed_run(feed: Feed, message: str) -> RunReport:
+    sources = len(feed.sources)
+    return RunReport(
+        feed=feed.id,
+        sources=sources,
+        sources_failed=sources,
+        errors=(RunError("", feed.id, message),),
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0

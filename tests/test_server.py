@@ -1,0 +1,167 @@
+"""The HTTP server of the output directory: validators, 304, HEAD, gzip, types, safety."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from feeds.server import FeedServer
+
+FEED = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
+    + b"<item/>" * 200
+    + b"</channel></rss>\n"
+)
+
+
+@pytest.fixture
+def output(tmp_path: Path) -> Path:
+    out = tmp_path / "output"
+    out.mkdir()
+    (out / "news.xml").write_bytes(FEED)
+    (out / "news.atom").write_bytes(b"<feed/>")
+    (out / "news.json").write_bytes(b"{}")
+    (out / "feeds.opml").write_bytes(b"<opml/>")
+    (out / "index.html").write_bytes(b"<!DOCTYPE html><p>index</p>")
+    (out / ".news.xml.tmp123").write_bytes(b"half written")
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "feeds.sqlite3").write_bytes(b"secret")
+    (out / "sub").mkdir()
+    (out / "sub" / "x.xml").write_bytes(b"<x/>")
+    return out
+
+
+@pytest.fixture
+def server(output: Path) -> Iterator[FeedServer]:
+    health = {"healthy": True}
+
+    def report() -> tuple[bool, dict[str, Any]]:
+        return health["healthy"], {"status": "ok" if health["healthy"] else "failing"}
+
+    instance = FeedServer(output, host="127.0.0.1", port=0, health=report, max_age=lambda name: 900)
+    instance.health_state = health  # type: ignore[attr-defined]
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+def request(
+    server: FeedServer, path: str, method: str = "GET", **headers: str
+) -> http.client.HTTPResponse:
+    host, port = server.address
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    connection.putrequest(method, path, skip_accept_encoding=True)
+    for name, value in headers.items():
+        connection.putheader(name.replace("_", "-"), value)
+    connection.endheaders()
+    response = connection.getresponse()
+    response.body = response.read()  # type: ignore[attr-defined]
+    connection.close()
+    return response
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/news.xml", "application/rss+xml; charset=utf-8"),
+        ("/news.atom", "application/atom+xml; charset=utf-8"),
+        ("/news.json", "application/feed+json; charset=utf-8"),
+        ("/feeds.opml", "text/x-opml; charset=utf-8"),
+        ("/", "text/html; charset=utf-8"),
+    ],
+)
+def test_content_types_and_caching(server: FeedServer, path: str, content_type: str) -> None:
+    response = request(server, path)
+    assert response.status == 200
+    assert response.getheader("Content-Type") == content_type
+    assert response.getheader("Cache-Control") == "public, max-age=900"
+    assert response.getheader("ETag", "").startswith('"')
+    assert response.getheader("Last-Modified", "").endswith(" GMT")
+
+
+def test_conditional_requests_get_304(server: FeedServer) -> None:
+    first = request(server, "/news.xml")
+    etag, modified = first.getheader("ETag", ""), first.getheader("Last-Modified", "")
+    assert first.body == FEED  # type: ignore[attr-defined]
+    again = request(server, "/news.xml", If_None_Match=etag)
+    assert (again.status, again.body) == (304, b"")  # type: ignore[attr-defined]
+    assert again.getheader("ETag") == etag
+    assert request(server, "/news.xml", If_None_Match='"other", ' + etag).status == 304
+    assert request(server, "/news.xml", If_None_Match='"other"').status == 200
+    assert request(server, "/news.xml", If_Modified_Since=modified).status == 304
+    assert (
+        request(server, "/news.xml", If_Modified_Since="Mon, 01 Jan 2001 00:00:00 GMT").status
+        == 200
+    )
+
+
+def test_changed_file_gets_a_new_etag(server: FeedServer, output: Path) -> None:
+    etag = request(server, "/news.atom").getheader("ETag")
+    (output / "news.atom").write_bytes(b"<feed>changed</feed>")
+    response = request(server, "/news.atom", If_None_Match=etag or "")
+    assert response.status == 200
+    assert response.body == b"<feed>changed</feed>"  # type: ignore[attr-defined]
+
+
+def test_head_has_headers_and_no_body(server: FeedServer) -> None:
+    response = request(server, "/news.xml", "HEAD")
+    assert response.status == 200
+    assert response.getheader("Content-Length") == str(len(FEED))
+    assert response.body == b""  # type: ignore[attr-defined]
+
+
+def test_gzip_when_asked(server: FeedServer) -> None:
+    response = request(server, "/news.xml", Accept_Encoding="gzip, deflate")
+    assert response.getheader("Content-Encoding") == "gzip"
+    assert response.getheader("Vary") == "Accept-Encoding"
+    assert gzip.decompress(response.body) == FEED  # type: ignore[attr-defined]
+    etag = response.getheader("ETag", "")
+    assert etag.endswith('-gz"')
+    assert request(server, "/news.xml", Accept_Encoding="gzip", If_None_Match=etag).status == 304
+    assert (
+        request(server, "/news.xml", Accept_Encoding="gzip;q=0").getheader("Content-Encoding")
+        is None
+    )
+    assert (
+        request(server, "/news.atom", Accept_Encoding="gzip").getheader("Content-Encoding") is None
+    )  # tiny
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../state/feeds.sqlite3",
+        "/%2e%2e/state/feeds.sqlite3",
+        "/%2E%2E%2Fstate%2Ffeeds.sqlite3",
+        "/..%2f..%2fetc%2fpasswd",
+        "/%252e%252e/state/feeds.sqlite3",
+        "//etc/passwd",
+        "/etc/passwd",
+        "/sub/x.xml",
+        "/sub",
+        "/.news.xml.tmp123",
+        "/news.xml%00.txt",
+        "/news.xml/",
+        "/..\\state\\feeds.sqlite3",
+        "/" + "a" * 5000,
+    ],
+)
+def test_nothing_but_output_files(server: FeedServer, path: str) -> None:
+    assert request(server, path).status == 404
+
+
+def test_only_get_and_head(server: FeedServer) -> None:
+    response = request(server, "/news.xml", "POST")
+    assert (response.status, response.getheader("Allow")) == (405, "GET, HEAD")
+
+
+def test_healthz(server: FeedServer) -> None:
+    response = request(server, "/healthz")
+    assert (response.status, response.body) == (200, b'{\n "status": "ok"\n}')  # type: ignore[attr-defined]
+    server.health_state["healthy"] = False  # type: ignore[attr-defined]
+    assert request(server, "/healthz").status == 503
