@@ -132,7 +132,7 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
                 failures += 1
                 continue
             click.echo(_summary(report, settings.output_dir))
-            failures += report.failed_entirely
+            failures += report.failed_entirely or bool(report.broken)
         try:
             publish_index(config, store)
         except FeedsError as exc:
@@ -186,6 +186,7 @@ def _summary(report: RunReport, output_dir: Path) -> str:
     files = ", ".join(str(output_dir / name) for name in report.files_written) or "files unchanged"
     lines = [f"{report.feed}: {state}{counts} ({report.duration:.1f}s); {files}"]
     lines += [f"  ! {error.url}: {error.message}" for error in report.errors]
+    lines += [f"  BROKEN source {error.source}: {error.message}" for error in report.broken]
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ directory a service was started from.
 from __future__ import annotations
 
 import difflib
+import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -609,3 +610,43 @@ def _line_of(tree: Any, location: Sequence[int | str]) -> int:
         else:
             break
     return line
+
+
+def append_feed(file: Path, feed_id: str, entry: Mapping[str, Any]) -> None:
+    """Add a feed to a config file, keeping the file's comments and order. The new text
+    is validated first: a file that would not load is left as it was (``ConfigError``)."""
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    text = file.read_text(encoding="utf-8")
+    tree = yaml.load(text)
+    if not isinstance(tree, Mapping) or not isinstance(tree.get("feeds"), Mapping):
+        raise ConfigError(file, None, "feeds", "the config has no `feeds:` mapping to add to")
+    if feed_id in tree["feeds"]:
+        raise ConfigError(file, None, f"feeds.{feed_id}", "a feed with this id exists already")
+    tree["feeds"][feed_id] = _plain_to_yaml(entry)
+    buffer = io.StringIO()
+    yaml.dump(tree, buffer)
+    parse_config(buffer.getvalue(), file)
+    file.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def yaml_text(data: Mapping[str, Any]) -> str:
+    """YAML for a config fragment, as ``feeds add`` prints it."""
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    buffer = io.StringIO()
+    yaml.dump(_plain_to_yaml(data), buffer)
+    return buffer.getvalue()
+
+
+def _plain_to_yaml(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        mapping = CommentedMap()
+        for key, item in value.items():
+            mapping[key] = _plain_to_yaml(item)
+        return mapping
+    if isinstance(value, list | tuple):
+        sequence = CommentedSeq()
+        sequence.extend(_plain_to_yaml(item) for item in value)
+        return sequence
+    return value

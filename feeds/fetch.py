@@ -516,6 +516,25 @@ class Fetcher:
         )
 
 
+def saved_page(path: Path, url: str | None = None) -> Page:
+    """A page saved to a file, as if fetched from ``url`` (default: the file's address)."""
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise FetchError(str(path), f"cannot read the file: {exc.strerror}") from exc
+    address = url or path.resolve().as_uri()
+    content_type = _LOCAL_TYPES.get(path.suffix.lower(), "text/html")
+    return Page(
+        url=address,
+        final_url=address,
+        status=200,
+        content_type=content_type,
+        body=body,
+        encoding=detect_encoding(body, content_type),
+        fetched_at=datetime.now(UTC),
+    )
+
+
 def detect_encoding(body: bytes, content_type_header: str) -> str:
     """The charset of a body: from the HTTP header, else the document's own declaration
     (``<meta charset>``, XML declaration, BOM), else detected from the bytes."""

@@ -118,6 +118,9 @@ class RunReport:
     sources_unchanged: int = 0
     """Source pages the server said had not changed (HTTP 304): not read again."""
     errors: tuple[RunError, ...] = ()
+    broken: tuple[RunError, ...] = ()
+    """Sources that stopped working as they did: no links any more, or no article that
+    can be extracted. The message says why and what to check."""
     duration: float = 0.0
     files_written: tuple[str, ...] = ()
 

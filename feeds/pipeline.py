@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from feeds.config import Config, ExtractRules, Feed, Settings, SourceConfig
-from feeds.errors import FetchError, FetchStoppedError, SourceError
+from feeds.errors import ExtractionError, FetchError, FetchStoppedError, SourceError
 from feeds.extract import extract_article, join_parts
 from feeds.fetch import Fetcher, FetchJob, RequestOptions
 from feeds.filters import rejection, rules_key
@@ -45,13 +45,15 @@ from feeds.publish import (
     write_if_changed,
 )
 from feeds.sources import discover, max_pages
-from feeds.storage import Store, Validators
+from feeds.storage import SourceHealth, Store, Validators
 from feeds.urls import is_web_url, path_of, resolve
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 BACKOFF_LIMIT = timedelta(days=1)
+_BROKEN_AFTER_FAILED_ARTICLES = 2
+"""New articles that must all fail extraction before a source counts as broken."""
 _MAX_PARTS = 5
 """Pages of a multi-page article joined when no site rule says otherwise."""
 
@@ -161,6 +163,9 @@ class _Tally:
     sources_failed: int = 0
     sources_unchanged: int = 0
     errors: list[RunError] = field(default_factory=list)
+    broken: list[RunError] = field(default_factory=list)
+    extracted: int = 0
+    extraction_failed: int = 0
 
     def error(self, source: SourceConfig, error: SourceError) -> None:
         self.errors.append(RunError(source.location, error.url, error.message))
@@ -178,6 +183,7 @@ class _Tally:
             sources_failed=self.sources_failed,
             sources_unchanged=self.sources_unchanged,
             errors=tuple(self.errors),
+            broken=tuple(self.broken),
             duration=duration,
             files_written=written,
         )
@@ -229,13 +235,12 @@ class _FeedRun:
         conditional = health.config == config
         try:
             found = self._discover(source, request, max_age, conditional=conditional)
-            if found is not None and not found.links and found.kind == "listing":
-                hint = "check its `links` selector" if source.links else "set a `links` selector"
-                raise SourceError(source.location, f"no article links found; {hint}")
         except FetchStoppedError:
             return  # shutting down: not the source's fault, and nothing to record
         except SourceError as error:
             self._source_failed(source, error, health.failures + 1)
+            return
+        if found is not None and not self._has_links(source, found, health):
             return
         refreshed = self._refresh(source, request) if source.refresh else {}
         if found is None:  # 304: nothing new on the source's pages
@@ -250,12 +255,50 @@ class _FeedRun:
             self.budget -= len(new)
         else:
             left = False
+        extracted, failed = self.tally.extracted, self.tally.extraction_failed
         complete = self._add_new(source, request, new, max_age, rules)
+        extracted, failed = self.tally.extracted - extracted, self.tally.extraction_failed - failed
+        if not extracted and failed >= _BROKEN_AFTER_FAILED_ARTICLES:
+            self._broken(
+                source,
+                f"none of its {failed} new articles could be extracted: the article pages may "
+                "have changed; check the feed's `extract` rules (`feeds preview URL`)",
+            )
+        else:
+            self._broken(source, None)
         if complete and found.complete and not left:
             # only then: what was left out must be found again, so the pages must be read again
             for page in found.pages:
                 self._save_validators(page)
         self._source_worked(source, config)
+
+    def _has_links(self, source: SourceConfig, found: _Discovered, health: SourceHealth) -> bool:
+        """Remember how many links the source yielded; none where there were some marks it
+        broken; a listing without links is a failure too. Returns whether to go on."""
+        with self.store.transaction():
+            self.store.record_links_seen(self.feed.id, source.location, len(found.links))
+        if found.links:
+            return True
+        if health.links_seen:
+            self._broken(
+                source,
+                f"yielded no article links, after {health.links_seen} last time: the site may "
+                "have changed its pages; check the source (`feeds preview --source URL`)",
+            )
+        if found.kind != "listing":
+            return True  # an empty feed or sitemap can be just that
+        hint = "check its `links` selector" if source.links else "set a `links` selector"
+        error = SourceError(source.location, f"no article links found; {hint}")
+        self._source_failed(source, error, health.failures + 1)
+        return False
+
+    def _broken(self, source: SourceConfig, reason: str | None) -> None:
+        """Mark the source broken (and report it), or clear the mark with None."""
+        if reason is not None:
+            log.warning("feed %s: source %s is broken: %s", self.feed.id, source.location, reason)
+            self.tally.broken.append(RunError(source.location, source.location, reason))
+        with self.store.transaction():
+            self.store.set_broken(self.feed.id, source.location, reason)
 
     def _discover(
         self,
@@ -352,6 +395,10 @@ class _FeedRun:
                 continue  # shutting down: the rest waits for the next run
             link = by_url[job.url]
             outcome = self._extract(source, result, request)
+            if isinstance(outcome, ExtractionError):
+                self.tally.extraction_failed += 1
+            elif not isinstance(outcome, SourceError):
+                self.tally.extracted += 1
             if isinstance(outcome, SourceError):
                 own_text = bool(link.content_hint or link.summary_hint)
                 self._article_failed(source, link, outcome, own_text)

@@ -441,24 +441,29 @@ def _write_json_feed(channel: Channel, items: Iterable[Item], out: Writable) -> 
     out.write(b'  "items": [')
     separator = b"\n"
     for item in items:
-        entry: dict[str, Any] = {
-            "id": item.id,
-            "url": item.url,
-            "title": item.title,
-            "content_html": display_html(item),
-            "summary": item.summary,
-            "date_published": _rfc3339(item.published),
-            "date_modified": _rfc3339(item.updated),
-        }
-        if item.image:
-            entry["image"] = item.image
-        if item.author:
-            entry["authors"] = [{"name": item.author}]
-        if item.categories:
-            entry["tags"] = list(item.categories)
-        out.write(separator + b"    " + _json(entry).encode())
+        out.write(separator + b"    " + _json(json_feed_item(item)).encode())
         separator = b",\n"
     out.write(b"\n  ]\n}\n")
+
+
+def json_feed_item(item: Item) -> dict[str, Any]:
+    """An item as JSON Feed 1.1 publishes it."""
+    entry: dict[str, Any] = {
+        "id": item.id,
+        "url": item.url,
+        "title": item.title,
+        "content_html": display_html(item),
+        "summary": item.summary,
+        "date_published": _rfc3339(item.published),
+        "date_modified": _rfc3339(item.updated),
+    }
+    if item.image:
+        entry["image"] = item.image
+    if item.author:
+        entry["authors"] = [{"name": item.author}]
+    if item.categories:
+        entry["tags"] = list(item.categories)
+    return entry
 
 
 def display_html(item: Item) -> str:

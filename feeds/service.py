@@ -38,6 +38,7 @@ from feeds.models import RunError, RunReport
 from feeds.pipeline import publish_index, run_feed, utc_now
 from feeds.publish import feed_formats, file_name
 from feeds.server import FeedServer
+from feeds.status import collect_status
 from feeds.storage import StateLock, Store
 
 log = logging.getLogger(__name__)
@@ -257,26 +258,14 @@ class Service:
 
 
 def feeds_health(
-    config: Config, next_run: Callable[[str], datetime | None] = lambda feed_id: None
+    config: Config, next_run: Callable[[str], datetime | None] | None = None
 ) -> tuple[bool, dict[str, Any]]:
-    """Whether every feed is healthy (no more than ``unhealthy_after`` failed runs in a
-    row), and each feed's last run, result, items, next run and last error."""
-    now = utc_now()
-    threshold = config.settings.unhealthy_after
-    feeds: dict[str, Any] = {}
+    """Whether every feed is healthy (no more than ``unhealthy_after`` failed runs in a row,
+    no broken source), and each feed's last run, result, items, next run, last error."""
     with Store.in_directory(config.settings.state_dir) as store:
-        for feed in config.feeds.values():
-            health = store.feed_health(feed.id, now)
-            feeds[feed.id] = {
-                "last_run": _iso(health.last_run),
-                "result": health.last_result,
-                "items": min(store.count_items(feed.id), feed.max_items),
-                "next_run": _iso(next_run(feed.id)),
-                "failed_runs": health.failed_runs,
-                "last_error": health.last_error,
-                "healthy": health.failed_runs <= threshold,
-            }
-    healthy = all(entry["healthy"] for entry in feeds.values())
+        statuses = collect_status(config, store, utc_now(), next_run)
+    healthy = all(status.healthy for status in statuses)
+    feeds = {status.feed: status.as_json() for status in statuses}
     return healthy, {"status": "ok" if healthy else "failing", "feeds": feeds}
 
 
@@ -330,10 +319,6 @@ def _failed_run(feed: Feed, message: str) -> RunReport:
         sources_failed=sources,
         errors=(RunError("", feed.id, message),),
     )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
 
 
 def _mtime(path: Path) -> float:

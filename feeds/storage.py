@@ -112,6 +112,11 @@ MIGRATIONS: Sequence[str] = (
         icon TEXT
     ) WITHOUT ROWID;
     """,
+    # 5: breakage: how many links a source yielded last, and why it is broken now
+    """
+    ALTER TABLE source_health ADD COLUMN links_seen INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE source_health ADD COLUMN broken TEXT;
+    """,
 )
 
 
@@ -135,6 +140,10 @@ class SourceHealth:
     config: str = ""
     """A key of the source's configuration when it last worked: when the configuration
     changes, the saved validators of its pages no longer say "nothing new for you"."""
+    links_seen: int = 0
+    """Article links the source yielded the last time its pages were read."""
+    broken: str | None = None
+    """Why the source is broken (it stopped yielding links, its articles all fail), if it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -432,7 +441,8 @@ class Store:
     def source_health(self, feed: str, source: str) -> SourceHealth:
         """How a source has been doing (a fresh record when never run)."""
         row = self._query_one(
-            """SELECT failures, last_error, last_success, last_failure, next_attempt, config
+            """SELECT failures, last_error, last_success, last_failure, next_attempt, config,
+                      links_seen, broken
                FROM source_health WHERE feed = ? AND source = ?""",
             (feed, source),
         )
@@ -445,6 +455,29 @@ class Store:
             last_failure=_optional_time(row[3]),
             next_attempt=_optional_time(row[4]),
             config=row[5],
+            links_seen=row[6],
+            broken=row[7],
+        )
+
+    def sources_health(self, feed: str) -> dict[str, SourceHealth]:
+        """The health of every source of a feed that has been run."""
+        rows = self._query("SELECT source FROM source_health WHERE feed = ?", (feed,))
+        return {row[0]: self.source_health(feed, row[0]) for row in rows}
+
+    def record_links_seen(self, feed: str, source: str, links: int) -> None:
+        """How many article links the source yielded this time its pages were read."""
+        self._execute(
+            """INSERT INTO source_health (feed, source, links_seen) VALUES (?, ?, ?)
+               ON CONFLICT (feed, source) DO UPDATE SET links_seen = excluded.links_seen""",
+            (feed, source, links),
+        )
+
+    def set_broken(self, feed: str, source: str, reason: str | None) -> None:
+        """Mark a source broken, with the reason; None clears the mark."""
+        self._execute(
+            """INSERT INTO source_health (feed, source, broken) VALUES (?, ?, ?)
+               ON CONFLICT (feed, source) DO UPDATE SET broken = excluded.broken""",
+            (feed, source, reason),
         )
 
     def record_source_success(

@@ -170,6 +170,7 @@ class Candidate:
     link: Link
     score: int
     pattern: str
+    anchor: HtmlElement
 
 
 def score_links(
@@ -189,7 +190,7 @@ def score_links(
         link = Link(url=url, source=source, title_hint=title or None)
         best = scored.get(url)
         if best is None or score > best.score:
-            scored[url] = Candidate(link, score, pattern)
+            scored[url] = Candidate(link, score, pattern, anchor)
     # repeated markup (a list of teasers) is evidence too
     patterns = Counter(c.pattern for c in scored.values() if c.score >= ARTICLE_THRESHOLD - 1)
     return [
@@ -366,3 +367,46 @@ def _pattern(anchor: HtmlElement) -> str:
         first_class = (element.get("class") or "").split()[:1]
         parts.append(tag + ("." + first_class[0] if first_class else ""))
     return ">".join(reversed(parts))
+
+
+def suggest_selector(document: HtmlElement, base: str, candidates: list[Candidate]) -> str | None:
+    """A CSS selector that picks the same article links as automatic detection: built
+    from the chosen anchors' tags and classes, kept only if the links it selects on the
+    page are (nearly) exactly those; of those, the one matching as many elements as there
+    are articles, then the shortest."""
+    wanted = {candidate.link.url for candidate in candidates}
+    if len(wanted) < 2:
+        return None
+    fitting = []
+    for css in _selector_candidates([candidate.anchor for candidate in candidates]):
+        try:
+            elements = select(document, css)
+        except ValueError:
+            continue
+        picked = {_link_url(element, base) for element in elements} - {None}
+        if len(picked & wanted) >= 0.9 * len(wanted) and len(picked - wanted) <= 1:
+            fitting.append((abs(len(elements) - len(candidates)), css.count(" "), len(css), css))
+    return min(fitting)[3] if fitting else None
+
+
+def _selector_candidates(anchors: list[HtmlElement]) -> list[str]:
+    """Selectors most anchors share: ``h2 a``, ``a.title``, ``article.teaser h2 a``..."""
+    counts: Counter[str] = Counter()
+    for anchor in anchors:
+        chain = [anchor, *anchor.iterancestors()][:4]
+        own = set()
+        for size in range(1, len(chain) + 1):
+            for top in _css_steps(chain[size - 1]):
+                for bottom in _css_steps(anchor) if size > 1 else [top]:
+                    own.add(top if size == 1 else f"{top} {bottom}")
+        counts.update(own)
+    return [css for css, count in counts.items() if count >= 0.9 * len(anchors)]
+
+
+def _css_steps(element: HtmlElement) -> list[str]:
+    """A tag alone, and the tag with its first class."""
+    tag = element.tag if isinstance(element.tag, str) else "*"
+    classes = [
+        c for c in (element.get("class") or "").split() if re.fullmatch(r"[A-Za-z][\w-]*", c)
+    ]
+    return [tag, f"{tag}.{classes[0]}"] if classes else [tag]
