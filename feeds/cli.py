@@ -12,26 +12,60 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
+import textwrap
 import traceback
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NoReturn
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import Progress as RichProgress
+from rich.table import Table
 
 from feeds import __version__
-from feeds.config import Config, load_config
+from feeds.add import explore, feed_entry, feed_id_for
+from feeds.config import (
+    Config,
+    Feed,
+    Settings,
+    SourceConfig,
+    append_feed,
+    load_config,
+    yaml_text,
+)
 from feeds.errors import ConfigError, FeedsError
-from feeds.fetch import Fetcher, FetchOptions
-from feeds.models import RunReport
-from feeds.pipeline import publish_index, run_feed
-from feeds.storage import StateLock, Store
+from feeds.fetch import Fetcher, FetchOptions, RequestOptions, saved_page
+from feeds.html import block_text, parse_fragment
+from feeds.models import Link, RunReport
+from feeds.normalise import normalise
+from feeds.pipeline import extract_with_parts, publish_index, run_feed, utc_now
+from feeds.publish import display_html, json_feed_item, prepare_output_dir
+from feeds.sources import discover
+from feeds.status import collect_status
+from feeds.storage import DATABASE_NAME, StateLock, Store
+from feeds.urls import is_web_url
 
 log = logging.getLogger("feeds")
 
 DEFAULT_CONFIG = Path("config/feeds.yaml")
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+STATUS_COLUMNS = (
+    "FEED",
+    "LAST RUN",
+    "RESULT",
+    "ITEMS",
+    "NEW 24H",
+    "NEXT RUN",
+    "FAILS",
+    "LAST ERROR",
+)
 # libraries that log every page they give up on; their news is in our run report
 _CHATTY_LOGGERS = (
     "trafilatura",
@@ -81,12 +115,24 @@ def main(
 
 
 @main.command()
+@click.option("--online", is_flag=True, help="Also read each source once and try one article.")
 @click.pass_context
-def check(ctx: click.Context) -> None:
-    """Validate the config file without running anything."""
+def check(ctx: click.Context, online: bool) -> None:
+    """Validate the config file; with --online, try every source too."""
     config = _load(ctx)
     sources = sum(len(feed.sources) for feed in config.feeds.values())
     click.echo(f"{config.file}: OK, {len(config.feeds)} feeds, {sources} sources")
+    if not online:
+        return
+    failures = 0
+    with _fetcher(config) as fetcher:
+        for feed in config.feeds.values():
+            for source in feed.sources:
+                line, ok = _check_source(feed, source, fetcher)
+                click.echo(line)
+                failures += not ok
+    if failures:
+        sys.exit(EXIT_FAILED)
 
 
 @main.command()
@@ -103,30 +149,30 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
     config = _load(ctx)
     for warning in config.warnings:
         log.warning("%s", warning)
-    unknown = [feed_id for feed_id in feed_ids if feed_id not in config.feeds]
-    if unknown:
-        known = ", ".join(config.feeds)
-        raise click.UsageError(f"no feed named {', '.join(unknown)} (the config has: {known})")
+    _check_feed_ids(config, feed_ids)
     feeds = [config.feeds[feed_id] for feed_id in feed_ids] if feed_ids else config.feeds.values()
     settings = config.settings
-    options = FetchOptions.from_settings(settings)
     failures = 0
     lock = StateLock(settings.state_dir)
     try:
+        prepare_output_dir(settings.output_dir)
         lock.acquire()
         store = Store.in_directory(settings.state_dir)
     except FeedsError as exc:
-        _fail(str(exc))
-    with lock, store, Fetcher(options, local_roots=config.local_roots) as fetcher:
+        _fail(str(exc), debug=ctx.obj["debug"])
+    with lock, store, _fetcher(config) as fetcher, _progress_bars() as bars:
         for feed in feeds:
             try:
-                report = run_feed(feed, settings=settings, fetcher=fetcher, store=store)
-            except FeedsError as exc:
-                click.echo(f"{feed.id}: failed: {exc}", err=True)
-                failures += 1
-                continue
-            except Exception as exc:  # one feed's bug must not stop the others
-                click.echo(f"{feed.id}: internal error: {exc!r}", err=True)
+                report = run_feed(
+                    feed,
+                    settings=settings,
+                    fetcher=fetcher,
+                    store=store,
+                    progress=bars.feed(feed.id, len(feed.sources)),
+                )
+            except Exception as exc:  # one feed's failure or bug must not stop the others
+                kind = "failed" if isinstance(exc, FeedsError) else "internal error"
+                click.echo(f"{feed.id}: {kind}: {exc}", err=True)
                 if ctx.obj["debug"]:
                     traceback.print_exc()
                 failures += 1
@@ -140,6 +186,125 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
             failures += 1
     if failures:
         sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.argument("url")
+@click.option("--write", is_flag=True, help="Append the suggested feed to the config file.")
+@click.option("--id", "feed_id", metavar="ID", help="The new feed's id (default: from the URL).")
+@click.pass_context
+def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
+    """Find how to follow a site, and print (or --write) a config entry for it."""
+    config = _load(ctx) if write or ctx.obj["config_path"].exists() else None
+    try:
+        with _fetcher(config) as fetcher:
+            findings = explore(url, fetcher)
+    except FeedsError as exc:
+        _fail(str(exc), debug=ctx.obj["debug"])
+    click.echo(f"On {findings.url}:")
+    for option in findings.options:
+        click.echo(f"  {option.kind:<8} {option.url}  {option.detail}")
+    best = findings.best
+    if best is None:
+        _fail(
+            "found no feed, no article links and no sitemap there; try the site's news or "
+            "blog page, or write a source with a `links` selector"
+        )
+    taken = set(config.feeds) if config else set()
+    feed_id = feed_id or feed_id_for(findings.url, taken)
+    entry = feed_entry(findings, best)
+    click.echo(f"\nSuggested entry (the {best.kind}):\n")
+    click.echo(yaml_text({"feeds": {feed_id: entry}}))
+    if write and config is not None:
+        try:
+            append_feed(config.file, feed_id, entry)
+        except ConfigError as exc:
+            _fail(str(exc))
+        click.echo(f"Added feed {feed_id} to {config.file}.")
+
+
+@main.command()
+@click.argument("target", required=False)
+@click.option(
+    "--source", "source_target", metavar="URL|PATH", help="Show the links a source yields."
+)
+@click.option("--feed", "feed_id", metavar="ID", help="Use this feed's rules.")
+@click.option("--url", "saved_url", metavar="URL", help="Where a saved page was saved from.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "html", "json"]),
+    default="text",
+    show_default=True,
+    help="text: readable; html: the item's HTML; json: the item as published.",
+)
+@click.pass_context
+def preview(
+    ctx: click.Context,
+    target: str | None,
+    source_target: str | None,
+    feed_id: str | None,
+    saved_url: str | None,
+    output: str,
+) -> None:
+    """Show what feeds makes of an article (a URL or a saved FILE), or of a source."""
+    if (target is None) == (source_target is None):
+        raise click.UsageError("give an article (URL or FILE) or --source URL|PATH, not both")
+    config = _load(ctx) if feed_id or ctx.obj["config_path"].exists() else None
+    feed = None
+    if feed_id is not None:
+        assert config is not None
+        _check_feed_ids(config, [feed_id])
+        feed = config.feeds[feed_id]
+    source = _source_to_preview(source_target, feed) if source_target is not None else None
+    extra_roots = (source.path,) if source is not None and source.path is not None else ()
+    try:
+        with _fetcher(config, extra_roots) as fetcher:
+            if source is not None:
+                _preview_source(source, feed, fetcher)
+            else:
+                assert target is not None
+                _preview_article(target, saved_url, feed, fetcher, output)
+    except FeedsError as exc:
+        _fail(str(exc), debug=ctx.obj["debug"])
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON, for scripts.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """How every feed is doing: last run, result, items, next run, failures, errors."""
+    config = _load(ctx)
+    if (config.settings.state_dir / DATABASE_NAME).exists():
+        with Store.in_directory(config.settings.state_dir) as store:
+            statuses = collect_status(config, store, utc_now())
+    else:
+        statuses = []
+    if as_json:
+        click.echo(json.dumps([s.as_json() for s in statuses], indent=1, ensure_ascii=False))
+        return
+    if not statuses:
+        click.echo("no feed has run yet (feeds once, or feeds run)")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in STATUS_COLUMNS:
+        table.add_column(column, overflow="fold")
+    for s in statuses:
+        table.add_row(
+            s.feed,
+            _when(s.last_run),
+            s.result + (" (broken)" if s.broken else ""),
+            str(s.items),
+            str(s.new_last_day),
+            _when(s.next_run),
+            str(s.failed_runs),
+            s.last_error or "",
+        )
+    console = Console(width=max(100, shutil.get_terminal_size().columns))
+    console.print(table)
+    for s in statuses:
+        for source, reason in s.broken.items():
+            console.print(f"BROKEN {s.feed}: {source}: {reason}", highlight=False, markup=False)
 
 
 @main.command()
@@ -175,6 +340,151 @@ def serve(ctx: click.Context) -> None:
         _fail(f"cannot start: {exc}")
 
 
+def _fetcher(config: Config | None, extra_roots: tuple[Path, ...] = ()) -> Fetcher:
+    settings = config.settings if config is not None else Settings()
+    roots = config.local_roots if config is not None else ()
+    return Fetcher(FetchOptions.from_settings(settings), local_roots=roots + extra_roots)
+
+
+def _check_source(feed: Feed, source: SourceConfig, fetcher: Fetcher) -> tuple[str, bool]:
+    """One line on what a source yields now, and whether it yields anything."""
+    where = f"{feed.id}: {source.location}"
+    request = RequestOptions.from_source(source)
+    try:
+        page = fetcher.fetch(source.location, request=request)
+        found = discover(page, source, max_age=feed.max_age_for(source), now=utc_now())
+    except FeedsError as exc:
+        return f"{where}: FAILED: {exc}", False
+    if not found.links:
+        more = f", and {len(found.more)} more pages to read" if found.more else ""
+        return f"{where}: FAILED: no article links ({found.kind}{more})", bool(found.more)
+    sample = found.links[0]
+    try:
+        article = extract_with_parts(
+            fetcher.fetch(sample.url, request=request), feed.rules_for(source), fetcher, request
+        )
+    except FeedsError as exc:
+        return f"{where}: {len(found.links)} links ({found.kind}); sample FAILED: {exc}", False
+    words = len(article.text.split())
+    title = article.title or sample.title_hint or sample.url
+    return (
+        f'{where}: {len(found.links)} links ({found.kind}); sample "{title}", {words} words',
+        True,
+    )
+
+
+def _source_to_preview(target: str, feed: Feed | None) -> SourceConfig:
+    """The feed's own source at ``target`` (a URL or a local path), else a plain one."""
+    if is_web_url(target):
+        source = SourceConfig(url=target)
+    elif Path(target).exists():
+        source = SourceConfig(path=Path(target).resolve())
+    else:
+        raise click.UsageError(f"{target} is neither an http(s) URL nor a file or directory")
+    configured = feed.sources if feed else ()
+    return next((s for s in configured if s.location == source.location), source)
+
+
+def _preview_source(source: SourceConfig, feed: Feed | None, fetcher: Fetcher) -> None:
+    url = source.location
+    found = discover(
+        fetcher.fetch(url, request=RequestOptions.from_source(source)),
+        source,
+        max_age=feed.max_age_for(source) if feed else None,
+        now=utc_now(),
+    )
+    click.echo(f"{url}: a {found.kind}, {len(found.links)} article links")
+    for link in found.links:
+        date = f"{link.published_hint:%Y-%m-%d} " if link.published_hint else ""
+        click.echo(f"  {date}{link.title_hint or '(no title)'}\n    {link.url}")
+    for following in found.more:
+        click.echo(f"  next page: {following}")
+
+
+def _preview_article(
+    target: str, saved_url: str | None, feed: Feed | None, fetcher: Fetcher, output: str
+) -> None:
+    path = Path(target)
+    if is_web_url(target):
+        page = fetcher.fetch(target)
+    elif path.is_file():
+        page = saved_page(path, saved_url)
+    else:
+        raise click.UsageError(f"{target} is neither an http(s) URL nor a file")
+    source = feed.sources[0] if feed else None
+    rules = feed.rules_for(source) if feed and source else None
+    request = RequestOptions.from_source(source) if source else RequestOptions()
+    article = extract_with_parts(page, rules, fetcher, request)
+    link = Link(url=page.final_url, source=source.location if source else page.final_url)
+    item = normalise(article, link, feed=feed.id if feed else "preview", first_seen=page.fetched_at)
+    if output == "json":
+        click.echo(json.dumps(json_feed_item(item), indent=1, ensure_ascii=False))
+    elif output == "html":
+        click.echo(display_html(item))
+    else:
+        text = block_text(parse_fragment(display_html(item)))
+        click.echo(f"Title:     {item.title}")
+        click.echo(f"Author:    {item.author or '-'}")
+        when = f"{item.published:%Y-%m-%d %H:%M} UTC"
+        undated = " (the page gives no date: the time it was read)" if not article.published else ""
+        click.echo(f"Published: {when}{undated}")
+        click.echo(f"Link:      {item.url}")
+        click.echo(f"Image:     {item.image or '-'}")
+        click.echo(f"Words:     {len(text.split())}")
+        click.echo(f"Summary:   {item.summary}\n")
+        click.echo("\n\n".join(textwrap.fill(line, 88) for line in text.splitlines()))
+
+
+class _Bars:
+    """Progress bars of ``feeds once``, on a terminal only."""
+
+    def __init__(self, progress: RichProgress | None) -> None:
+        self.progress = progress
+
+    def feed(self, feed_id: str, sources: int) -> _FeedBar | None:
+        if self.progress is None:
+            return None
+        task = self.progress.add_task(feed_id, total=0, sources=f"0/{sources} sources")
+        return _FeedBar(self.progress, task, sources)
+
+
+class _FeedBar:
+    def __init__(self, progress: RichProgress, task: TaskID, sources: int) -> None:
+        self.progress, self.task, self.sources, self.done = progress, task, sources, 0
+
+    def articles(self, count: int) -> None:
+        total = self.progress.tasks[self.task].total or 0
+        self.progress.update(self.task, total=total + count)
+
+    def article_done(self) -> None:
+        self.progress.advance(self.task)
+
+    def source_done(self) -> None:
+        self.done += 1
+        self.progress.update(self.task, sources=f"{self.done}/{self.sources} sources")
+
+
+@contextmanager
+def _progress_bars() -> Iterator[_Bars]:
+    """Bars on standard error when it is a terminal; nothing when it is piped or logged."""
+    if not sys.stderr.isatty():
+        yield _Bars(None)
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("articles · {task.fields[sources]}"),
+        TimeElapsedColumn(),
+    )
+    with RichProgress(*columns, console=Console(stderr=True), transient=True) as progress:
+        yield _Bars(progress)
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+
+
 def _summary(report: RunReport, output_dir: Path) -> str:
     counts = (
         f"{report.new} new, {report.updated} updated, {report.unchanged} unchanged, "
@@ -190,6 +500,13 @@ def _summary(report: RunReport, output_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _check_feed_ids(config: Config, feed_ids: Iterable[str]) -> None:
+    unknown = [feed_id for feed_id in feed_ids if feed_id not in config.feeds]
+    if unknown:
+        known = ", ".join(config.feeds)
+        raise click.UsageError(f"no feed named {', '.join(unknown)} (the config has: {known})")
+
+
 def _load(ctx: click.Context) -> Config:
     try:
         return load_config(ctx.obj["config_path"])
@@ -198,7 +515,9 @@ def _load(ctx: click.Context) -> Config:
         sys.exit(EXIT_USAGE)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, *, debug: bool = False) -> NoReturn:
+    if debug:
+        traceback.print_exc()
     click.echo(f"feeds: {message}", err=True)
     sys.exit(EXIT_FAILED)
 

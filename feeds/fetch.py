@@ -315,7 +315,11 @@ class Fetcher:
             raise FetchError(url, rules.refusal)
         agent = _product_token(request.user_agent or self.options.user_agent)
         if rules.parser is not None and not rules.parser.can_fetch(url, agent):
-            raise FetchError(url, "disallowed by the site's robots.txt; not fetched")
+            raise FetchError(
+                url,
+                "disallowed by the site's robots.txt; not fetched "
+                "(`robots: ignore` on the source overrides it)",
+            )
 
     def _robots_rules(self, url: str, request: RequestOptions) -> _RobotsRules:
         parts = urlsplit(url)
@@ -340,11 +344,14 @@ class Fetcher:
         except FetchError as error:
             if error.status is not None and 400 <= error.status < 500:
                 return _RobotsRules(None, None, now + ROBOTS_TTL)  # no robots.txt: all allowed
-            log.warning("robots.txt of %s unreachable: %s", origin, error.message)
-            refusal = (
-                f"robots.txt is unreachable ({error.message}); the site is treated as "
-                "disallowing everything for now (RFC 9309)"
-            )
+            log.info("robots.txt of %s unreachable: %s", origin, error.message)
+            if error.status is None:  # the host itself is out of reach: say that first
+                refusal = f"{error.message} (while reading the site's robots.txt)"
+            else:
+                refusal = (
+                    f"robots.txt is unreachable ({error.message}); the site is treated as "
+                    "disallowing everything for now (RFC 9309)"
+                )
             return _RobotsRules(None, refusal, now + ROBOTS_UNREACHABLE_TTL)
         text = page.body[:ROBOTS_MAX_BYTES].decode("utf-8", errors="replace")
         parser = Protego.parse(text)

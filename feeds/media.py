@@ -25,6 +25,8 @@ from feeds.html import HtmlElement, collapse_whitespace
 from feeds.urls import is_web_url, resolve
 
 MAX_CAPTION = 400
+EMBED_MARK = "data-feeds-embed"
+"""Marks an embed's thumbnail, so that it is never taken for the article's main image."""
 _BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "dd")
 _CAPTION_CLASS = re.compile(r"caption|credit", re.IGNORECASE)
 _SMALL_CONTAINER = 3  # children of a box that holds an image and its caption
@@ -62,7 +64,9 @@ class Embed:
         figure = lxml.html.Element("figure")
         if self.thumbnail:
             link = lxml.html.Element("a", href=self.url)
-            link.append(lxml.html.Element("img", src=self.thumbnail, alt=f"Video: {self.title}"))
+            thumbnail = lxml.html.Element("img", src=self.thumbnail, alt=f"Video: {self.title}")
+            thumbnail.set(EMBED_MARK, "")  # not the article's own image (sanitising drops it)
+            link.append(thumbnail)
             figure.append(link)
         caption = lxml.html.Element("figcaption")
         link = lxml.html.Element("a", href=self.url)

@@ -23,6 +23,7 @@ from feeds.html import (
     serialize_inner,
     strip_xml_illegal,
 )
+from feeds.media import EMBED_MARK
 from feeds.models import Article, Item, Link
 from feeds.urls import clean_url, is_web_url, path_of, resolve, same_site, scheme_of
 
@@ -67,7 +68,9 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
     title = clean_title(article.title or link.title_hint or _opening_words(article.text) or url)
     base = article.base_url or article.url
     content = clean_html(article.html, base=base, title=title)
-    image = _absolute_web_url(base, article.image or link.image_hint) or _first_image(content)
+    image = _absolute_web_url(base, article.image or link.image_hint) or _first_image(
+        article.html, base
+    )
     summary = clean_text(article.description or link.summary_hint or "") or summarise(article.text)
     # a date the page's metadata gives wins; then the source's (a feed entry's), then one
     # guessed from the page's text; without any, the item keeps the time it was first seen
@@ -287,9 +290,14 @@ def _drop_empty_paragraphs(html: str) -> str:
     return _EMPTY_PARAGRAPH.sub("", html)
 
 
-def _first_image(html: str) -> str | None:
-    match = re.search(r'<img[^>]*\ssrc="([^"]+)"', html)
-    return match.group(1).replace("&amp;", "&") if match else None
+def _first_image(html: str, base: str) -> str | None:
+    """The first image of the article's own (an embed's thumbnail is not)."""
+    for image in parse_fragment(html).iter("img"):
+        if image.get(EMBED_MARK) is None:
+            url = _absolute_web_url(base, image.get("src") or image.get("data-src"))
+            if url is not None:
+                return url
+    return None
 
 
 def _absolute_web_url(base: str, href: str | None) -> str | None:

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from feeds.config import Config, ExtractRules, Feed, Settings, SourceConfig
 from feeds.errors import ExtractionError, FetchError, FetchStoppedError, SourceError
@@ -51,6 +52,32 @@ from feeds.urls import is_web_url, path_of, resolve
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+
+class Progress(Protocol):
+    """Told how a run advances (``feeds once`` draws progress bars from it)."""
+
+    def articles(self, count: int) -> None:
+        """``count`` more articles are to be processed."""
+
+    def article_done(self) -> None:
+        """One article was processed (kept, left out or failed)."""
+
+    def source_done(self) -> None:
+        """One source of the feed is done."""
+
+
+class _Silent:
+    def articles(self, count: int) -> None:
+        pass
+
+    def article_done(self) -> None:
+        pass
+
+    def source_done(self) -> None:
+        pass
+
+
 BACKOFF_LIMIT = timedelta(days=1)
 _BROKEN_AFTER_FAILED_ARTICLES = 2
 """New articles that must all fail extraction before a source counts as broken."""
@@ -81,13 +108,20 @@ def next_attempt(
 
 
 def run_feed(
-    feed: Feed, *, settings: Settings, fetcher: Fetcher, store: Store, clock: Clock = utc_now
+    feed: Feed,
+    *,
+    settings: Settings,
+    fetcher: Fetcher,
+    store: Store,
+    clock: Clock = utc_now,
+    progress: Progress | None = None,
 ) -> RunReport:
     """Run one feed once and publish its files; returns what happened."""
     started = time.monotonic()
-    run = _FeedRun(feed, fetcher=fetcher, store=store, now=clock())
+    run = _FeedRun(feed, fetcher=fetcher, store=store, now=clock(), progress=progress)
     for source in feed.sources:
         run.run_source(source)
+        run.progress.source_done()
     written = publish_feed(feed, settings=settings, store=store)
     if written and settings.websub_hub:
         _ping_hub(settings.websub_hub, feed, settings, written, fetcher)
@@ -95,6 +129,29 @@ def run_feed(
     with store.transaction():
         store.record_run(report, run.now)
     return report
+
+
+def extract_with_parts(
+    page: Page, rules: ExtractRules | None, fetcher: Fetcher, request: RequestOptions
+) -> Article:
+    """The article of a page, with the further parts of a multi-page article fetched and
+    joined, up to the rules' ``max_pages`` pages in all; a part that fails ends the
+    article there. Raises ``SourceError`` when the page itself holds no article."""
+    article = extract_article(page, rules)
+    max_pages = rules.max_pages if rules is not None else _MAX_PARTS
+    parts: list[Article] = []
+    seen = {article.url}
+    following = article.next_page
+    while following and following not in seen and len(parts) + 1 < max_pages:
+        seen.add(following)
+        try:
+            part = extract_article(fetcher.fetch(following, request=request), rules)
+        except SourceError as error:
+            log.info("part %s of %s left out: %s", following, article.url, error.message)
+            break
+        parts.append(part)
+        following = part.next_page
+    return join_parts(article, parts)
 
 
 def publish_feed(feed: Feed, *, settings: Settings, store: Store) -> tuple[str, ...]:
@@ -203,11 +260,20 @@ class _Discovered:
 class _FeedRun:
     """The state of one run of one feed."""
 
-    def __init__(self, feed: Feed, *, fetcher: Fetcher, store: Store, now: datetime) -> None:
+    def __init__(
+        self,
+        feed: Feed,
+        *,
+        fetcher: Fetcher,
+        store: Store,
+        now: datetime,
+        progress: Progress | None = None,
+    ) -> None:
         self.feed = feed
         self.fetcher = fetcher
         self.store = store
         self.now = now
+        self.progress: Progress = progress or _Silent()
         self.tally = _Tally()
         self.budget = feed.max_new_per_run
         """New articles this run may still take (None: no limit)."""
@@ -245,6 +311,8 @@ class _FeedRun:
         refreshed = self._refresh(source, request) if source.refresh else {}
         if found is None:  # 304: nothing new on the source's pages
             self.tally.sources_unchanged += 1
+            if health.broken:  # the pages are again those last read with success
+                self._broken(source, None)
             self._source_worked(source, config)
             return
         known = self.store.known_urls(self.feed.id, (link.url for link in found.links), rules)
@@ -287,8 +355,14 @@ class _FeedRun:
             )
         if found.kind != "listing":
             return True  # an empty feed or sitemap can be just that
-        hint = "check its `links` selector" if source.links else "set a `links` selector"
-        error = SourceError(source.location, f"no article links found; {hint}")
+        if source.links:
+            what = f"its `links` selector {source.links!r} matched nothing"
+            hint = "check it"
+        else:
+            what, hint = "no article links found", "set a `links` selector"
+        error = SourceError(
+            source.location, f"{what}; {hint} (`feeds preview --source {source.location}`)"
+        )
         self._source_failed(source, error, health.failures + 1)
         return False
 
@@ -330,6 +404,8 @@ class _FeedRun:
             if page is None:
                 continue
             found = discover(page, source, max_age=max_age, now=self.now)
+            for problem in found.problems:
+                self.tally.error(source, SourceError(url, problem))
             if not pages:
                 kind = found.kind
                 limit = max(limit, max_pages(source, found.kind))
@@ -381,15 +457,18 @@ class _FeedRun:
             # items of one run sort as the source lists them: the first listed is the newest
             return self.now - timedelta(microseconds=position[link.url])
 
+        self.progress.articles(len(links))
         if not source.follow:
             for link in links:
                 article = link_article(link)
                 item = normalise(article, link, feed=self.feed.id, first_seen=first_seen(link))
                 self._keep(item, source, max_age, rules)
+                self.progress.article_done()
             return True
         by_url = {link.url: link for link in links}
         complete = True
         for job, result in self.fetcher.fetch_all(FetchJob(link.url, request) for link in links):
+            self.progress.article_done()
             if isinstance(result, FetchStoppedError) or self.fetcher.stopping:
                 complete = False
                 continue  # shutting down: the rest waits for the next run
@@ -447,34 +526,12 @@ class _FeedRun:
         there is none."""
         if isinstance(result, FetchError):
             return result
-        rules = self.feed.rules_for(source)
         try:
-            article = extract_article(result, rules)
+            article = extract_with_parts(result, self.feed.rules_for(source), self.fetcher, request)
         except SourceError as error:
             return error
         self._save_validators(result)
-        return self._add_parts(article, request, rules)
-
-    def _add_parts(
-        self, article: Article, request: RequestOptions, rules: ExtractRules | None
-    ) -> Article:
-        """Fetch and join the further parts of a multi-page article, up to the rules'
-        ``max_pages`` pages in all; a part that fails ends the article there."""
-        max_pages = rules.max_pages if rules is not None else _MAX_PARTS
-        parts: list[Article] = []
-        seen = {article.url}
-        following = article.next_page
-        while following and following not in seen and len(parts) + 1 < max_pages:
-            seen.add(following)
-            try:
-                page = self.fetcher.fetch(following, request=request)
-                part = extract_article(page, rules)
-            except SourceError as error:
-                log.info("feed %s: part %s left out: %s", self.feed.id, following, error.message)
-                break
-            parts.append(part)
-            following = part.next_page
-        return join_parts(article, parts)
+        return article
 
     def _article_failed(
         self, source: SourceConfig, link: Link, error: SourceError, own_text: bool

@@ -175,6 +175,23 @@ def _write_items(
     write(channel, items(), fmt, out)
 
 
+def prepare_output_dir(directory: Path) -> None:
+    """Create ``directory`` if needed and prove a file can be written in it, so a run
+    fails at its start, not after fetching everything."""
+    hint = "set settings.output_dir to a writable directory, or fix its permissions"
+    if directory.exists() and not directory.is_dir():
+        raise PublishError(f"output directory {directory} is a file, not a directory; {hint}")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        descriptor, probe = tempfile.mkstemp(dir=directory, prefix=".feeds-probe.")
+        os.close(descriptor)
+        Path(probe).unlink()
+    except OSError as exc:
+        raise PublishError(
+            f"cannot write in output directory {directory}: {exc.strerror or exc}; {hint}"
+        ) from exc
+
+
 def write_if_changed(path: Path, data: bytes) -> bool:
     """Atomically replace ``path`` with ``data`` unless it already holds exactly that."""
     return replace_if_changed(path, lambda out: out.write(data))

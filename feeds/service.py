@@ -36,7 +36,7 @@ from feeds.errors import ConfigError, FeedsError
 from feeds.fetch import Fetcher, FetchOptions
 from feeds.models import RunError, RunReport
 from feeds.pipeline import publish_index, run_feed, utc_now
-from feeds.publish import feed_formats, file_name
+from feeds.publish import feed_formats, file_name, prepare_output_dir
 from feeds.server import FeedServer
 from feeds.status import collect_status
 from feeds.storage import StateLock, Store
@@ -73,6 +73,7 @@ class Service:
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit status."""
         settings = self.config.settings
+        prepare_output_dir(settings.output_dir)
         with StateLock(settings.state_dir):
             for warning in self.config.warnings:
                 log.warning("%s", warning)

@@ -78,7 +78,8 @@ def test_disallowed_paths_are_never_requested(site: SiteSim, write_config: Write
     assert report.new == 3
     [error] = report.errors
     assert error.url == site.url(articles[1].path)
-    assert error.message == "disallowed by the site's robots.txt; not fetched"
+    assert error.message.startswith("disallowed by the site's robots.txt; not fetched")
+    assert "robots: ignore" in error.message
     assert site.paths().count("/robots.txt") == 1  # fetched once per host and run
 
 

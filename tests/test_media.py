@@ -31,7 +31,7 @@ def article_and_page(embed: str) -> tuple[str, str]:
     [
         (
             '<iframe src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ?start=3" title="The ferry"></iframe>',
-            '<figure><a href="https://www.youtube.com/watch?v=dQw4w9WgXcQ"><img src="https://i.ytimg.com/vi/dQw4w9WgXcQ/hqdefault.jpg" alt="Video: The ferry"></a>'
+            '<figure><a href="https://www.youtube.com/watch?v=dQw4w9WgXcQ"><img src="https://i.ytimg.com/vi/dQw4w9WgXcQ/hqdefault.jpg" alt="Video: The ferry" data-feeds-embed=""></a>'
             '<figcaption><a href="https://www.youtube.com/watch?v=dQw4w9WgXcQ">The ferry (YouTube)</a></figcaption></figure>',
         ),
         (
@@ -40,7 +40,7 @@ def article_and_page(embed: str) -> tuple[str, str]:
         ),
         (
             '<iframe src="//www.dailymotion.com/embed/video/x7tgad0"></iframe>',
-            '<figure><a href="https://www.dailymotion.com/video/x7tgad0"><img src="https://www.dailymotion.com/thumbnail/video/x7tgad0" alt="Video: Video"></a>'
+            '<figure><a href="https://www.dailymotion.com/video/x7tgad0"><img src="https://www.dailymotion.com/thumbnail/video/x7tgad0" alt="Video: Video" data-feeds-embed=""></a>'
             '<figcaption><a href="https://www.dailymotion.com/video/x7tgad0">Video (Dailymotion)</a></figcaption></figure>',
         ),
         (
@@ -49,7 +49,7 @@ def article_and_page(embed: str) -> tuple[str, str]:
         ),
         (
             '<video poster="/img/poster.jpg" controls><source src="/media/ferry.mp4" type="video/mp4"></video>',
-            '<figure><a href="https://herald.example/media/ferry.mp4"><img src="https://herald.example/img/poster.jpg" alt="Video: Video"></a>'
+            '<figure><a href="https://herald.example/media/ferry.mp4"><img src="https://herald.example/img/poster.jpg" alt="Video: Video" data-feeds-embed=""></a>'
             '<figcaption><a href="https://herald.example/media/ferry.mp4">Video (file)</a></figcaption></figure>',
         ),
         (

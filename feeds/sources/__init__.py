@@ -52,6 +52,8 @@ class Discovery:
     """Further pages of the same source to read: the next listing page, child sitemaps."""
     icon: str | None = None
     """The site's icon, as the page declares it."""
+    problems: tuple[str, ...] = ()
+    """What the source's rules could not read on the page."""
 
 
 def discover(
@@ -66,7 +68,7 @@ def discover(
     else:
         found = read_listing(page, source)
     kept = filter_links(found.links, source, site=page.final_url, max_age=max_age, now=now)
-    return Discovery(kind, tuple(kept), tuple(found.more), found.icon)
+    return Discovery(kind, tuple(kept), tuple(found.more), found.icon, tuple(found.problems))
 
 
 def max_pages(source: SourceConfig, kind: Kind) -> int:

@@ -14,3 +14,5 @@ class Found:
     links: list[Link]
     more: list[str] = field(default_factory=list)
     icon: str | None = None
+    problems: list[str] = field(default_factory=list)
+    """What the source's rules could not read (a date in another format), for the report."""

@@ -83,8 +83,9 @@ def read_listing(page: Page, source: SourceConfig) -> Found:
     icon it declares."""
     document = parse_document(page.text)
     base = base_url(document, page.final_url)
+    problems: list[str] = []
     if source.item is not None:
-        links = links_by_item_selectors(document, base, source, source.item)
+        links = links_by_item_selectors(document, base, source, source.item, problems)
     elif source.links:
         links = _dedupe(_links_by_selector(document, base, source))
     elif source.is_directory:
@@ -94,7 +95,7 @@ def read_listing(page: Page, source: SourceConfig) -> Found:
         links = [c.link for c in score_links(document, base, source.location, allow_file=local)]
     following = next_page(document, base, source)
     more = [following] if following and following != clean_url(page.final_url) else []
-    return Found(links, more, site_icon(document, base))
+    return Found(links, more, site_icon(document, base), problems)
 
 
 def site_icon(document: HtmlElement, base: str) -> str | None:
@@ -131,9 +132,14 @@ def next_page(document: HtmlElement, base: str, source: SourceConfig) -> str | N
 
 
 def links_by_item_selectors(
-    document: HtmlElement, base: str, source: SourceConfig, fields: ItemSelectors
+    document: HtmlElement,
+    base: str,
+    source: SourceConfig,
+    fields: ItemSelectors,
+    problems: list[str] | None = None,
 ) -> list[Link]:
-    """One link per listing entry, with what the entry says about its article."""
+    """One link per listing entry, with what the entry says about its article; what
+    cannot be read (a date in another format) is added to ``problems``, once."""
     links: dict[str, Link] = {}
     for entry in select(document, fields.selector):
         href = _field(entry, fields.link) if fields.link else _first_href(entry)
@@ -147,6 +153,12 @@ def links_by_item_selectors(
         image = _field(entry, fields.image, image=True) if fields.image else None
         content = _inner_html(entry, fields.content) if fields.content else None
         summary = _field(entry, fields.summary) if fields.summary else None
+        published = _entry_date(date_text, fields.date_format)
+        if date_text and published is None and problems is not None and not problems:
+            format_note = (
+                f"date_format {fields.date_format!r}" if fields.date_format else "any format"
+            )
+            problems.append(f"the date {date_text!r} does not match {format_note}")
         links.setdefault(
             url,
             Link(
@@ -154,7 +166,7 @@ def links_by_item_selectors(
                 source=source.location,
                 title_hint=title or None,
                 summary_hint=summary or None,
-                published_hint=_entry_date(date_text, fields.date_format),
+                published_hint=published,
                 author_hint=(_field(entry, fields.author) if fields.author else None) or None,
                 image_hint=resolve(base, image) if image else None,
                 content_hint=content or None,

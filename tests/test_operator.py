@@ -1,0 +1,390 @@
+"""The operator's tools: add, preview, check --online, status, breakage, progress."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+
+from feeds.cli import main
+from tests.conftest import DATA
+from tests.newssite import listing_html, numbered_articles, rss_xml, serve_news, sitemap_xml
+from tests.sitesim import SiteSim
+
+SETTINGS = (
+    "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n  retries: 0\n"
+)
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def site() -> Iterator[SiteSim]:
+    with SiteSim("127.0.0.1") as sim:
+        yield sim
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "feeds.yaml"
+    path.write_text(
+        "# my feeds\n"
+        + SETTINGS
+        + "feeds:\n  # nothing yet but this one\n  keep:\n    sources: [{url: 'https://keep.example/'}]\n"
+    )
+    return path
+
+
+def home_page(extra_head: str = "") -> str:
+    return (
+        f"<html><head><title>The Harbour Herald</title>{extra_head}</head><body>"
+        '<nav><a href="/news/">News</a><a href="/about/">About</a></nav>'
+        "<p>Welcome to the Herald.</p></body></html>"
+    )
+
+
+def add_and_run(config: Path, url: str, feed_id: str) -> str:
+    status, out, err = cli("--config", str(config), "add", url, "--write", "--id", feed_id)
+    assert status == 0, err
+    assert cli("--config", str(config), "check")[0] == 0
+    status, _, err = cli("--config", str(config), "once", "--feed", feed_id)
+    assert status == 0, err
+    entries = feedparser.parse((config.parent / "output" / f"{feed_id}.atom").read_bytes()).entries
+    assert entries, "the new feed is empty"
+    return out
+
+
+def test_add_finds_an_advertised_feed(site: SiteSim, config: Path) -> None:
+    articles = numbered_articles(3)
+    serve_news(site, articles)
+    site.add("/feed.xml", rss_xml(site.origin, articles), content_type="application/rss+xml")
+    site.add(
+        "/",
+        home_page(
+            '<link rel="alternate" type="application/rss+xml" title="Herald news" href="/feed.xml">'
+        ),
+    )
+
+    out = add_and_run(config, site.url("/"), "herald")
+
+    assert f'  feed     {site.url("/feed.xml")}  feed "Herald news": 3 entries' in out
+    assert (
+        f"Suggested entry (the feed):\n\nfeeds:\n  herald:\n    title: The Harbour Herald\n    sources:\n      - url: {site.url('/feed.xml')}\n"
+        in out
+    )
+    text = config.read_text()
+    assert (
+        text.startswith("# my feeds\n") and "  # nothing yet but this one\n  keep:" in text
+    )  # comments kept
+
+
+def test_add_finds_sitemaps_in_robots_txt(site: SiteSim, config: Path) -> None:
+    articles = numbered_articles(2)
+    serve_news(site, articles)
+    site.add("/", home_page())
+    site.add(
+        "/robots.txt",
+        f"User-agent: *\nSitemap: {site.url('/sitemap.xml')}\n",
+        content_type="text/plain",
+    )
+    site.add("/sitemap.xml", sitemap_xml(site.origin, [(a.path, "2024-03-09") for a in articles]))
+
+    out = add_and_run(config, site.url("/"), "herald-map")
+
+    assert f"  sitemap  {site.url('/')}  1 sitemap listed in robots.txt" in out
+    assert f"      - url: {site.url('/')}\n        kind: sitemap\n" in out
+
+
+def test_add_finds_a_listing_and_its_selector(site: SiteSim, config: Path) -> None:
+    serve_news(site, numbered_articles(4))
+
+    out = add_and_run(config, site.url("/news/"), "herald-news")
+
+    assert f"  listing  {site.url('/news/')}  4 article links (selector: h2 a)" in out
+    assert f"      - url: {site.url('/news/')}\n        links: h2 a\n" in out
+
+
+def test_add_without_anything_to_follow(site: SiteSim, config: Path) -> None:
+    site.add("/", home_page())
+    status, _, err = cli("--config", str(config), "add", site.url("/"))
+    assert status == 1
+    assert "found no feed, no article links and no sitemap there" in err
+
+
+def test_add_to_an_unreachable_host(config: Path) -> None:
+    status, _, err = cli("--config", str(config), "add", "http://127.0.0.1:9/")
+    assert status == 1
+    assert err.startswith("feeds: http://127.0.0.1:9/") and "cannot connect" in err
+
+
+SEED_URL_PATH = "/news/world/taliban-enter-outskirts-of-kabul"
+
+
+@pytest.mark.parametrize("served", [True, False], ids=["served", "saved"])
+def test_preview_of_the_seed_article(site: SiteSim, config: Path, served: bool) -> None:
+    seed = DATA / "seed" / "article.html"
+    site.add(SEED_URL_PATH, seed.read_bytes())
+    target = [site.url(SEED_URL_PATH)] if served else [str(seed), "--url", site.url(SEED_URL_PATH)]
+
+    status, out, err = cli("--config", str(config), "preview", *target)
+
+    assert status == 0, err
+    assert (
+        "Title:     Taliban enter outskirts of Kabul in move to retake whole of Afghanistan\n"
+        in out
+    )
+    assert "Author:    Danny Jones\n" in out
+    assert "Published: 2021-08-15 00:00 UTC\n" in out
+    assert f"Link:      {site.url(SEED_URL_PATH)}\n" in out
+    assert "Haibatullah Akhundzada, has headed up the militant group since 2016" in out.replace(
+        "\n", " "
+    )
+    for boilerplate in ("Search icon", "Related links", "Share on Facebook", "All rights reserved"):
+        assert boilerplate not in out
+
+
+def test_preview_json_is_the_published_item(site: SiteSim, config: Path) -> None:
+    site.add(SEED_URL_PATH, (DATA / "seed" / "article.html").read_bytes())
+    site.add(
+        "/news/",
+        f'<html><body><main><h2><a href="{SEED_URL_PATH}">Taliban enter outskirts of Kabul in move to retake whole of Afghanistan</a></h2></main></body></html>',
+    )
+    config.write_text(
+        SETTINGS + f"feeds:\n  world:\n    sources: [{{url: '{site.url('/news/')}'}}]\n"
+    )
+
+    status, out, _ = cli(
+        "--config",
+        str(config),
+        "preview",
+        site.url(SEED_URL_PATH),
+        "--feed",
+        "world",
+        "--format",
+        "json",
+    )
+    assert status == 0
+    previewed = json.loads(out)
+    assert cli("--config", str(config), "once")[0] == 0
+    [published] = json.loads((config.parent / "output" / "world.json").read_text())["items"]
+    for key in (
+        "id",
+        "url",
+        "title",
+        "content_html",
+        "summary",
+        "date_published",
+        "image",
+        "authors",
+    ):
+        assert previewed[key] == published[key], key
+
+
+def test_preview_of_a_source(site: SiteSim, config: Path) -> None:
+    articles = numbered_articles(3)
+    serve_news(site, articles)
+    status, out, _ = cli("--config", str(config), "preview", "--source", site.url("/news/"))
+    assert status == 0
+    assert out.startswith(f"{site.url('/news/')}: a listing, 3 article links\n")
+    for article in articles:
+        assert f"  {article.title}\n    {site.url(article.path)}\n" in out
+
+
+def test_preview_of_a_saved_listing(tmp_path: Path, config: Path) -> None:
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text(listing_html(numbered_articles(2)))
+    status, out, _ = cli("--config", str(config), "preview", "--source", str(tmp_path / "site"))
+    assert status == 0
+    assert out.startswith(f"{(tmp_path / 'site').as_uri()}/: a listing")
+    status, _, err = cli("--config", str(config), "preview", "--source", "no/such/place")
+    assert status == 2 and "no/such/place is neither an http(s) URL nor a file or directory" in err
+
+
+def test_check_online(site: SiteSim, config: Path) -> None:
+    serve_news(site, numbered_articles(2))
+    site.add("/empty/", "<html><body><p>Nothing here</p></body></html>")
+    config.write_text(
+        SETTINGS
+        + f"feeds:\n  good:\n    sources: [{{url: '{site.url('/news/')}'}}]\n"
+        + f"  bad:\n    sources: [{{url: '{site.url('/empty/')}'}}]\n"
+    )
+    status, out, _ = cli("--config", str(config), "check", "--online")
+    assert status == 1
+    assert f"good: {site.url('/news/')}: 2 links (listing); sample " in out
+    assert f"bad: {site.url('/empty/')}: FAILED: no article links (listing)" in out
+
+
+def test_a_broken_source_is_named_kept_and_shown(site: SiteSim, config: Path) -> None:
+    articles = numbered_articles(3)
+    serve_news(site, articles)
+    config.write_text(
+        SETTINGS
+        + f"feeds:\n  news:\n    sources:\n      - url: {site.url('/news/')}\n        links: 'article.teaser h2 a'\n"
+    )
+    assert cli("--config", str(config), "once")[0] == 0
+    before = (config.parent / "output" / "news.atom").read_bytes()
+    redesigned = (
+        listing_html(articles)
+        .replace('<article class="teaser">', '<div class="card">')
+        .replace("</article>", "</div>")
+    )
+    site.add("/news/", redesigned)
+
+    status, out, _ = cli("--config", str(config), "once")
+
+    assert status == 1
+    assert (
+        f"  BROKEN source {site.url('/news/')}: yielded no article links, after 3 last time" in out
+    )
+    assert (config.parent / "output" / "news.atom").read_bytes() == before
+    status, out, _ = cli("--config", str(config), "status", "--json")
+    [news] = json.loads(out)
+    assert news["result"] == "failed" and news["items"] == 3 and not news["healthy"]
+    assert news["broken"][site.url("/news/")].startswith("yielded no article links, after 3")
+    status, out, _ = cli("--config", str(config), "status")
+    assert "failed (broken)" in out and f"BROKEN news: {site.url('/news/')}: yielded no" in out
+
+    site.add("/news/", listing_html(articles))  # fixed: the mark goes
+    assert cli("--config", str(config), "once")[0] == 0
+    assert json.loads(cli("--config", str(config), "status", "--json")[1])[0]["broken"] == {}
+
+
+def test_articles_that_all_fail_extraction_break_the_source(site: SiteSim, config: Path) -> None:
+    articles = numbered_articles(3)
+    site.add("/news/", listing_html(articles))
+    for article in articles:
+        site.add(
+            article.path,
+            "<html><head><title>Gone</title></head><body><nav><a href='/'>Home</a></nav></body></html>",
+        )
+    config.write_text(
+        SETTINGS + f"feeds:\n  news:\n    sources: [{{url: '{site.url('/news/')}'}}]\n"
+    )
+    status, out, _ = cli("--config", str(config), "once")
+    assert status == 1
+    assert "none of its 3 new articles could be extracted" in out
+
+
+def run_once_in(config: Path, *, terminal: bool) -> str:
+    """`feeds once` with its standard error on a pseudo-terminal, or on a pipe."""
+    command = [sys.executable, "-m", "feeds", "--config", str(config), "once"]
+    if not terminal:
+        return subprocess.run(command, capture_output=True, text=True, check=True).stderr
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, "COLUMNS": "100"}
+    )
+    os.close(follower)
+    output = b""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+        elif process.poll() is not None:
+            break
+    process.wait(timeout=10)
+    os.close(leader)
+    return output.decode(errors="replace")
+
+
+def test_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    with SiteSim("127.0.0.1", latency=0.05) as site:
+        serve_news(site, numbered_articles(12))
+        config = tmp_path / "feeds.yaml"
+        config.write_text(
+            SETTINGS + f"feeds:\n  news:\n    sources: [{{url: '{site.url('/news/')}'}}]\n"
+        )
+        on_terminal = run_once_in(config, terminal=True)
+        (tmp_path / "state" / "feeds.sqlite3").unlink()
+        piped = run_once_in(config, terminal=False)
+    assert "news" in on_terminal and "articles" in on_terminal and "sources" in on_terminal
+    assert "━" in on_terminal or "%" in on_terminal or "/12" in on_terminal
+    assert piped == ""
+
+
+HELP = Path(__file__).parent / "data" / "help"
+COMMANDS = ["", "add", "check", "once", "preview", "run", "serve", "status"]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[c or "feeds" for c in COMMANDS])
+def test_help_does_not_change_by_accident(command: str) -> None:
+    args = [command, "--help"] if command else ["--help"]
+    result = CliRunner().invoke(main, args, prog_name="feeds", terminal_width=100)
+    snapshot = HELP / f"{command or 'feeds'}.txt"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        snapshot.parent.mkdir(exist_ok=True)
+        snapshot.write_text(result.output)
+    assert result.output == snapshot.read_text()
+
+
+def test_a_date_in_another_format_is_reported_once(site: SiteSim, config: Path) -> None:
+    articles = numbered_articles(3)
+    serve_news(site, articles)
+    listing = listing_html(articles).replace(
+        '<p class="teaser-standfirst">',
+        '<time class="posted">2026-03-01</time><p class="teaser-standfirst">',
+    )
+    site.add("/news/", listing)
+    config.write_text(
+        SETTINGS
+        + f"feeds:\n  news:\n    sources:\n      - url: {site.url('/news/')}\n"
+        + "        item: {selector: article.teaser, date: time.posted, date_format: '%d.%m.%Y'}\n"
+    )
+    status, out, _ = cli("--config", str(config), "once")
+    assert status == 0  # the articles still come, with their own dates
+    line = f"{site.url('/news/')}: the date '2026-03-01' does not match date_format '%d.%m.%Y'"
+    assert out.count(line) == 1
+
+
+def test_an_output_dir_that_cannot_be_written(site: SiteSim, config: Path) -> None:
+    serve_news(site, numbered_articles(2))
+    (config.parent / "taken").write_text("a file where the output directory should be")
+    config.write_text(
+        SETTINGS.replace("output_dir: output", "output_dir: taken")
+        + f"feeds:\n  news:\n    sources: [{{url: '{site.url('/news/')}'}}]\n"
+    )
+    status, out, err = cli("--config", str(config), "once")
+    assert status == 1 and out == ""
+    taken = config.parent / "taken"
+    assert err == (
+        f"feeds: output directory {taken} is a file, not a directory; "
+        "set settings.output_dir to a writable directory, or fix its permissions\n"
+    )
+    assert site.paths() == []  # it says so before fetching anything
+
+    status, _, err = cli("--config", str(config), "--debug", "once")
+    assert status == 1 and "Traceback (most recent call last)" in err
+
+
+def test_a_selector_that_matches_nothing(site: SiteSim, config: Path) -> None:
+    serve_news(site, numbered_articles(2))
+    config.write_text(
+        SETTINGS
+        + f"feeds:\n  news:\n    sources:\n      - url: {site.url('/news/')}\n        links: 'div.card a'\n"
+    )
+    status, out, _ = cli("--config", str(config), "once")
+    assert status == 1
+    assert (
+        f"{site.url('/news/')}: its `links` selector 'div.card a' matched nothing; check it "
+        f"(`feeds preview --source {site.url('/news/')}`)"
+    ) in out
