@@ -44,12 +44,13 @@ from feeds.fetch import Fetcher, FetchOptions, RequestOptions, saved_page
 from feeds.html import block_text, parse_fragment
 from feeds.models import Link, RunReport
 from feeds.normalise import normalise
-from feeds.pipeline import extract_with_parts, publish_index, run_feed, utc_now
+from feeds.pipeline import extract_with_parts, publish_index, run_feeds, utc_now
 from feeds.publish import display_html, json_feed_item, prepare_output_dir
 from feeds.sources import discover
 from feeds.status import collect_status
 from feeds.storage import DATABASE_NAME, StateLock, Store
 from feeds.urls import is_web_url
+from feeds.workers import ExtractionPool
 
 log = logging.getLogger("feeds")
 
@@ -150,7 +151,7 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
     for warning in config.warnings:
         log.warning("%s", warning)
     _check_feed_ids(config, feed_ids)
-    feeds = [config.feeds[feed_id] for feed_id in feed_ids] if feed_ids else config.feeds.values()
+    feeds = [config.feeds[feed_id] for feed_id in feed_ids or config.feeds]
     settings = config.settings
     failures = 0
     lock = StateLock(settings.state_dir)
@@ -160,25 +161,22 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
         store = Store.in_directory(settings.state_dir)
     except FeedsError as exc:
         _fail(str(exc), debug=ctx.obj["debug"])
-    with lock, store, _fetcher(config) as fetcher, _progress_bars() as bars:
-        for feed in feeds:
-            try:
-                report = run_feed(
-                    feed,
-                    settings=settings,
-                    fetcher=fetcher,
-                    store=store,
-                    progress=bars.feed(feed.id, len(feed.sources)),
-                )
-            except Exception as exc:  # one feed's failure or bug must not stop the others
-                kind = "failed" if isinstance(exc, FeedsError) else "internal error"
-                click.echo(f"{feed.id}: {kind}: {exc}", err=True)
+    pool = ExtractionPool(settings.extract_workers)
+    with lock, store, pool, _fetcher(config) as fetcher, _progress_bars(len(feeds)) as bars:
+        ran = run_feeds(
+            feeds, settings=settings, fetcher=fetcher, pool=pool, progress_for=bars.feed
+        )
+        for feed, outcome in ran:
+            bars.feed_finished(feed)
+            if isinstance(outcome, Exception):  # one feed's failure or bug stops no other
+                kind = "failed" if isinstance(outcome, FeedsError) else "internal error"
+                click.echo(f"{feed.id}: {kind}: {outcome}", err=True)
                 if ctx.obj["debug"]:
-                    traceback.print_exc()
+                    traceback.print_exception(outcome)
                 failures += 1
                 continue
-            click.echo(_summary(report, settings.output_dir))
-            failures += report.failed_entirely or bool(report.broken)
+            click.echo(_summary(outcome, settings.output_dir))
+            failures += outcome.failed_entirely or bool(outcome.broken)
         try:
             publish_index(config, store)
         except FeedsError as exc:
@@ -436,16 +434,33 @@ def _preview_article(
 
 
 class _Bars:
-    """Progress bars of ``feeds once``, on a terminal only."""
+    """Progress bars of ``feeds once``, on a terminal only: one for the feeds, and one for
+    each feed while it runs."""
 
-    def __init__(self, progress: RichProgress | None) -> None:
+    def __init__(self, progress: RichProgress | None, feeds: int) -> None:
         self.progress = progress
+        self.tasks: dict[str, TaskID] = {}
+        if progress is not None and feeds > 1:
+            self.overall: TaskID | None = progress.add_task("all", total=feeds, what="feeds")
+        else:
+            self.overall = None
 
-    def feed(self, feed_id: str, sources: int) -> _FeedBar | None:
+    def feed(self, feed: Feed) -> _FeedBar | None:
         if self.progress is None:
             return None
-        task = self.progress.add_task(feed_id, total=0, sources=f"0/{sources} sources")
+        sources = len(feed.sources)
+        task = self.progress.add_task(feed.id, total=0, what=f"articles · 0/{sources} sources")
+        self.tasks[feed.id] = task
         return _FeedBar(self.progress, task, sources)
+
+    def feed_finished(self, feed: Feed) -> None:
+        if self.progress is None:
+            return
+        task = self.tasks.pop(feed.id, None)
+        if task is not None:
+            self.progress.remove_task(task)
+        if self.overall is not None:
+            self.progress.advance(self.overall)
 
 
 class _FeedBar:
@@ -461,24 +476,24 @@ class _FeedBar:
 
     def source_done(self) -> None:
         self.done += 1
-        self.progress.update(self.task, sources=f"{self.done}/{self.sources} sources")
+        self.progress.update(self.task, what=f"articles · {self.done}/{self.sources} sources")
 
 
 @contextmanager
-def _progress_bars() -> Iterator[_Bars]:
+def _progress_bars(feeds: int) -> Iterator[_Bars]:
     """Bars on standard error when it is a terminal; nothing when it is piped or logged."""
     if not sys.stderr.isatty():
-        yield _Bars(None)
+        yield _Bars(None, feeds)
         return
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("articles · {task.fields[sources]}"),
+        TextColumn("{task.fields[what]}"),
         TimeElapsedColumn(),
     )
     with RichProgress(*columns, console=Console(stderr=True), transient=True) as progress:
-        yield _Bars(progress)
+        yield _Bars(progress, feeds)
 
 
 def _when(value: datetime | None) -> str:

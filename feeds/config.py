@@ -171,6 +171,10 @@ class Settings(_Model):
     per_host_delay: Delay = timedelta(seconds=1)
     per_host_concurrency: int = Field(2, ge=1)
     concurrency: int = Field(8, ge=1)
+    extract_workers: int | None = Field(None, ge=0)
+    """Processes that extract articles (None: one per core; 0: none, the feed's own thread)."""
+    parallel_feeds: int = Field(32, ge=1)
+    """Feeds run at once, by ``feeds once`` and by the service when several are due."""
     retries: int = Field(3, ge=0)
     retry_delay: Duration = timedelta(seconds=1)
     max_retry_wait: Duration = timedelta(minutes=1)

@@ -199,9 +199,6 @@ class Fetcher:
         adapter = requests.adapters.HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
-        self._executor = ThreadPoolExecutor(
-            max_workers=options.politeness.concurrency, thread_name_prefix="fetch"
-        )
         self._robots: dict[str, _RobotsRules] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -224,7 +221,6 @@ class Fetcher:
     def close(self) -> None:
         """Stop, and close the HTTP connections and worker threads."""
         self.stop()
-        self._executor.shutdown(wait=True, cancel_futures=True)
         self.session.close()
 
     # public API
@@ -256,15 +252,27 @@ class Fetcher:
     def fetch_all(self, jobs: Iterable[FetchJob]) -> Iterator[tuple[FetchJob, Page | FetchError]]:
         """Fetch a batch in parallel (within the politeness limits); yields each job with
         its page or error as soon as it is done. Only a few pages wait in memory at once:
-        a new fetch starts when a result has been taken."""
-        pending = iter(jobs)
-        window = 2 * self.options.politeness.concurrency
+        a new fetch starts when a result has been taken.
+
+        Each batch has its own threads, as many as its window: a batch waiting for its
+        host's turn never holds up another feed's batch for another host."""
+        batch = list(jobs)
+        if not batch:
+            return
+        politeness = self.options.politeness
+        hosts = len({_host_key(job.url) for job in batch})
+        # enough to keep every host's slots busy, with one waiting per slot
+        window = min(
+            len(batch), 2 * politeness.concurrency, 2 * politeness.per_host_concurrency * hosts
+        )
+        pending = iter(batch)
         running: dict[Future[Page], FetchJob] = {}
+        executor = ThreadPoolExecutor(max_workers=window, thread_name_prefix="fetch")
 
         def submit_next() -> None:
             job = next(pending, None)
             if job is not None:
-                future = self._executor.submit(
+                future = executor.submit(
                     self.fetch,
                     job.url,
                     request=job.request,
@@ -273,18 +281,22 @@ class Fetcher:
                 )
                 running[future] = job
 
-        for _ in range(window):
-            submit_next()
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                job = running.pop(future)
-                try:
-                    result: Page | FetchError = future.result()
-                except FetchError as error:
-                    result = error
-                yield job, result
+        try:
+            for _ in range(window):
                 submit_next()
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        result: Page | FetchError = future.result()
+                    except FetchError as error:
+                        result = error
+                    yield job, result
+                    submit_next()
+        finally:
+            # a consumer that stops early leaves the running fetches to end on their own
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def ping_hub(self, hub: str, topics: Sequence[str]) -> None:
         """Tell a WebSub hub that ``topics`` (feed URLs) changed: one POST, every topic."""

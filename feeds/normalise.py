@@ -212,6 +212,42 @@ def is_near_duplicate(item: Item, sketch: Sequence[int], title: str) -> bool:
     return item.title.casefold() == title.casefold() or words >= _MIN_WORDS_FOR_FINGERPRINT
 
 
+class SketchIndex:
+    """The sketches of a feed's known items, indexed by hash, so that a new item is compared
+    only with the items that share enough hashes with it to be a near-duplicate (the
+    estimated resemblance of two sketches is at most the share of hashes they have in
+    common), instead of with every one."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[str, tuple[int, ...]]] = {}
+        self._postings: dict[int, list[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def add(self, item_id: str, title: str, sketch: Sequence[int]) -> None:
+        """Remember an item's title and sketch."""
+        if item_id in self._items:
+            return
+        self._items[item_id] = (title, tuple(sketch))
+        for value in sketch:
+            self._postings.setdefault(value, []).append(item_id)
+
+    def near_duplicate_of(self, item: Item) -> str | None:
+        """The id of a known item that tells the same story as ``item``, if any."""
+        shared: dict[str, int] = {}
+        for value in item.fingerprint:
+            for item_id in self._postings.get(value, ()):
+                shared[item_id] = shared.get(item_id, 0) + 1
+        for item_id, count in sorted(shared.items(), key=lambda pair: -pair[1]):
+            title, sketch = self._items[item_id]
+            if count < NEAR_DUPLICATE_RESEMBLANCE * min(len(sketch), len(item.fingerprint)):
+                continue
+            if is_near_duplicate(item, sketch, title):
+                return item_id
+        return None
+
+
 def _opening_words(text: str, words: int = 12) -> str:
     """A title for an article without one: the start of its text."""
     opening = text.split()

@@ -21,10 +21,12 @@ import hashlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from feeds.config import Config, ExtractRules, Feed, Settings, SourceConfig
 from feeds.errors import ExtractionError, FetchError, FetchStoppedError, SourceError
@@ -32,7 +34,7 @@ from feeds.extract import extract_article, join_parts
 from feeds.fetch import Fetcher, FetchJob, RequestOptions
 from feeds.filters import rejection, rules_key
 from feeds.models import Article, Item, Link, Page, RunError, RunReport
-from feeds.normalise import is_near_duplicate, link_article, normalise
+from feeds.normalise import SketchIndex, link_article, normalise
 from feeds.publish import (
     FORMATS,
     Listing,
@@ -48,10 +50,13 @@ from feeds.publish import (
 from feeds.sources import discover, max_pages
 from feeds.storage import SourceHealth, Store, Validators
 from feeds.urls import is_web_url, path_of, resolve
+from feeds.workers import ArticleJob, ArticleOutcome, ExtractionPool, outcome_of
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+IN_THREAD = ExtractionPool(workers=0)
+"""Extraction in the thread that runs the feed: no worker process."""
 
 
 class Progress(Protocol):
@@ -115,10 +120,14 @@ def run_feed(
     store: Store,
     clock: Clock = utc_now,
     progress: Progress | None = None,
+    pool: ExtractionPool | None = None,
 ) -> RunReport:
-    """Run one feed once and publish its files; returns what happened."""
+    """Run one feed once and publish its files; returns what happened. Articles are
+    extracted by ``pool``'s worker processes (by default: in this thread)."""
     started = time.monotonic()
-    run = _FeedRun(feed, fetcher=fetcher, store=store, now=clock(), progress=progress)
+    run = _FeedRun(
+        feed, fetcher=fetcher, store=store, now=clock(), progress=progress, pool=pool or IN_THREAD
+    )
     for source in feed.sources:
         run.run_source(source)
         run.progress.source_done()
@@ -131,13 +140,74 @@ def run_feed(
     return report
 
 
+def run_feeds(
+    feeds: Iterable[Feed],
+    *,
+    settings: Settings,
+    fetcher: Fetcher,
+    pool: ExtractionPool,
+    progress_for: Callable[[Feed], Progress | None] = lambda feed: None,
+) -> Iterator[tuple[Feed, RunReport | Exception]]:
+    """Run the feeds, ``settings.parallel_feeds`` at a time (a feed mostly waits on the
+    network), each with its own database connection, sharing the fetcher's politeness
+    limits and the extraction pool. Feeds start interleaved by site, so the feeds
+    running at once keep different sites busy. Yields each feed with its report, or with
+    the exception that stopped it, as it ends."""
+
+    def run_one(feed: Feed) -> RunReport:
+        with Store.in_directory(settings.state_dir) as store:
+            return run_feed(
+                feed,
+                settings=settings,
+                fetcher=fetcher,
+                store=store,
+                progress=progress_for(feed),
+                pool=pool,
+            )
+
+    with Store.in_directory(settings.state_dir):
+        pass  # created and migrated once, before the threads open it
+    with ThreadPoolExecutor(settings.parallel_feeds, thread_name_prefix="feed") as runner:
+        running = {runner.submit(run_one, feed): feed for feed in interleave_by_site(feeds)}
+        for future in as_completed(running):
+            error = future.exception()
+            yield running[future], error if isinstance(error, Exception) else future.result()
+
+
+def interleave_by_site(feeds: Iterable[Feed]) -> list[Feed]:
+    """The feeds in turns by the site of their first source (one of each site, then the
+    next of each...), each site's feeds in their order."""
+    by_site: dict[str, deque[Feed]] = {}
+    for feed in feeds:
+        site = urlsplit(feed.sources[0].location).netloc if feed.sources else ""
+        by_site.setdefault(site, deque()).append(feed)
+    ordered: list[Feed] = []
+    while by_site:
+        for site in list(by_site):
+            ordered.append(by_site[site].popleft())
+            if not by_site[site]:
+                del by_site[site]
+    return ordered
+
+
 def extract_with_parts(
     page: Page, rules: ExtractRules | None, fetcher: Fetcher, request: RequestOptions
 ) -> Article:
     """The article of a page, with the further parts of a multi-page article fetched and
-    joined, up to the rules' ``max_pages`` pages in all; a part that fails ends the
-    article there. Raises ``SourceError`` when the page itself holds no article."""
-    article = extract_article(page, rules)
+    joined. Raises ``SourceError`` when the page itself holds no article."""
+    return with_parts(extract_article(page, rules), rules, fetcher, request, extract_article)
+
+
+def with_parts(
+    article: Article,
+    rules: ExtractRules | None,
+    fetcher: Fetcher,
+    request: RequestOptions,
+    extract: Callable[[Page, ExtractRules | None], Article],
+) -> Article:
+    """``article`` with the further parts of a multi-page article fetched, extracted by
+    ``extract`` and joined, up to the rules' ``max_pages`` pages in all; a part that
+    fails ends the article there."""
     max_pages = rules.max_pages if rules is not None else _MAX_PARTS
     parts: list[Article] = []
     seen = {article.url}
@@ -145,7 +215,7 @@ def extract_with_parts(
     while following and following not in seen and len(parts) + 1 < max_pages:
         seen.add(following)
         try:
-            part = extract_article(fetcher.fetch(following, request=request), rules)
+            part = extract(fetcher.fetch(following, request=request), rules)
         except SourceError as error:
             log.info("part %s of %s left out: %s", following, article.url, error.message)
             break
@@ -268,15 +338,18 @@ class _FeedRun:
         store: Store,
         now: datetime,
         progress: Progress | None = None,
+        pool: ExtractionPool = IN_THREAD,
     ) -> None:
         self.feed = feed
         self.fetcher = fetcher
+        self.pool = pool
         self.store = store
         self.now = now
         self.progress: Progress = progress or _Silent()
         self.tally = _Tally()
         self.budget = feed.max_new_per_run
         """New articles this run may still take (None: no limit)."""
+        self._sketch_index: SketchIndex | None = None
 
     def run_source(self, source: SourceConfig) -> None:
         if self.fetcher.stopping:
@@ -465,15 +538,14 @@ class _FeedRun:
                 self._keep(item, source, max_age, rules)
                 self.progress.article_done()
             return True
-        by_url = {link.url: link for link in links}
         complete = True
-        for job, result in self.fetcher.fetch_all(FetchJob(link.url, request) for link in links):
+        jobs = [FetchJob(link.url, request) for link in links]
+        for link, _, outcome in self._articles(source, request, links, jobs, first_seen):
             self.progress.article_done()
-            if isinstance(result, FetchStoppedError) or self.fetcher.stopping:
+            if isinstance(outcome, FetchStoppedError) or self.fetcher.stopping:
                 complete = False
                 continue  # shutting down: the rest waits for the next run
-            link = by_url[job.url]
-            outcome = self._extract(source, result, request)
+            assert outcome is not None  # no conditional request here, so no 304
             if isinstance(outcome, ExtractionError):
                 self.tally.extraction_failed += 1
             elif not isinstance(outcome, SourceError):
@@ -484,9 +556,10 @@ class _FeedRun:
                 if not own_text:
                     complete = False
                     continue
-                outcome = link_article(link)
-            item = normalise(outcome, link, feed=self.feed.id, first_seen=first_seen(link))
-            self._keep(item, source, max_age, rules)
+                outcome = normalise(
+                    link_article(link), link, feed=self.feed.id, first_seen=first_seen(link)
+                )
+            self._keep(outcome, source, max_age, rules)
         return complete
 
     def _refresh(self, source: SourceConfig, request: RequestOptions) -> dict[str, bool]:
@@ -499,19 +572,17 @@ class _FeedRun:
         for stored in recent:
             saved = self.store.validators(stored.url)
             jobs.append(FetchJob(stored.url, request, saved.etag, saved.last_modified))
+        links = [Link(url=stored.url, source=source.location) for stored in recent]
         checked: dict[str, bool] = {}
-        for job, result in self.fetcher.fetch_all(jobs):
-            stored = by_url[job.url]
+        for link, _, outcome in self._articles(source, request, links, jobs, lambda _: self.now):
+            stored = by_url[link.url]
             changed = False
-            if not (isinstance(result, Page) and result.status == 304):
-                outcome = self._extract(source, result, request)
-                link = Link(url=job.url, source=source.location)
-                if isinstance(outcome, SourceError):
-                    self._article_failed(source, link, outcome, own_text=False)
-                    continue
-                item = normalise(outcome, link, feed=self.feed.id, first_seen=self.now)
+            if isinstance(outcome, SourceError):
+                self._article_failed(source, link, outcome, own_text=False)
+                continue
+            if outcome is not None:  # None: 304, the page did not change
                 with self.store.transaction():
-                    changed = self.store.update_item(stored.id, item, updated=self.now)
+                    changed = self.store.update_item(stored.id, outcome, updated=self.now)
             checked[stored.id] = changed
             if changed:
                 self.tally.updated += 1
@@ -519,19 +590,70 @@ class _FeedRun:
                 self.tally.unchanged += 1
         return checked
 
-    def _extract(
-        self, source: SourceConfig, result: Page | FetchError, request: RequestOptions
-    ) -> Article | SourceError:
-        """The article of a fetched page (all its parts, for a multi-page article), or why
+    def _articles(
+        self,
+        source: SourceConfig,
+        request: RequestOptions,
+        links: list[Link],
+        jobs: list[FetchJob],
+        first_seen: Callable[[Link], datetime],
+    ) -> Iterator[tuple[Link, Page | FetchError, Item | SourceError | None]]:
+        """Fetch the links' pages (``jobs``) and turn each into an item in the worker
+        processes, while the next pages are being fetched; yields each link with its
+        page (or fetch error) and its item, or why there is none, or None for a page
+        that has not changed (304), in the order they are done."""
+        by_url = {link.url: link for link in links}
+        rules = self.feed.rules_for(source)
+        working: list[tuple[Link, Page, Future[ArticleOutcome]]] = []
+
+        def finished(block: bool) -> Iterator[tuple[Link, Page, Item | SourceError]]:
+            while working:
+                if block:
+                    wait([future for _, _, future in working], return_when=FIRST_COMPLETED)
+                done = [entry for entry in working if entry[2].done()]
+                if not done:
+                    return
+                for entry in done:
+                    working.remove(entry)
+                    link, page, future = entry
+                    yield (
+                        link,
+                        page,
+                        self._item(source, request, link, page, outcome_of(future), first_seen),
+                    )
+
+        for job, result in self.fetcher.fetch_all(jobs):
+            link = by_url[job.url]
+            if isinstance(result, FetchError):
+                yield link, result, result
+            elif result.status == 304:
+                yield link, result, None
+            else:
+                job_for = ArticleJob(result, link, self.feed.id, first_seen(link), rules)
+                working.append((link, result, self.pool.submit(job_for)))
+            yield from finished(block=False)
+        yield from finished(block=True)
+
+    def _item(
+        self,
+        source: SourceConfig,
+        request: RequestOptions,
+        link: Link,
+        page: Page,
+        outcome: ArticleOutcome,
+        first_seen: Callable[[Link], datetime],
+    ) -> Item | SourceError:
+        """The item a worker made of a page, once any further parts are joined, or why
         there is none."""
-        if isinstance(result, FetchError):
-            return result
-        try:
-            article = extract_with_parts(result, self.feed.rules_for(source), self.fetcher, request)
-        except SourceError as error:
-            return error
-        self._save_validators(result)
-        return article
+        item = outcome.item
+        if outcome.article is not None:  # a multi-page article: its parts are fetched here
+            rules = self.feed.rules_for(source)
+            article = with_parts(outcome.article, rules, self.fetcher, request, self.pool.extract)
+            item = normalise(article, link, feed=self.feed.id, first_seen=first_seen(link))
+        if item is None:
+            return ExtractionError(page.final_url, outcome.error or "no article found")
+        self._save_validators(page)
+        return item
 
     def _article_failed(
         self, source: SourceConfig, link: Link, error: SourceError, own_text: bool
@@ -561,14 +683,23 @@ class _FeedRun:
         near-duplicate of one; then only remember the new URLs."""
         existing = self.store.item_id_for_urls(item.feed, [item.url, *item.aliases])
         if existing is None:
-            existing = _near_duplicate(item, self.store)
+            existing = self._sketches().near_duplicate_of(item)
         with self.store.transaction():
             if existing is None:
                 self.store.add_item(item, source.location)
+                self._sketches().add(item.id, item.title, item.fingerprint)
                 self.tally.new += 1
             else:
                 self.store.add_urls(item.feed, existing, [item.url, *item.aliases])
                 self.tally.skipped += 1
+
+    def _sketches(self) -> SketchIndex:
+        """The sketches of the feed's newest items, read once per run, then kept up to date."""
+        if self._sketch_index is None:
+            self._sketch_index = SketchIndex()
+            for known in reversed(self.store.newest_fingerprints(self.feed.id)):
+                self._sketch_index.add(known.id, known.title, known.fingerprint)
+        return self._sketch_index
 
     def _remember_icon(self, icon: str | None) -> None:
         if icon and self.feed.icon is None and self.store.feed_icon(self.feed.id) != icon:
@@ -600,10 +731,3 @@ class _FeedRun:
 def _config_key(source: SourceConfig, rules: str) -> str:
     """A key of everything that decides which links a source yields and keeps."""
     return hashlib.sha256(f"{source!r} {rules}".encode()).hexdigest()[:16]
-
-
-def _near_duplicate(item: Item, store: Store) -> str | None:
-    for known in store.newest_fingerprints(item.feed):
-        if is_near_duplicate(item, known.fingerprint, known.title):
-            return known.id
-    return None

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -40,6 +41,7 @@ from feeds.publish import feed_formats, file_name, prepare_output_dir
 from feeds.server import FeedServer
 from feeds.status import collect_status
 from feeds.storage import StateLock, Store
+from feeds.workers import ExtractionPool
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +65,13 @@ class Service:
         self.fetcher = Fetcher(
             FetchOptions.from_settings(settings), local_roots=self.config.local_roots
         )
+        self.pool = ExtractionPool(settings.extract_workers)
+        """Shared by the feeds that run at once: as many extractions as cores, whatever
+        the number of feeds."""
         self.scheduler = BackgroundScheduler(
-            timezone=UTC, job_defaults={"max_instances": 1, "coalesce": True}
+            timezone=UTC,
+            executors={"default": ThreadPoolExecutor(settings.parallel_feeds)},
+            job_defaults={"max_instances": 1, "coalesce": True},
         )
         self.server: FeedServer | None = None
 
@@ -117,6 +124,7 @@ class Service:
             logging.shutdown()
             os._exit(0)
         self.fetcher.close()
+        self.pool.close()
         log.info("stopped")
         return 0
 
@@ -176,7 +184,11 @@ class Service:
             with Store.in_directory(self.config.settings.state_dir) as store:
                 try:
                     report = run_feed(
-                        feed, settings=self.config.settings, fetcher=self.fetcher, store=store
+                        feed,
+                        settings=self.config.settings,
+                        fetcher=self.fetcher,
+                        store=store,
+                        pool=self.pool,
                     )
                     _log_report(report)
                 except Exception as exc:

@@ -13,6 +13,7 @@ import json
 import os
 import sqlite3
 import struct
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from feeds.models import Item, RunReport
 DATABASE_NAME = "feeds.sqlite3"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _RECENT_FINGERPRINTS = 2000
+_OPENING = threading.Lock()
 
 MIGRATIONS: Sequence[str] = (
     # 1: items, the URLs that lead to them, and runs
@@ -195,10 +197,11 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
+            with _OPENING:  # threads opening a new database at once would both create it
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+                self._db.execute("PRAGMA foreign_keys=ON")
+                self._migrate()
         except sqlite3.DatabaseError as exc:
             raise StorageError(
                 f"cannot open the state database {path}: {exc}; "
@@ -244,7 +247,9 @@ class Store:
                 f"(schema {version}, this one knows {len(MIGRATIONS)})"
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            self._db.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+            self._db.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+            )
 
     # items
 

@@ -13,6 +13,7 @@ from feeds.fetch import Fetcher, FetchOptions
 from feeds.models import RunReport
 from feeds.pipeline import Clock, run_feed, utc_now
 from feeds.storage import Store
+from feeds.workers import ExtractionPool
 from tests.newssite import NewsSite
 
 DATA = Path(__file__).parent / "data"
@@ -56,8 +57,15 @@ def write_config(tmp_path: Path) -> WriteConfig:
     return write
 
 
-def run_once(config: Config, feed_id: str, *, clock: Clock | None = None) -> RunReport:
-    """Run one feed of ``config`` once, as ``feeds once --feed`` does."""
+def run_once(
+    config: Config,
+    feed_id: str,
+    *,
+    clock: Clock | None = None,
+    pool: ExtractionPool | None = None,
+) -> RunReport:
+    """Run one feed of ``config`` once, as ``feeds once --feed`` does (extracting in this
+    thread unless a ``pool`` is given)."""
     options = FetchOptions.from_settings(config.settings)
     with (
         Store.in_directory(config.settings.state_dir) as store,
@@ -69,4 +77,5 @@ def run_once(config: Config, feed_id: str, *, clock: Clock | None = None) -> Run
             fetcher=fetcher,
             store=store,
             clock=clock or utc_now,
+            pool=pool,
         )

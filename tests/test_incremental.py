@@ -13,7 +13,7 @@ from typing import Any
 import feedparser
 import pytest
 
-import feeds.pipeline
+import feeds.workers
 from feeds.config import Config
 from feeds.fetch import Fetcher, FetchJob, FetchOptions
 from feeds.hosts import Politeness
@@ -49,13 +49,13 @@ def config_for(
 @pytest.fixture
 def extraction_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
-    real = feeds.pipeline.extract_article
+    real = feeds.workers.extract_article
 
     def counting(page: Any, rules: Any) -> Any:
         calls.append(page.url)
         return real(page, rules)
 
-    monkeypatch.setattr(feeds.pipeline, "extract_article", counting)
+    monkeypatch.setattr(feeds.workers, "extract_article", counting)
     return calls
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from feeds.models import Article, Link
 from feeds.normalise import (
+    SketchIndex,
     canonical_url,
     clean_html,
     clean_text,
@@ -233,3 +234,23 @@ def test_short_identical_bodies_need_the_same_title_to_match() -> None:
     one = normalise(paywall, LINK, feed="f", first_seen=NOW)
     assert not is_near_duplicate(one, one.fingerprint, "Another story")
     assert is_near_duplicate(one, one.fingerprint, "story")
+
+
+def test_the_sketch_index_finds_what_a_full_comparison_finds() -> None:
+    stories = [
+        " ".join(f"story {n} sentence {k} about topic {n * 7 + k}" for k in range(40))
+        for n in range(30)
+    ]
+    index = SketchIndex()
+    for n, text in enumerate(stories):
+        known = normalise(article(html=f"<p>{text}</p>", text=text), LINK, feed="f", first_seen=NOW)
+        index.add(f"id{n}", f"Story {n}", known.fingerprint)
+    edited = stories[17].replace("sentence 3 ", "sentence three ")
+    copy = normalise(article(html=f"<p>{edited}</p>", text=edited), LINK, feed="f", first_seen=NOW)
+    fresh_text = " ".join(f"an unrelated report, part {k}" for k in range(60))
+    fresh = normalise(
+        article(html=f"<p>{fresh_text}</p>", text=fresh_text), LINK, feed="f", first_seen=NOW
+    )
+    assert index.near_duplicate_of(copy) == "id17"
+    assert index.near_duplicate_of(fresh) is None
+    assert len(index) == 30

@@ -1,0 +1,190 @@
+"""Article work in worker processes: extracting and normalising, the CPU-bound part of a run.
+
+Extracting one article (trafilatura, lxml) costs about a tenth of a second of CPU, while
+fetching it is mostly waiting. A run fetches in threads and hands each page to a pool of
+worker processes (one per core by default), which extract and normalise it and send the
+item back; the parent process only fetches, stores and publishes. Processes, because
+trafilatura is neither thread-safe nor able to release the GIL.
+
+The pool starts on first use (a run with nothing new starts no process), is shared by
+every feed of a process (the service's feeds, ``feeds once``'s parallel feeds), and holds
+a bounded number of pages: ``submit`` waits while the workers are behind, so the pages of
+a run are never all in memory at once. Workers are forked by a fork server that imported
+the extraction code once, so a new worker is ready in milliseconds and inherits no
+thread or lock of the parent. A worker that dies (a page that crashes lxml, the OOM
+killer) fails the articles it held, which are tried again next run; the pool is rebuilt
+for the next ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import datetime
+
+from feeds.config import ExtractRules
+from feeds.errors import ExtractionError, SourceError
+from feeds.extract import extract_article
+from feeds.models import Article, Item, Link, Page
+from feeds.normalise import normalise
+
+log = logging.getLogger(__name__)
+
+_WORKER_DIED = (
+    "the extraction process stopped while working on this page (it may be too large or "
+    "malformed, or the machine short of memory); it is tried again on the next run"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleJob:
+    """A fetched article page, with what normalising its article needs."""
+
+    page: Page
+    link: Link
+    feed: str
+    first_seen: datetime
+    rules: ExtractRules | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleOutcome:
+    """What became of an article page: its ``item``; or its ``article``, when it continues
+    on further pages (the parent fetches and joins them); or the ``error`` why none."""
+
+    item: Item | None = None
+    article: Article | None = None
+    error: str | None = None
+
+
+def process_article(job: ArticleJob) -> ArticleOutcome:
+    """Extract and normalise one article page (what a worker process does)."""
+    try:
+        article = extract_article(job.page, job.rules)
+    except SourceError as error:
+        return ArticleOutcome(error=error.message)
+    except Exception as exc:  # a bug, or a page that breaks a library: one article fails
+        return ArticleOutcome(error=_unexpected(exc))
+    if article.next_page:
+        return ArticleOutcome(article=article)
+    try:
+        item = normalise(article, job.link, feed=job.feed, first_seen=job.first_seen)
+    except Exception as exc:
+        return ArticleOutcome(error=_unexpected(exc))
+    return ArticleOutcome(item=item)
+
+
+def extract_part(page: Page, rules: ExtractRules | None) -> ArticleOutcome:
+    """Extract a further page of a multi-page article (what a worker process does)."""
+    try:
+        return ArticleOutcome(article=extract_article(page, rules))
+    except SourceError as error:
+        return ArticleOutcome(error=error.message)
+    except Exception as exc:
+        return ArticleOutcome(error=_unexpected(exc))
+
+
+def _unexpected(exc: Exception) -> str:
+    log.debug("extraction failed:\n%s", traceback.format_exc())
+    return f"extraction failed unexpectedly ({type(exc).__name__}: {exc})"
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class ExtractionPool:
+    """Worker processes for article pages; ``workers=0`` does the work in the calling
+    thread instead (no process; what tests and a one-article preview need)."""
+
+    def __init__(self, workers: int | None = None, *, backlog: int | None = None) -> None:
+        self.workers = default_workers() if workers is None else workers
+        self.backlog = backlog or 2 * self.workers + 2
+        """Pages submitted and not yet done, at most (``submit`` waits for a free place)."""
+        self._places = threading.BoundedSemaphore(self.backlog)
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __enter__(self) -> ExtractionPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def submit(self, job: ArticleJob) -> Future[ArticleOutcome]:
+        """Queue an article page; waits while the pool already holds ``backlog`` pages."""
+        return self._submit(process_article, job)
+
+    def extract(self, page: Page, rules: ExtractRules | None) -> Article:
+        """The article of one further page, waiting for it; ``ExtractionError`` if none."""
+        outcome = outcome_of(self._submit(extract_part, page, rules))
+        if outcome.article is None:
+            raise ExtractionError(page.final_url, outcome.error or _WORKER_DIED)
+        return outcome.article
+
+    def close(self) -> None:
+        """Stop the workers (after the pages they hold)."""
+        with self._lock:
+            self._closed = True
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(
+        self, function: Callable[..., ArticleOutcome], *args: object
+    ) -> Future[ArticleOutcome]:
+        if self.workers == 0:
+            done: Future[ArticleOutcome] = Future()
+            done.set_result(function(*args))
+            return done
+        self._places.acquire()
+        try:
+            future = self._running_executor().submit(function, *args)
+        except BrokenProcessPool:
+            future = self._running_executor(rebuild=True).submit(function, *args)
+        except BaseException:
+            self._places.release()
+            raise
+        future.add_done_callback(lambda _: self._places.release())
+        return future
+
+    def _running_executor(self, *, rebuild: bool = False) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the extraction pool is closed")
+            if rebuild and self._executor is not None:
+                log.warning("an extraction process died; starting new ones")
+                self._executor.shutdown(wait=False, cancel_futures=True)
+                self._executor = None
+            if self._executor is None:
+                context = multiprocessing.get_context("forkserver")
+                context.set_forkserver_preload(["feeds.workers"])
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=context, initializer=_worker_started
+                )
+            return self._executor
+
+
+def outcome_of(future: Future[ArticleOutcome]) -> ArticleOutcome:
+    """The outcome of a submitted page; a worker that died fails it."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return ArticleOutcome(error=_WORKER_DIED)
+
+
+def _worker_started() -> None:
+    # Ctrl-C and a service manager's SIGTERM are for the parent, which stops the pool
+    # after the pages it holds; a worker interrupted mid-page would only lose that page
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
