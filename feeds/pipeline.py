@@ -234,7 +234,7 @@ def publish_feed(feed: Feed, *, settings: Settings, store: Store) -> tuple[str, 
     )
     return publish(
         channel,
-        lambda: store.iter_items(feed.id, feed.max_items),
+        store.iter_items(feed.id, feed.max_items),
         feed_formats(feed),
         settings.output_dir,
     )

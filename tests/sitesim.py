@@ -16,6 +16,7 @@ import ipaddress
 import json
 import os
 import signal
+import sys
 import threading
 import time
 import urllib.request
@@ -54,6 +55,13 @@ Responder = Callable[["SimHandler"], None]
 """A custom handler: writes the whole response itself through the request handler."""
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that hung up (its process ended with the connection open)
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class SiteSim:
     """A site served by a threaded HTTP server on ``host`` (a loopback address)."""
 
@@ -77,7 +85,7 @@ class SiteSim:
         self.max_in_flight = 0
         self._lock = threading.Lock()
         handler = type("BoundHandler", (SimHandler,), {"site": self})
-        self.server = http.server.ThreadingHTTPServer((host, 0), handler)
+        self.server = _Server((host, 0), handler)
         self.server.daemon_threads = True
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

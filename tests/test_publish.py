@@ -176,14 +176,14 @@ def test_feed_dates_come_from_the_channel_and_items_only() -> None:
 
 def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
     formats = list(FORMATS.values())
-    assert publish(CHANNEL, lambda: ITEMS, formats, tmp_path) == (
+    assert publish(CHANNEL, ITEMS, formats, tmp_path) == (
         "harbour.xml",
         "harbour.atom",
         "harbour.json",
     )
     stats = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
 
-    assert publish(CHANNEL, lambda: ITEMS, formats, tmp_path) == ()
+    assert publish(CHANNEL, ITEMS, formats, tmp_path) == ()
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stats
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "harbour.atom",

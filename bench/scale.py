@@ -1,0 +1,491 @@
+"""Speed and scale on one machine: one run, every figure.
+
+    python bench/scale.py [--pages ../shared/datasets/news-pages] [--articles 1000]
+                          [--large 5000] [--per-feed 125] [--hosts 4] [--latency 0.05]
+                          [--only floor,cold,memory,polite,publish] [--time-limit 1800]
+
+Simulated sites (tests/sitesim.py, one forked server per loopback address 127.0.0.2,
+127.0.0.3, ...: ETag/304, added latency) serve feeds of ``--per-feed`` articles each,
+made from the real pages of the dataset (each feed has distinct pages; feeds are spread
+over ``--hosts`` hosts; their sources take turns: a paginated listing, a partial RSS
+feed, a sitemap). ``feeds once`` runs as a user runs it, in a subprocess, with its
+defaults except ``per_host_delay: 0`` (so that the network is not the limit):
+
+floor    extraction alone: the same pages, already in memory, through the same pool of
+         worker processes (what the CPU allows; the run cannot beat it)
+cold     ``feeds once`` on fresh state, ``--articles`` new articles
+warm     ``feeds once`` again: nothing new (every source answers 304)
+memory   a cold run with ``--large`` articles: its peak memory against the cold run's
+polite   100 feeds on 20 hosts, 20 new articles each (light generated pages), with the
+         default politeness (1 request/s per host): time against the per-host bound
+publish  writing a 10,000-item feed (RSS, Atom, JSON Feed) from the state database
+
+Memory is the peak, sampled every 0.2 s, of the proportional set size (PSS: shared pages
+split between the processes sharing them) summed over the process tree of ``feeds``
+(the parent, the fork server, the workers). Every server listens on 127.0.0.0/8 and
+every URL of every config points there. The whole run stops at ``--time-limit``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from feeds.config import load_config  # noqa: E402
+from feeds.fetch import detect_encoding  # noqa: E402
+from feeds.models import Item, Link, Page  # noqa: E402
+from feeds.pipeline import publish_feed  # noqa: E402
+from feeds.storage import Store  # noqa: E402
+from feeds.workers import ArticleJob, ExtractionPool, default_workers, outcome_of  # noqa: E402
+from tests.newssite import article_html, numbered_articles  # noqa: E402
+from tests.sitesim import SiteSim  # noqa: E402
+
+LINKS_PER_PAGE = 50
+KINDS = ("listing", "feed", "sitemap")
+DEADLINE = 0.0
+
+
+class TimeLimitError(Exception):
+    """The benchmark ran out of its time limit."""
+
+
+def remaining() -> float:
+    left = DEADLINE - time.monotonic()
+    if left <= 0:
+        raise TimeLimitError()
+    return left
+
+
+# the simulated sites
+
+
+def dataset_pages(pages_dir: Path) -> list[bytes]:
+    files = sorted((pages_dir / "html").glob("*.html.gz"))
+    if not files:
+        sys.exit(f"no pages in {pages_dir / 'html'}; give --pages DIR (the news-pages dataset)")
+    return [gzip.decompress(path.read_bytes()) for path in files]
+
+
+@dataclass
+class BenchFeed:
+    feed_id: str
+    site: SiteSim
+    kind: str
+    articles: int
+
+    @property
+    def prefix(self) -> str:
+        return f"/{self.feed_id}"
+
+    def article_path(self, number: int) -> str:
+        return f"{self.prefix}/a/{number}"
+
+    def source_yaml(self) -> str:
+        if self.kind == "listing":
+            pages = -(-self.articles // LINKS_PER_PAGE)
+            return (
+                f"      - url: {self.site.url(self.prefix + '/list/0')}\n"
+                f"        links: a.story\n        max_pages: {pages}\n"
+            )
+        path = "/feed.xml" if self.kind == "feed" else "/sitemap.xml"
+        return f"      - url: {self.site.url(self.prefix + path)}\n"
+
+
+def serve_feed(feed: BenchFeed, bodies: list[bytes]) -> None:
+    """Put the feed's articles (``bodies[n]`` at ``/<feed>/a/<n>``) and its source on its site."""
+    site, numbers = feed.site, range(feed.articles)
+    for number in numbers:
+        site.add(feed.article_path(number), bodies[number], content_type="text/html")
+    if feed.kind == "listing":
+        pages = -(-feed.articles // LINKS_PER_PAGE)
+        for page in range(pages):
+            chunk = numbers[page * LINKS_PER_PAGE : (page + 1) * LINKS_PER_PAGE]
+            links = "".join(
+                f'<li><a class="story" href="{feed.article_path(n)}">Story number {n} of '
+                f"{feed.feed_id}</a></li>"
+                for n in chunk
+            )
+            following = (
+                f'<a rel="next" href="{feed.prefix}/list/{page + 1}">Older</a>'
+                if page + 1 < pages
+                else ""
+            )
+            site.add(
+                f"{feed.prefix}/list/{page}",
+                f"<html><body><main><ul>{links}</ul>{following}</main></body></html>",
+            )
+    elif feed.kind == "feed":
+        entries = "".join(
+            f"<item><title>Story number {n} of {feed.feed_id}</title>"
+            f"<link>{site.url(feed.article_path(n))}</link>"
+            f"<description>The start of story {n}.</description></item>"
+            for n in numbers
+        )
+        site.add(
+            f"{feed.prefix}/feed.xml",
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>{feed.feed_id}</title>'
+            f"<link>{site.origin}/</link><description>bench</description>{entries}"
+            "</channel></rss>",
+            content_type="application/rss+xml",
+        )
+    else:
+        urls = "".join(f"<url><loc>{site.url(feed.article_path(n))}</loc></url>" for n in numbers)
+        site.add(
+            f"{feed.prefix}/sitemap.xml",
+            '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"{urls}</urlset>",
+            content_type="application/xml",
+        )
+
+
+def write_config(directory: Path, feeds: list[BenchFeed], settings: str) -> Path:
+    path = directory / "feeds.yaml"
+    text = f"settings:\n  output_dir: output\n  state_dir: state\n{settings}feeds:\n"
+    for feed in feeds:
+        text += f"  {feed.feed_id}:\n    sources:\n{feed.source_yaml()}"
+    path.write_text(text)
+    return path
+
+
+# measuring a feeds process
+
+
+def tree_pss_kb(root: int) -> int:
+    """PSS of ``root`` and all its descendants, in KiB."""
+    total, pending, seen = 0, [root], set()
+    while pending:
+        pid = pending.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        process = Path("/proc") / str(pid)
+        try:
+            rollup = (process / "smaps_rollup").read_text().splitlines()
+            total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+            for task in (process / "task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (OSError, StopIteration):
+            continue
+    return total
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_mb: float
+    output: str
+    status: int
+
+
+def run_feeds_once(config: Path) -> Run:
+    """``feeds once`` in a subprocess, timed, its process tree's memory sampled."""
+    command = [sys.executable, "-m", "feeds", "--config", str(config), "once"]
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.wait(0.2):
+            peak = max(peak, tree_pss_kb(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        output, _ = process.communicate(timeout=remaining())
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise TimeLimitError() from None
+    finally:
+        stop.set()
+        sampler.join()
+    return Run(time.perf_counter() - started, peak / 1024, output, process.returncode)
+
+
+def totals(output: str) -> dict[str, int]:
+    """New, unchanged, duplicate and failed articles summed over the summary lines."""
+    counts = {"new": 0, "unchanged": 0, "duplicate": 0, "failed": 0}
+    for line in output.splitlines():
+        if ": " in line and " new, " in line:
+            for part in line.split(": ", 1)[1].split(" (")[0].split(", "):
+                number, _, word = part.partition(" ")
+                if word in counts and number.isdigit():
+                    counts[word] += int(number)
+    return counts
+
+
+def requests_by_host(sims: list[SiteSim], since: dict[str, int]) -> dict[str, list[str]]:
+    """Paths requested from each host since the counts in ``since`` (updated)."""
+    seen = {}
+    for sim in sims:
+        sim.collect()
+        paths = [hit.path for hit in sim.ordered()]
+        seen[sim.host] = paths[since.get(sim.host, 0) :]
+        since[sim.host] = len(paths)
+    return seen
+
+
+# scenarios
+
+
+def floor(bodies: list[bytes], workers: int) -> float:
+    """Seconds to extract and normalise the pages on a pool of ``workers`` processes,
+    pool start included, pages already in memory."""
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    with ExtractionPool(workers) as pool:
+        futures = []
+        for number, body in enumerate(bodies):
+            url = f"http://127.0.0.2/a/{number}"
+            page = Page(url, url, 200, "text/html", body, detect_encoding(body, "text/html"), now)
+            futures.append(pool.submit(ArticleJob(page, Link(url, "bench"), "bench", now)))
+            remaining()
+        for future in futures:
+            outcome_of(future)
+    return time.perf_counter() - started
+
+
+def main_feeds(
+    directory: Path, count: int, args: argparse.Namespace, bodies: list[bytes], stack: ExitStack
+) -> tuple[Path, list[SiteSim], list[BenchFeed]]:
+    """The sites and config of a run with ``count`` articles."""
+    sims = [
+        SiteSim(f"127.0.0.{2 + n}", latency=args.latency, forked=True) for n in range(args.hosts)
+    ]
+    feeds = []
+    for number in range(-(-count // args.per_feed)):
+        articles = min(args.per_feed, count - number * args.per_feed)
+        feeds.append(BenchFeed(f"f{number}", sims[number % len(sims)], KINDS[number % 3], articles))
+    for feed in feeds:
+        serve_feed(feed, bodies)
+    for sim in sims:
+        stack.enter_context(sim)
+    config = write_config(directory, feeds, "  per_host_delay: 0\n")
+    return config, sims, feeds
+
+
+def report_run(label: str, run: Run, articles: int, by_host: dict[str, list[str]]) -> None:
+    counts = totals(run.output)
+    article_requests = sum(1 for paths in by_host.values() for p in paths if "/a/" in p)
+    per_host = ", ".join(f"{host} {len(paths)}" for host, paths in by_host.items())
+    print(
+        f"{label:<7} {run.seconds:7.1f} s  {articles / run.seconds:6.1f} articles/s  "
+        f"peak {run.peak_mb:6.0f} MB  new {counts['new']}, unchanged {counts['unchanged']}, "
+        f"duplicate {counts['duplicate']}, failed {counts['failed']}; "
+        f"{article_requests} article requests; requests per host: {per_host}"
+        + ("" if run.status == 0 else f"  (exit status {run.status})")
+    )
+
+
+def scale_scenarios(args: argparse.Namespace, only: set[str]) -> None:
+    dataset = dataset_pages(args.pages)
+    if args.per_feed > len(dataset):
+        sys.exit(f"--per-feed is at most {len(dataset)} (the dataset's distinct pages)")
+    bodies = dataset[: args.per_feed]
+    workers = default_workers()
+    if "floor" in only:
+        pages = [bodies[n % len(bodies)] for n in range(args.articles)]
+        seconds = floor(pages, workers)
+        print(
+            f"floor   {seconds:7.1f} s  {args.articles / seconds:6.1f} articles/s  "
+            f"(extraction alone, {workers} worker processes)"
+        )
+    cold: Run | None = None
+    if only & {"cold", "warm", "memory"}:
+        with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+            config, sims, feeds = main_feeds(Path(tmp), args.articles, args, bodies, stack)
+            print(
+                f"site: {args.articles} articles in {len(feeds)} feeds ({args.per_feed} "
+                f"distinct real pages each) on {len(sims)} hosts, {args.latency * 1000:.0f} ms "
+                "latency"
+            )
+            since: dict[str, int] = {}
+            cold = run_feeds_once(config)
+            report_run("cold", cold, args.articles, requests_by_host(sims, since))
+            if "warm" in only:
+                warm = run_feeds_once(config)
+                report_run("warm", warm, args.articles, requests_by_host(sims, since))
+                print(f"warm/cold: {warm.seconds / cold.seconds:.1%} (target <= 5%)")
+    if "memory" in only and cold is not None:
+        with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+            config, sims, _ = main_feeds(Path(tmp), args.large, args, bodies, stack)
+            large = run_feeds_once(config)
+            report_run("large", large, args.large, requests_by_host(sims, {}))
+            print(
+                f"memory: {args.large} articles {large.peak_mb:.0f} MB, {args.articles} "
+                f"articles {cold.peak_mb:.0f} MB: {large.peak_mb / cold.peak_mb - 1:+.1%} "
+                "(target within 10%)"
+            )
+
+
+def polite_scenario(args: argparse.Namespace) -> None:
+    hosts, feeds_count, per_feed = 20, 100, 20
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        sims = [
+            SiteSim(f"127.0.0.{2 + n}", latency=args.latency, forked=True) for n in range(hosts)
+        ]
+        feeds = []
+        for number in range(feeds_count):
+            feed = BenchFeed(f"p{number}", sims[number % hosts], "listing", per_feed)
+            articles = numbered_articles(per_feed, prefix=feed.feed_id)
+            origin = feed.site.origin
+            bodies = [article_html(origin, a, articles).encode() for a in articles]
+            serve_feed(feed, bodies)
+            feeds.append(feed)
+        for sim in sims:
+            stack.enter_context(sim)
+        config = write_config(Path(tmp), feeds, "")
+        run = run_feeds_once(config)
+        by_host = requests_by_host(sims, {})
+        delay = load_config(config).settings.per_host_delay.total_seconds()
+        bound = max(len(paths) - 1 for paths in by_host.values()) * delay
+        counts = totals(run.output)
+        print(
+            f"polite  {run.seconds:7.1f} s  {feeds_count} feeds on {hosts} hosts, "
+            f"{per_feed} articles each, {delay:.0f} request/s per host: "
+            f"{sum(len(p) for p in by_host.values())} requests, new {counts['new']}; "
+            f"per-host bound {bound:.0f} s: {run.seconds / bound:.2f}x (target <= 1.2x)"
+        )
+
+
+def publish_child(directory: Path, items: int, formats: str) -> None:
+    """(In a fresh process) store ``items`` items, then time writing the feed's files."""
+    config_path = directory / "feeds.yaml"
+    config_path.write_text(
+        "settings:\n  output_dir: output\n  state_dir: state\n"
+        f"feeds:\n  big:\n    max_items: {items}\n    formats: [{formats}]\n"
+        "    sources: [{url: 'http://127.0.0.2/'}]\n"
+    )
+    config = load_config(config_path)
+    now = datetime.now(UTC)
+    paragraph = (
+        "<p>The council met on Tuesday to discuss the harbour, the ferries and the new "
+        "pier; residents asked about parking, noise and the opening hours of the library.</p>"
+    )
+    with Store.in_directory(config.settings.state_dir) as store, store.transaction():
+        for n in range(items):
+            store.add_item(
+                Item(
+                    id=f"urn:uuid:00000000-0000-4000-8000-{n:012d}",
+                    feed="big",
+                    url=f"http://127.0.0.2/news/{n}",
+                    title=f"Story number {n} about the harbour",
+                    published=now - timedelta(minutes=n),
+                    updated=now - timedelta(minutes=n),
+                    summary="The council met on Tuesday to discuss the harbour.",
+                    content_html=paragraph * 20 + f'<p><img src="http://127.0.0.2/{n}.jpg"></p>',
+                    fingerprint=(),
+                    first_seen=now - timedelta(minutes=n),
+                    author="A. Reporter",
+                    categories=("harbour", "council"),
+                )
+            )
+    # reopened, as after the runs that stored the items (closing checkpoints the WAL)
+    with Store.in_directory(config.settings.state_dir) as store:
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started = time.perf_counter()
+        written = publish_feed(config.feeds["big"], settings=config.settings, store=store)
+        seconds = time.perf_counter() - started
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        # again, tracing allocations (which slows everything down): same work, same files
+        tracemalloc.start()
+        publish_feed(config.feeds["big"], settings=config.settings, store=store)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    sizes = {name: (config.settings.output_dir / name).stat().st_size for name in written}
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "python_peak_mb": peak / 2**20,
+                "max_rss_mb": rss_after / 1024,
+                "rss_growth_mb": (rss_after - rss_before) / 1024,
+                "files": sizes,
+            }
+        )
+    )
+
+
+def publish_scenario(items: int) -> None:
+    for formats in ("rss,atom,json", "rss", "atom", "json"):
+        with tempfile.TemporaryDirectory() as tmp:
+            command = [sys.executable, __file__, "--publish-child", tmp, "--items", str(items)]
+            result = subprocess.run(
+                [*command, "--formats", formats],
+                capture_output=True,
+                text=True,
+                timeout=remaining(),
+                check=True,
+            )
+        figures = json.loads(result.stdout)
+        sizes = figures["files"].items()
+        files = ", ".join(f"{name} {size / 2**20:.1f} MB" for name, size in sizes)
+        print(
+            f"publish {figures['seconds']:7.2f} s  {items} items [{formats}]; Python allocations "
+            f"peak {figures['python_peak_mb']:.1f} MB, process peak RSS "
+            f"{figures['max_rss_mb']:.0f} MB (+{figures['rss_growth_mb']:.0f} MB while writing); "
+            f"{files}"
+        )
+    print("publish target: < 1 s and < 100 MB for a 10,000-item feed")
+
+
+def main() -> None:
+    global DEADLINE
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=Path, default=ROOT.parent / "shared/datasets/news-pages")
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--large", type=int, default=5000)
+    parser.add_argument("--per-feed", type=int, default=125)
+    parser.add_argument("--hosts", type=int, default=4)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--items", type=int, default=10000, help="items of the publish scenario")
+    parser.add_argument("--only", default="floor,cold,warm,memory,polite,publish")
+    parser.add_argument("--time-limit", type=float, default=1800)
+    parser.add_argument("--publish-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--formats", default="rss,atom,json", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.publish_child:
+        publish_child(args.publish_child, args.items, args.formats)
+        return
+    DEADLINE = time.monotonic() + args.time_limit
+    only = set(args.only.split(","))
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    try:
+        if only & {"floor", "cold", "warm", "memory"}:
+            scale_scenarios(args, only)
+        if "polite" in only:
+            polite_scenario(args)
+        if "publish" in only:
+            publish_scenario(args.items)
+    except TimeLimitError:
+        sys.exit(f"stopped: the time limit ({args.time_limit:.0f} s) was reached")
+
+
+if __name__ == "__main__":
+    main()
