@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from feeds.config import load_config  # noqa: E402
-from feeds.fetch import Fetcher, FetchOptions  # noqa: E402
+from feeds.fetch import Fetcher  # noqa: E402
 from feeds.models import RunReport  # noqa: E402
 from feeds.pipeline import run_feed  # noqa: E402
 from feeds.storage import Store  # noqa: E402
@@ -61,7 +61,7 @@ def run(config_path: Path) -> tuple[float, RunReport]:
     feed = config.feeds["bench"]
     with (
         Store.in_directory(config.settings.state_dir) as store,
-        Fetcher(FetchOptions.from_settings(config.settings)) as fetcher,
+        Fetcher.for_config(config) as fetcher,
     ):
         started = time.perf_counter()
         report = run_feed(feed, settings=config.settings, fetcher=fetcher, store=store)

@@ -1,15 +1,18 @@
 """Speed and scale on one machine: one run, every figure.
 
     python bench/scale.py [--pages ../shared/datasets/news-pages] [--articles 1000]
-                          [--large 5000] [--per-feed 125] [--hosts 4] [--latency 0.05]
+                          [--large 5000] [--feeds 40] [--hosts 4] [--latency 0.05]
                           [--only floor,cold,memory,polite,publish] [--time-limit 1800]
 
 Simulated sites (tests/sitesim.py, one forked server per loopback address 127.0.0.2,
-127.0.0.3, ...: ETag/304, added latency) serve feeds of ``--per-feed`` articles each,
-made from the real pages of the dataset (each feed has distinct pages; feeds are spread
-over ``--hosts`` hosts; their sources take turns: a paginated listing, a partial RSS
-feed, a sitemap). ``feeds once`` runs as a user runs it, in a subprocess, with its
-defaults except ``per_host_delay: 0`` (so that the network is not the limit):
+127.0.0.3, ...: ETag/304, added latency) serve ``--feeds`` feeds, the articles shared
+out between them, made from the real pages of the dataset (a feed's articles are distinct
+pages, each feed starting where the previous one stopped, so that every run goes through
+the whole dataset; feeds are spread over ``--hosts`` hosts; their sources take turns: a
+paginated listing, a partial RSS feed, a sitemap). The 1,000- and 5,000-article runs have
+the same feeds, so the same number of them run at once: what grows is the work per feed.
+``feeds once`` runs as a user runs it, in a subprocess, with its defaults except
+``per_host_delay: 0`` (so that the network is not the limit):
 
 floor    extraction alone: the same pages, already in memory, through the same pool of
          worker processes (what the CPU allows; the run cannot beat it)
@@ -279,15 +282,23 @@ def main_feeds(
         SiteSim(f"127.0.0.{2 + n}", latency=args.latency, forked=True) for n in range(args.hosts)
     ]
     feeds = []
-    for number in range(-(-count // args.per_feed)):
-        articles = min(args.per_feed, count - number * args.per_feed)
+    per_feed = -(-count // args.feeds)
+    for number in range(args.feeds):
+        articles = min(per_feed, count - number * per_feed)
         feeds.append(BenchFeed(f"f{number}", sims[number % len(sims)], KINDS[number % 3], articles))
+    start = 0
     for feed in feeds:
-        serve_feed(feed, bodies)
+        serve_feed(feed, rotated(bodies, start, feed.articles))
+        start += feed.articles
     for sim in sims:
         stack.enter_context(sim)
     config = write_config(directory, feeds, "  per_host_delay: 0\n")
     return config, sims, feeds
+
+
+def rotated(bodies: list[bytes], start: int, count: int) -> list[bytes]:
+    """``count`` pages from ``bodies``, from ``start`` on, going round."""
+    return [bodies[(start + n) % len(bodies)] for n in range(count)]
 
 
 def report_run(label: str, run: Run, articles: int, by_host: dict[str, list[str]]) -> None:
@@ -304,14 +315,16 @@ def report_run(label: str, run: Run, articles: int, by_host: dict[str, list[str]
 
 
 def scale_scenarios(args: argparse.Namespace, only: set[str]) -> None:
-    dataset = dataset_pages(args.pages)
-    if args.per_feed > len(dataset):
-        sys.exit(f"--per-feed is at most {len(dataset)} (the dataset's distinct pages)")
-    bodies = dataset[: args.per_feed]
+    bodies = dataset_pages(args.pages)
+    for count in (args.articles, args.large):
+        if -(-count // args.feeds) > len(bodies):
+            sys.exit(
+                f"{count} articles in {args.feeds} feeds: more per feed than the dataset's "
+                f"{len(bodies)} distinct pages; give more --feeds"
+            )
     workers = default_workers()
     if "floor" in only:
-        pages = [bodies[n % len(bodies)] for n in range(args.articles)]
-        seconds = floor(pages, workers)
+        seconds = floor(rotated(bodies, 0, args.articles), workers)
         print(
             f"floor   {seconds:7.1f} s  {args.articles / seconds:6.1f} articles/s  "
             f"(extraction alone, {workers} worker processes)"
@@ -321,9 +334,8 @@ def scale_scenarios(args: argparse.Namespace, only: set[str]) -> None:
         with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
             config, sims, feeds = main_feeds(Path(tmp), args.articles, args, bodies, stack)
             print(
-                f"site: {args.articles} articles in {len(feeds)} feeds ({args.per_feed} "
-                f"distinct real pages each) on {len(sims)} hosts, {args.latency * 1000:.0f} ms "
-                "latency"
+                f"site: {args.articles} articles in {len(feeds)} feeds (distinct real pages "
+                f"in each) on {len(sims)} hosts, {args.latency * 1000:.0f} ms latency"
             )
             since: dict[str, int] = {}
             cold = run_feeds_once(config)
@@ -461,7 +473,7 @@ def main() -> None:
     parser.add_argument("--pages", type=Path, default=ROOT.parent / "shared/datasets/news-pages")
     parser.add_argument("--articles", type=int, default=1000)
     parser.add_argument("--large", type=int, default=5000)
-    parser.add_argument("--per-feed", type=int, default=125)
+    parser.add_argument("--feeds", type=int, default=40)
     parser.add_argument("--hosts", type=int, default=4)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--items", type=int, default=10000, help="items of the publish scenario")

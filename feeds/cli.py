@@ -33,24 +33,28 @@ from feeds.add import explore, feed_entry, feed_id_for
 from feeds.config import (
     Config,
     Feed,
-    Settings,
     SourceConfig,
     append_feed,
     load_config,
     yaml_text,
 )
 from feeds.errors import ConfigError, FeedsError
-from feeds.fetch import Fetcher, FetchOptions, RequestOptions, saved_page
+from feeds.fetch import Fetcher, RequestOptions, saved_page
 from feeds.html import block_text, parse_fragment
 from feeds.models import Link, RunReport
 from feeds.normalise import normalise
 from feeds.pipeline import extract_with_parts, publish_index, run_feeds, utc_now
-from feeds.publish import display_html, json_feed_item, prepare_output_dir
+from feeds.publish import (
+    display_html,
+    json_feed_item,
+    prepare_output_dir,
+    remove_leftovers,
+)
 from feeds.sources import discover
 from feeds.status import collect_status
 from feeds.storage import DATABASE_NAME, StateLock, Store
 from feeds.urls import is_web_url
-from feeds.workers import ExtractionPool
+from feeds.workers import ExtractionPool, limit_heap_fragmentation
 
 log = logging.getLogger("feeds")
 
@@ -112,6 +116,7 @@ def main(
     service = ctx.invoked_subcommand in ("run", "serve")
     level = "debug" if debug else log_level or ("info" if service else "warning")
     _setup_logging(level, json_lines=log_format == "json")
+    limit_heap_fragmentation()  # before any thread starts
     ctx.obj = {"config_path": config_path, "debug": debug}
 
 
@@ -126,7 +131,7 @@ def check(ctx: click.Context, online: bool) -> None:
     if not online:
         return
     failures = 0
-    with _fetcher(config) as fetcher:
+    with Fetcher.for_config(config) as fetcher:
         for feed in config.feeds.values():
             for source in feed.sources:
                 line, ok = _check_source(feed, source, fetcher)
@@ -158,11 +163,18 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
     try:
         prepare_output_dir(settings.output_dir)
         lock.acquire()
+        remove_leftovers(settings.output_dir)
         store = Store.in_directory(settings.state_dir)
     except FeedsError as exc:
         _fail(str(exc), debug=ctx.obj["debug"])
     pool = ExtractionPool(settings.extract_workers)
-    with lock, store, pool, _fetcher(config) as fetcher, _progress_bars(len(feeds)) as bars:
+    with (
+        lock,
+        store,
+        pool,
+        Fetcher.for_config(config) as fetcher,
+        _progress_bars(len(feeds)) as bars,
+    ):
         ran = run_feeds(
             feeds, settings=settings, fetcher=fetcher, pool=pool, progress_for=bars.feed
         )
@@ -195,7 +207,7 @@ def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
     """Find how to follow a site, and print (or --write) a config entry for it."""
     config = _load(ctx) if write or ctx.obj["config_path"].exists() else None
     try:
-        with _fetcher(config) as fetcher:
+        with Fetcher.for_config(config, extra_urls=[url]) as fetcher:
             findings = explore(url, fetcher)
     except FeedsError as exc:
         _fail(str(exc), debug=ctx.obj["debug"])
@@ -256,8 +268,9 @@ def preview(
         feed = config.feeds[feed_id]
     source = _source_to_preview(source_target, feed) if source_target is not None else None
     extra_roots = (source.path,) if source is not None and source.path is not None else ()
+    named = [url for url in (target, saved_url, source_target) if url is not None]
     try:
-        with _fetcher(config, extra_roots) as fetcher:
+        with Fetcher.for_config(config, extra_roots=extra_roots, extra_urls=named) as fetcher:
             if source is not None:
                 _preview_source(source, feed, fetcher)
             else:
@@ -336,12 +349,6 @@ def serve(ctx: click.Context) -> None:
         sys.exit(serve_only(ctx.obj["config_path"]))
     except OSError as exc:
         _fail(f"cannot start: {exc}")
-
-
-def _fetcher(config: Config | None, extra_roots: tuple[Path, ...] = ()) -> Fetcher:
-    settings = config.settings if config is not None else Settings()
-    roots = config.local_roots if config is not None else ()
-    return Fetcher(FetchOptions.from_settings(settings), local_roots=roots + extra_roots)
 
 
 def _check_source(feed: Feed, source: SourceConfig, fetcher: Fetcher) -> tuple[str, bool]:

@@ -302,7 +302,9 @@ class SourceConfig(_Model):
 
     @field_validator("path")
     @classmethod
-    def _resolve_path(cls, value: Path, info: ValidationInfo) -> Path:
+    def _resolve_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:  # `path:` left empty: the one-location check says what to do
+            return None
         path = _resolve(value, info)
         if not path.exists():
             raise ValueError(f"{path} does not exist")
@@ -452,6 +454,21 @@ class Config:
         ]
 
     @property
+    def trusted_hosts(self) -> tuple[str, ...]:
+        """Hosts the config names (source URLs, the WebSub hub): requests may go there
+        whatever address they resolve to."""
+        urls = [str(s.url) for f in self.feeds.values() for s in f.sources if s.url is not None]
+        if self.settings.websub_hub is not None:
+            urls.append(str(self.settings.websub_hub))
+        return tuple(dict.fromkeys(urlsplit(url).hostname or "" for url in urls))
+
+    @property
+    def trusted_domains(self) -> tuple[str, ...]:
+        """The domains of the sources' ``allow_domains`` (their subdomains too)."""
+        domains = [d for f in self.feeds.values() for s in f.sources for d in s.allow_domains]
+        return tuple(dict.fromkeys(domains))
+
+    @property
     def local_roots(self) -> tuple[Path, ...]:
         """Directories that local (``path:``) sources may read files from."""
         roots = []
@@ -485,6 +502,8 @@ def parse_config(text: str, file: Path) -> Config:
         raise ConfigError(file, line, "", f"invalid YAML: {problem}") from exc
     except YAMLError as exc:
         raise ConfigError(file, None, "", f"invalid YAML: {exc}") from exc
+    except (TypeError, ValueError, RecursionError) as exc:  # ruamel on a mapping as a key...
+        raise ConfigError(file, None, "", f"YAML this file cannot use: {exc}") from exc
     if tree is None:
         raise ConfigError(file, 1, "feeds", "the file is empty; it needs at least one feed")
     if not isinstance(tree, Mapping):

@@ -13,7 +13,10 @@ A ``Fetcher`` turns a URL into a ``Page`` or raises ``FetchError``. For every re
   limited number of redirects; accepts only HTML, XML, JSON and plain text;
 - sends ETag / Last-Modified back when asked (a 304 comes back as a ``Page`` with
   status 304 and no body);
-- decodes the body's charset once for every later stage.
+- decodes the body's charset once for every later stage;
+- refuses, before the request and again before each redirect, any URL that leads to an
+  internal address (loopback, private, link-local...) unless the config names its host
+  (``addresses.AddressGuard``).
 
 ``file://`` URLs are served from the directories of the config's local sources only.
 """
@@ -37,13 +40,15 @@ from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import charset_normalizer
 import requests
 from protego import Protego
 
-from feeds.config import Settings, SourceConfig
+from feeds.addresses import AddressGuard
+from feeds.config import Config, Settings, SourceConfig
 from feeds.errors import FetchError, FetchStoppedError
 from feeds.hosts import HostGates, Politeness, StoppedError, TooEarlyError
 from feeds.models import Page
@@ -183,9 +188,16 @@ class Fetcher:
     Safe to use from several threads; ``fetch_all`` runs a batch in parallel.
     """
 
-    def __init__(self, options: FetchOptions, *, local_roots: Sequence[Path] = ()) -> None:
+    def __init__(
+        self,
+        options: FetchOptions,
+        *,
+        local_roots: Sequence[Path] = (),
+        guard: AddressGuard | None = None,
+    ) -> None:
         self.options = options
         self.local_roots = tuple(root.resolve() for root in local_roots)
+        self.guard = guard or AddressGuard()
         self.gates = HostGates(options.politeness)
         self.requests_made = 0
         self.session = requests.Session()
@@ -196,12 +208,33 @@ class Fetcher:
         )
         self.session.max_redirects = options.max_redirects
         pool = max(10, options.politeness.concurrency)
-        adapter = requests.adapters.HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
+        adapter = _GuardedAdapter(self.guard, pool_connections=pool, pool_maxsize=pool)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._robots: dict[str, _RobotsRules] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def for_config(
+        cls,
+        config: Config | None,
+        *,
+        extra_roots: Sequence[Path] = (),
+        extra_urls: Sequence[str] = (),
+    ) -> Fetcher:
+        """The fetcher of a config (its settings, local roots and trusted hosts), with
+        ``extra_urls`` trusted too (URLs the user gave on the command line)."""
+        settings = config.settings if config is not None else Settings()
+        roots = config.local_roots if config is not None else ()
+        hosts = config.trusted_hosts if config is not None else ()
+        domains = config.trusted_domains if config is not None else ()
+        guard = AddressGuard(
+            [*hosts, *(urlsplit(url).hostname or "" for url in extra_urls)], domains
+        )
+        return cls(
+            FetchOptions.from_settings(settings), local_roots=(*roots, *extra_roots), guard=guard
+        )
 
     def __enter__(self) -> Fetcher:
         return self
@@ -533,6 +566,19 @@ class Fetcher:
             encoding=detect_encoding(body, content_type),
             fetched_at=datetime.now(UTC),
         )
+
+
+class _GuardedAdapter(requests.adapters.HTTPAdapter):
+    """Checks every request with the address guard before sending it: the first one and
+    each redirect (requests sends every hop through its adapter)."""
+
+    def __init__(self, guard: AddressGuard, **kwargs: Any) -> None:
+        self.guard = guard
+        super().__init__(**kwargs)
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        self.guard.check(request.url or "")
+        return super().send(request, *args, **kwargs)
 
 
 def saved_page(path: Path, url: str | None = None) -> Page:

@@ -22,20 +22,43 @@ _XML_ILLEGAL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"
 )
 
+# HTML5 void elements that libxml2 takes for containers: it would nest the rest of the
+# paragraph (or the page, after an <embed>) inside them, out of the article
+_UNKNOWN_VOID = re.compile(
+    r"<(embed|source|track|wbr|keygen)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE
+)
+_CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+
 
 def strip_xml_illegal(text: str) -> str:
     """Remove characters that XML 1.0 forbids (control characters, lone surrogates)."""
     return _XML_ILLEGAL.sub("", text)
 
 
+def _parseable(html: str) -> str:
+    html = _CHARACTER_REFERENCE.sub(_legal_reference, strip_xml_illegal(html))
+    return _UNKNOWN_VOID.sub(r"<\1\2></\1>", html)
+
+
+def _legal_reference(match: re.Match[str]) -> str:
+    """A character reference as it was, or nothing if it stands for an illegal character
+    (``&#14;`` in an attribute would otherwise come back as the character itself)."""
+    hexadecimal, decimal = match.groups()
+    code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+    if code > 0x10FFFF or _XML_ILLEGAL.match(chr(code)):
+        return ""
+    return match.group()
+
+
 def parse_document(text: str | bytes) -> HtmlElement:
     """Parse a whole HTML document; never raises on malformed markup. Characters XML
-    cannot hold are dropped first: they mean nothing in a page, and trafilatura gives up
-    on a tree that contains one."""
+    cannot hold (and references to them) are dropped first: they mean nothing in a page,
+    and trafilatura gives up on a tree that contains one. Void elements libxml2 does not
+    know as void are closed where they start."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     # bytes for lxml: it refuses str input that declares an encoding in an XML declaration
-    data = strip_xml_illegal(text).encode("utf-8")
+    data = _parseable(text).encode("utf-8")
     parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=True)
     try:
         root = lxml.html.document_fromstring(data, parser=parser)
@@ -45,8 +68,9 @@ def parse_document(text: str | bytes) -> HtmlElement:
 
 
 def parse_fragment(html: str) -> HtmlElement:
-    """Parse an HTML fragment into a ``<div>`` wrapping it."""
-    html = strip_xml_illegal(html)
+    """Parse an HTML fragment into a ``<div>`` wrapping it (cleaned as ``parse_document``
+    cleans a page)."""
+    html = _parseable(html)
     if not html.strip():
         return lxml.html.fragment_fromstring("<div></div>")
     return lxml.html.fragment_fromstring(html, create_parent="div")

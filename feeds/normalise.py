@@ -10,6 +10,7 @@ import hashlib
 import heapq
 import re
 import uuid
+from array import array
 from collections.abc import Sequence
 from datetime import datetime
 from html import escape, unescape
@@ -212,14 +213,22 @@ def is_near_duplicate(item: Item, sketch: Sequence[int], title: str) -> bool:
     return item.title.casefold() == title.casefold() or words >= _MIN_WORDS_FOR_FINGERPRINT
 
 
+INDEXED_HASHES = 16
+"""How many hashes of each sketch (its smallest) the ``SketchIndex`` files an item under."""
+
+
 class SketchIndex:
     """The sketches of a feed's known items, indexed by hash, so that a new item is compared
-    only with the items that share enough hashes with it to be a near-duplicate (the
-    estimated resemblance of two sketches is at most the share of hashes they have in
-    common), instead of with every one."""
+    only with the items that share hashes with it instead of with every one.
+
+    An item is filed under the ``INDEXED_HASHES`` smallest hashes of its sketch only: the
+    smallest hashes of a text are the likeliest to be among those of a near-copy (they are
+    the smallest of the union), so a near-duplicate shares nearly all of them, and the index
+    takes a quarter of the memory (it lives as long as a feed's run, for every feed running
+    at once). Sketches are kept as arrays of 64-bit integers for the same reason."""
 
     def __init__(self) -> None:
-        self._items: dict[str, tuple[str, tuple[int, ...]]] = {}
+        self._items: dict[str, tuple[str, array[int]]] = {}
         self._postings: dict[int, list[str]] = {}
 
     def __len__(self) -> int:
@@ -229,8 +238,8 @@ class SketchIndex:
         """Remember an item's title and sketch."""
         if item_id in self._items:
             return
-        self._items[item_id] = (title, tuple(sketch))
-        for value in sketch:
+        self._items[item_id] = (title, array("Q", sketch))
+        for value in heapq.nsmallest(INDEXED_HASHES, sketch):
             self._postings.setdefault(value, []).append(item_id)
 
     def near_duplicate_of(self, item: Item) -> str | None:
@@ -239,10 +248,8 @@ class SketchIndex:
         for value in item.fingerprint:
             for item_id in self._postings.get(value, ()):
                 shared[item_id] = shared.get(item_id, 0) + 1
-        for item_id, count in sorted(shared.items(), key=lambda pair: -pair[1]):
+        for item_id, _ in sorted(shared.items(), key=lambda pair: -pair[1]):
             title, sketch = self._items[item_id]
-            if count < NEAR_DUPLICATE_RESEMBLANCE * min(len(sketch), len(item.fingerprint)):
-                continue
             if is_near_duplicate(item, sketch, title):
                 return item_id
         return None
@@ -304,6 +311,8 @@ def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
         # nh3 does not check the URLs inside srcset: keep only http(s) candidates
         kept = [c for c in value.split(",") if is_web_url(c.strip().split(" ")[0])]
         return ", ".join(c.strip() for c in kept) or None
+    if attribute == "cite" and not is_web_url(value):
+        return None  # nh3 checks the schemes of href and src, not of cite
     return value
 
 

@@ -21,11 +21,14 @@ What readers and the W3C validator expect, and how it is met:
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import json
+import logging
 import mimetypes
 import os
+import re
 import tempfile
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -57,6 +60,8 @@ _NS = {
     "media": "http://search.yahoo.com/mrss/",
 }
 _RSS_IMAGE_TYPES = ("image/gif", "image/jpeg", "image/png")
+
+log = logging.getLogger(__name__)
 
 
 class Writable(Protocol):
@@ -179,6 +184,24 @@ def prepare_output_dir(directory: Path) -> None:
         raise PublishError(
             f"cannot write in output directory {directory}: {exc.strerror or exc}; {hint}"
         ) from exc
+
+
+def remove_leftovers(directory: Path) -> list[str]:
+    """Remove the temporary files a killed run left in ``directory`` (a new file is written
+    beside the old one, then renamed over it); returns their names. Call it with the state
+    lock held, so that no other run of the config is writing."""
+    removed = []
+    for path in directory.glob(".*"):
+        if _LEFTOVER.fullmatch(path.name) and path.is_file():
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path.name)
+    if removed:
+        log.info("removed %d temporary files left by an interrupted run", len(removed))
+    return removed
+
+
+_LEFTOVER = re.compile(r"\.(?:feeds-probe|.+\.(?:xml|atom|json|html|opml|xsl))\.[a-z0-9_]{8}")
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

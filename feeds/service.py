@@ -34,10 +34,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds.config import Config, Feed, load_config
 from feeds.errors import ConfigError, FeedsError
-from feeds.fetch import Fetcher, FetchOptions
+from feeds.fetch import Fetcher
 from feeds.models import RunError, RunReport
 from feeds.pipeline import publish_index, run_feed, utc_now
-from feeds.publish import feed_formats, file_name, prepare_output_dir
+from feeds.publish import feed_formats, file_name, prepare_output_dir, remove_leftovers
 from feeds.server import FeedServer
 from feeds.status import collect_status
 from feeds.storage import StateLock, Store
@@ -62,9 +62,7 @@ class Service:
         self._running: set[str] = set()
         self._running_lock = threading.Condition()
         settings = self.config.settings
-        self.fetcher = Fetcher(
-            FetchOptions.from_settings(settings), local_roots=self.config.local_roots
-        )
+        self.fetcher = Fetcher.for_config(self.config)
         self.pool = ExtractionPool(settings.extract_workers)
         """Shared by the feeds that run at once: as many extractions as cores, whatever
         the number of feeds."""
@@ -82,6 +80,7 @@ class Service:
         settings = self.config.settings
         prepare_output_dir(settings.output_dir)
         with StateLock(settings.state_dir):
+            remove_leftovers(settings.output_dir)
             for warning in self.config.warnings:
                 log.warning("%s", warning)
             self._install_signal_handlers()

@@ -189,6 +189,14 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)  # reads the "Z" as UTC; 30 times strptime's speed
 
 
+BUSY_TIMEOUT_SECONDS = 30.0
+"""How long a write waits for another connection's lock before the run fails."""
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class Store:
     """The state database of one state directory."""
 
@@ -196,13 +204,15 @@ class Store:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
             with _OPENING:  # threads opening a new database at once would both create it
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("PRAGMA foreign_keys=ON")
                 self._migrate()
         except sqlite3.DatabaseError as exc:
+            if _is_locked(exc):
+                raise self._error(exc) from exc
             raise StorageError(
                 f"cannot open the state database {path}: {exc}; "
                 "move it away to start from an empty state"
@@ -237,7 +247,16 @@ class Store:
                 raise
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise StorageError(f"state database {self.path}: {exc}") from exc
+            raise self._error(exc) from exc
+
+    def _error(self, exc: sqlite3.Error) -> StorageError:
+        if _is_locked(exc):
+            return StorageError(
+                f"state database {self.path}: {exc}: another program kept it locked for "
+                f"{BUSY_TIMEOUT_SECONDS:g}s (an sqlite3 shell, a backup tool?); close it and "
+                "run again"
+            )
+        return StorageError(f"state database {self.path}: {exc}")
 
     def _migrate(self) -> None:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -391,7 +410,7 @@ class Store:
             while rows := cursor.fetchmany(256):
                 yield from (_item(row) for row in rows)
         except sqlite3.Error as exc:
-            raise StorageError(f"state database {self.path}: {exc}") from exc
+            raise self._error(exc) from exc
 
     def newest_update(self, feed: str, limit: int) -> datetime | None:
         """The latest ``updated`` among the newest ``limit`` items: the feed's own date."""
@@ -575,19 +594,19 @@ class Store:
         try:
             self._db.execute(sql, params)
         except sqlite3.Error as exc:
-            raise StorageError(f"state database {self.path}: {exc}") from exc
+            raise self._error(exc) from exc
 
     def _executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         try:
             self._db.executemany(sql, rows)
         except sqlite3.Error as exc:
-            raise StorageError(f"state database {self.path}: {exc}") from exc
+            raise self._error(exc) from exc
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         try:
             return list(self._db.execute(sql, params))
         except sqlite3.Error as exc:
-            raise StorageError(f"state database {self.path}: {exc}") from exc
+            raise self._error(exc) from exc
 
     def _query_one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
         rows = self._query(sql, params)

@@ -9,7 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from feeds.config import Config, load_config
-from feeds.fetch import Fetcher, FetchOptions
+from feeds.fetch import Fetcher
 from feeds.models import RunReport
 from feeds.pipeline import Clock, run_feed, utc_now
 from feeds.storage import Store
@@ -66,10 +66,9 @@ def run_once(
 ) -> RunReport:
     """Run one feed of ``config`` once, as ``feeds once --feed`` does (extracting in this
     thread unless a ``pool`` is given)."""
-    options = FetchOptions.from_settings(config.settings)
     with (
         Store.in_directory(config.settings.state_dir) as store,
-        Fetcher(options, local_roots=config.local_roots) as fetcher,
+        Fetcher.for_config(config) as fetcher,
     ):
         return run_feed(
             config.feeds[feed_id],

@@ -10,11 +10,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from feeds.addresses import AddressGuard
 from feeds.errors import FetchError, FetchStoppedError
 from feeds.fetch import Fetcher, FetchOptions, RequestOptions, detect_encoding
 from feeds.hosts import Politeness
@@ -29,9 +31,14 @@ OPTIONS = FetchOptions(
 )
 
 
+def loopback_fetcher(options: FetchOptions = OPTIONS, **kwargs: Any) -> Fetcher:
+    """A fetcher that may reach the test servers (127.0.0.1), as when a config names them."""
+    return Fetcher(options, guard=AddressGuard(["127.0.0.1"]), **kwargs)
+
+
 @pytest.fixture
 def fetcher() -> Fetcher:
-    return Fetcher(OPTIONS)
+    return loopback_fetcher(OPTIONS)
 
 
 def test_page_fields_and_user_agent(httpserver: HTTPServer, fetcher: Fetcher) -> None:
@@ -124,7 +131,7 @@ def test_slow_server_is_abandoned_at_the_timeout(httpserver: HTTPServer) -> None
         return Response("late", content_type="text/html")
 
     httpserver.expect_request("/slow").respond_with_handler(slow)
-    fetcher = Fetcher(replace(OPTIONS, timeout=0.5))
+    fetcher = loopback_fetcher(replace(OPTIONS, timeout=0.5))
     started = time.monotonic()
     with pytest.raises(FetchError, match="timed out after 0.5s"):
         fetcher.fetch(httpserver.url_for("/slow"))
@@ -169,7 +176,7 @@ def test_local_files_only_below_the_roots(tmp_path: Path) -> None:
     site.mkdir()
     (site / "a.html").write_text("<p>a</p>")
     (tmp_path / "secret.html").write_text("<p>secret</p>")
-    fetcher = Fetcher(OPTIONS, local_roots=[site])
+    fetcher = loopback_fetcher(OPTIONS, local_roots=[site])
 
     assert fetcher.fetch((site / "a.html").as_uri()).text == "<p>a</p>"
     with pytest.raises(FetchError, match="outside the directories"):
@@ -184,7 +191,7 @@ def test_local_directory_lists_its_html_files(tmp_path: Path) -> None:
     (tmp_path / "b.html").write_text("b")
     (tmp_path / "a.htm").write_text("a")
     (tmp_path / "notes.txt").write_text("n")
-    page = Fetcher(OPTIONS, local_roots=[tmp_path]).fetch(tmp_path.as_uri() + "/")
+    page = loopback_fetcher(OPTIONS, local_roots=[tmp_path]).fetch(tmp_path.as_uri() + "/")
     assert page.content_type == "text/html"
     assert '<a href="a.htm">' in page.text and '<a href="b.html">' in page.text
     assert "notes" not in page.text
@@ -198,7 +205,7 @@ def test_fifty_megabytes_stop_at_the_default_cap(httpserver: HTTPServer) -> None
         return Response((b"x" * 65536 for _ in range(800)), content_type="text/html")
 
     httpserver.expect_request("/huge").respond_with_handler(huge)
-    fetcher = Fetcher(replace(OPTIONS, max_bytes=10 * 1024 * 1024))
+    fetcher = loopback_fetcher(replace(OPTIONS, max_bytes=10 * 1024 * 1024))
     with pytest.raises(FetchError, match="larger than the 10.0 MB limit"):
         fetcher.fetch(httpserver.url_for("/huge"))
 
@@ -222,7 +229,7 @@ def silent_server() -> Iterator[str]:
 
 
 def test_server_that_never_answers_is_abandoned_at_the_timeout(silent_server: str) -> None:
-    fetcher = Fetcher(replace(OPTIONS, timeout=0.5))
+    fetcher = loopback_fetcher(replace(OPTIONS, timeout=0.5))
     started = time.monotonic()
     with pytest.raises(FetchError, match="timed out after 0.5s"):
         fetcher.fetch(silent_server)
@@ -243,7 +250,7 @@ def test_trickling_body_is_abandoned_at_the_total_timeout() -> None:
 
     with SiteSim() as site:
         site.respond("/slow", trickle)
-        fetcher = Fetcher(replace(OPTIONS, timeout=1.0))
+        fetcher = loopback_fetcher(replace(OPTIONS, timeout=1.0))
         started = time.monotonic()
         with pytest.raises(FetchError, match="timed out after 1s"):
             fetcher.fetch(site.url("/slow"))
@@ -292,7 +299,7 @@ def test_requests_go_through_the_source_proxy() -> None:
             lambda handler: handler.send_body(200, b"<p>via proxy</p>", "text/html"),
         )
         request = RequestOptions(proxy=proxy.origin, obey_robots=False)
-        page = Fetcher(OPTIONS).fetch("http://origin.invalid/page", request=request)
+        page = loopback_fetcher(OPTIONS).fetch("http://origin.invalid/page", request=request)
     assert page.text == "<p>via proxy</p>"
     assert proxy.paths() == ["http://origin.invalid/page"]
 
@@ -301,7 +308,7 @@ def test_long_retry_after_skips_until_a_later_run(httpserver: HTTPServer) -> Non
     httpserver.expect_request("/busy").respond_with_data(
         "later", status=503, headers={"Retry-After": "7200"}
     )
-    fetcher = Fetcher(replace(OPTIONS, retries=3, retry_after_limit=3600))
+    fetcher = loopback_fetcher(replace(OPTIONS, retries=3, retry_after_limit=3600))
     with pytest.raises(FetchError) as caught:
         fetcher.fetch(httpserver.url_for("/busy"))
     assert caught.value.retry_after == 3600  # capped
@@ -314,7 +321,7 @@ def test_long_retry_after_skips_until_a_later_run(httpserver: HTTPServer) -> Non
 
 def test_unreachable_robots_txt_disallows_for_now(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/robots.txt").respond_with_data("oops", status=500)
-    fetcher = Fetcher(replace(OPTIONS, retries=0))
+    fetcher = loopback_fetcher(replace(OPTIONS, retries=0))
     with pytest.raises(FetchError, match=r"robots.txt is unreachable \(HTTP 500"):
         fetcher.fetch(httpserver.url_for("/page"))
     assert [r.path for r, _ in httpserver.log] == ["/robots.txt"]
@@ -325,7 +332,7 @@ def test_crawl_delay_spaces_requests(httpserver: HTTPServer) -> None:
         "User-agent: *\nCrawl-delay: 0.3\n", content_type="text/plain"
     )
     httpserver.expect_request("/p").respond_with_data("<p>p</p>", content_type="text/html")
-    fetcher = Fetcher(OPTIONS)
+    fetcher = loopback_fetcher(OPTIONS)
     started = time.monotonic()
     for _ in range(3):
         fetcher.fetch(httpserver.url_for("/p"))
@@ -334,7 +341,7 @@ def test_crawl_delay_spaces_requests(httpserver: HTTPServer) -> None:
 
 def test_stop_interrupts_a_waiting_request(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/p").respond_with_data("<p>p</p>", content_type="text/html")
-    fetcher = Fetcher(replace(OPTIONS, politeness=Politeness(per_host_delay=30)))
+    fetcher = loopback_fetcher(replace(OPTIONS, politeness=Politeness(per_host_delay=30)))
     no_robots = RequestOptions(obey_robots=False)
     fetcher.fetch(httpserver.url_for("/p"), request=no_robots)
     threading.Timer(0.2, fetcher.stop).start()

@@ -14,6 +14,7 @@ import feedparser
 import pytest
 
 import feeds.workers
+from feeds.addresses import AddressGuard
 from feeds.config import Config
 from feeds.fetch import Fetcher, FetchJob, FetchOptions
 from feeds.hosts import Politeness
@@ -144,7 +145,7 @@ def test_two_hosts_are_fetched_in_parallel() -> None:
     for site in (one, two):
         for n in range(4):
             site.add(f"/a/{n}", f"<p>{n}</p>")
-    with one, two, Fetcher(options) as fetcher:
+    with one, two, Fetcher(options, guard=AddressGuard(["127.0.0.1", "127.0.0.2"])) as fetcher:
         jobs = [FetchJob(site.url(f"/a/{n}")) for n in range(4) for site in (one, two)]
         started = time.monotonic()
         results = list(fetcher.fetch_all(jobs))

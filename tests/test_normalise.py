@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -254,3 +255,29 @@ def test_the_sketch_index_finds_what_a_full_comparison_finds() -> None:
     assert index.near_duplicate_of(copy) == "id17"
     assert index.near_duplicate_of(fresh) is None
     assert len(index) == 30
+
+
+def test_the_sketch_index_misses_no_near_duplicate_a_full_comparison_finds() -> None:
+    """Items are filed under a few of their hashes only: every pair that the full comparison
+    calls near-duplicates is still found, across edits of every size around the threshold."""
+    rng = random.Random(7)
+    vocabulary = [f"word{n}" for n in range(3000)]
+    stories = [" ".join(rng.choices(vocabulary, k=300)) for _ in range(40)]
+    index, known = SketchIndex(), {}
+    for n, text in enumerate(stories):
+        item = normalise(article(html=f"<p>{text}</p>", text=text), LINK, feed="f", first_seen=NOW)
+        index.add(f"id{n}", "title", item.fingerprint)
+        known[f"id{n}"] = item.fingerprint
+    found = 0
+    for n, text in enumerate(stories):
+        words = text.split()
+        for _ in range(n):  # from no edit to 39 words changed (about a third of the 3-grams)
+            words[rng.randrange(len(words))] = rng.choice(vocabulary)
+        edited = " ".join(words)
+        copy = normalise(
+            article(html=f"<p>{edited}</p>", text=edited), LINK, feed="f", first_seen=NOW
+        )
+        expected = [key for key, sketch in known.items() if is_near_duplicate(copy, sketch, "x")]
+        assert (index.near_duplicate_of(copy) is not None) == bool(expected)
+        found += bool(expected)
+    assert 10 < found < 40  # the edits straddle the threshold

@@ -165,3 +165,93 @@ def test_healthz(server: FeedServer) -> None:
     assert (response.status, response.body) == (200, b'{\n "status": "ok"\n}')  # type: ignore[attr-defined]
     server.health_state["healthy"] = False  # type: ignore[attr-defined]
     assert request(server, "/healthz").status == 503
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/%2e%2e%2fstate%2ffeeds.sqlite3",
+        "/%2e%2e%5cstate%5cfeeds.sqlite3",  # backslashes, encoded
+        "/%c0%ae%c0%ae/state/feeds.sqlite3",  # overlong UTF-8 dots
+        "/%c0%af..%c0%afstate%c0%affeeds.sqlite3",  # overlong UTF-8 slashes
+        "/%ef%bc%8e%ef%bc%8e/state/feeds.sqlite3",  # full-width dots
+        "/%25%32%65%25%32%65/state/feeds.sqlite3",  # double-encoded, every byte
+        "/..%00/state/feeds.sqlite3",
+        "/.%2e/state/feeds.sqlite3",
+        "/news.xml/../../state/feeds.sqlite3",
+        "/./../state/feeds.sqlite3",
+        "/;/../state/feeds.sqlite3",
+        "/%2fetc%2fpasswd",
+        "/%5c..%5cstate%5cfeeds.sqlite3",
+        "/....//state/feeds.sqlite3",
+        "/..;/state/feeds.sqlite3",
+        "http://127.0.0.1/../state/feeds.sqlite3",  # an absolute request target
+        "/.%6eews.xml.tmp123",
+        "/%2enews.xml.tmp123",
+        "/sub%2fx.xml",
+    ],
+)
+def test_traversal_in_every_encoding_is_refused(server: FeedServer, path: str) -> None:
+    response = request(server, path)
+    assert response.status in (400, 404), path
+    assert b"secret" not in response.body and b"half written" not in response.body  # type: ignore[attr-defined]
+
+
+def test_huge_urls_and_headers_are_refused_and_the_server_goes_on(server: FeedServer) -> None:
+    long_query = request(server, "/news.xml?" + "a" * 200_000)  # readers add cache-busters
+    assert (long_query.status, long_query.body) == (200, FEED)  # type: ignore[attr-defined]
+    assert request(server, "/news.xml?" + "a" * 400_000).status in (400, 414, 431)
+    huge_header = request(server, "/news.xml", X_Padding="b" * 300_000)
+    assert huge_header.status in (400, 431)
+    many_headers = {f"X_Header_{n}": "c" * 100 for n in range(2000)}
+    assert request(server, "/news.xml", **many_headers).status in (200, 400, 431)
+    assert request(server, "/news.xml").status == 200
+
+
+def test_many_clients_at_once_all_get_correct_answers(server: FeedServer, output: Path) -> None:
+    """A bounded load test: 200 clients on 127.0.0.1, 20 requests each (plain, gzip,
+    conditional, HEAD, missing), every answer checked."""
+    import threading
+
+    clients, per_client = 200, 20
+    etag = request(server, "/news.xml").getheader("ETag")
+    expected = {"/news.atom": b"<feed/>", "/news.json": b"{}", "/news.xml": FEED}
+    wrong: list[str] = []
+    done = [0]
+    lock = threading.Lock()
+
+    def client(number: int) -> None:
+        for n in range(per_client):
+            kind = (number + n) % 5
+            try:
+                if kind == 0:
+                    path = ("/news.xml", "/news.atom", "/news.json")[n % 3]
+                    response = request(server, path)
+                    ok = response.status == 200 and response.body == expected[path]  # type: ignore[attr-defined]
+                elif kind == 1:
+                    response = request(server, "/news.xml", Accept_Encoding="gzip")
+                    ok = response.status == 200 and gzip.decompress(response.body) == FEED  # type: ignore[attr-defined]
+                elif kind == 2:
+                    response = request(server, "/news.xml", If_None_Match=etag or "")
+                    ok = response.status == 304 and response.body == b""  # type: ignore[attr-defined]
+                elif kind == 3:
+                    response = request(server, "/news.xml", "HEAD")
+                    ok = response.status == 200 and response.getheader("Content-Length") == str(
+                        len(FEED)
+                    )
+                else:
+                    ok = request(server, "/missing.xml").status == 404
+            except OSError as exc:
+                ok, response = False, exc  # type: ignore[assignment]
+            with lock:
+                done[0] += 1
+                if not ok:
+                    wrong.append(f"client {number} request {n}: {response!r}")
+
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert done[0] == clients * per_client
+    assert wrong == []

@@ -13,7 +13,7 @@ import feedparser
 import pytest
 
 from feeds.config import Config, Feed, SourceConfig
-from feeds.fetch import Fetcher, FetchOptions
+from feeds.fetch import Fetcher
 from feeds.models import Link, Page
 from feeds.pipeline import interleave_by_site, run_feeds
 from feeds.workers import ArticleJob, ExtractionPool, outcome_of, process_article
@@ -174,7 +174,7 @@ def test_feeds_run_at_once_on_different_sites(write_config: WriteConfig) -> None
                 for n, site in enumerate(sites)
             )
         )
-        with Fetcher(FetchOptions.from_settings(config.settings)) as fetcher:
+        with Fetcher.for_config(config) as fetcher:
             ran = list(
                 run_feeds(
                     config.feeds.values(),

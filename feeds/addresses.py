@@ -1,0 +1,134 @@
+"""Where requests may go: the guard against server-side request forgery.
+
+A page (or a feed, a sitemap, a redirect) can point anywhere, including at addresses that
+only the machine running feeds can reach: its own services on loopback, the private
+network, a cloud provider's metadata service. The config is trusted; pages are not. So:
+
+- the hosts the config names (those of source URLs and of the WebSub hub, and the
+  domains of ``allow_domains`` with their subdomains) may be requested whatever they
+  resolve to (tests and intranet sources on 127.0.0.1 work);
+- any other host is requested only over http or https, and only when every address its
+  name resolves to is a public one (not loopback, private, link-local, shared, reserved,
+  multicast or unspecified); an IP literal is checked as it is.
+
+The check runs before every request the fetcher sends, and so again on every redirect.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
+
+from feeds.errors import FetchError
+
+Resolver = Callable[[str, int], list[str]]
+"""Gives the IP addresses a host name resolves to (raises ``OSError`` when it cannot)."""
+
+VERDICT_SECONDS = 60.0
+"""How long the verdict on a host name is kept (DNS answers change; lookups cost)."""
+
+
+def resolve_host(host: str, port: int) -> list[str]:
+    """The addresses of ``host`` from the system resolver."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+def is_public_address(address: str) -> bool:
+    """Whether ``address`` (IPv4 or IPv6, as text) is one the public internet routes to."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone is not a host
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped or ip.sixtofour
+        if mapped is not None:
+            ip = mapped
+    return ip.is_global and not ip.is_multicast
+
+
+class AddressGuard:
+    """Refuses requests to non-web schemes and to internal addresses, except to the hosts
+    the config names. Safe to use from several threads."""
+
+    def __init__(
+        self,
+        trusted_hosts: Iterable[str] = (),
+        trusted_domains: Iterable[str] = (),
+        *,
+        resolver: Resolver = resolve_host,
+    ) -> None:
+        self.trusted_hosts = _names(trusted_hosts)
+        self.trusted_domains = _names(trusted_domains)
+        self._resolver = resolver
+        self._verdicts: dict[tuple[str, int], tuple[float, str | None]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, url: str) -> None:
+        """Raise ``FetchError`` if ``url`` may not be requested."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise FetchError(url, f"refused: {scheme or 'no'} scheme (only http and https)")
+        host = (parts.hostname or "").rstrip(".")
+        if not host:
+            raise FetchError(url, "refused: the URL names no host")
+        try:
+            port = parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise FetchError(url, "refused: the URL's port is not a number") from None
+        if self.trusts(host):
+            return
+        refusal = self._refusal(host, port)
+        if refusal is not None:
+            raise FetchError(url, refusal)
+
+    def trusts(self, host: str) -> bool:
+        """Whether the config names ``host`` (a trusted host, or in a trusted domain)."""
+        host = host.lower().rstrip(".")
+        return host in self.trusted_hosts or any(
+            host == domain or host.endswith("." + domain) for domain in self.trusted_domains
+        )
+
+    def _refusal(self, host: str, port: int) -> str | None:
+        """Why ``host`` may not be requested, or None (verdicts on names kept a while)."""
+        if _is_ip_literal(host):
+            return None if is_public_address(host) else _internal(host, host)
+        now = time.monotonic()
+        with self._lock:
+            known = self._verdicts.get((host, port))
+        if known is not None and known[0] > now:
+            return known[1]
+        try:
+            addresses = self._resolver(host, port)
+        except OSError:
+            return None  # the request fails on its own, with the resolver's message
+        internal = next((a for a in addresses if not is_public_address(a)), None)
+        verdict = None if internal is None else _internal(host, internal)
+        with self._lock:
+            self._verdicts[(host, port)] = (now + VERDICT_SECONDS, verdict)
+        return verdict
+
+
+def _names(hosts: Iterable[str]) -> frozenset[str]:
+    return frozenset(host.lower().rstrip(".") for host in hosts if host)
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _internal(host: str, address: str) -> str:
+    where = host if host == address else f"{host} ({address})"
+    return (
+        f"refused: {where} is an internal address (loopback, private, link-local or "
+        "reserved); a link on a page may not lead there. Name the host in a source URL "
+        "of the config to allow it"
+    )

@@ -1,0 +1,250 @@
+"""Where requests may go: internal addresses are refused unless the config names the host,
+before the request and on every redirect, names checked after DNS resolution.
+
+Every request that is expected to be refused is refused before any connection: no test
+here connects anywhere but 127.0.0.0/8.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from feeds.addresses import AddressGuard, is_public_address
+from feeds.errors import FetchError
+from feeds.fetch import Fetcher, FetchOptions
+from feeds.hosts import Politeness
+from feeds.storage import Store
+from tests.conftest import WriteConfig, run_once
+from tests.sitesim import SiteSim
+
+INTERNAL = [
+    "127.0.0.1",
+    "127.255.255.254",
+    "10.0.0.1",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.168.1.1",
+    "169.254.169.254",  # the cloud metadata service (AWS, GCP, Azure, OpenStack)
+    "100.100.100.200",  # Alibaba Cloud metadata (shared address space)
+    "100.64.0.1",
+    "0.0.0.0",
+    "192.0.0.1",
+    "198.18.0.1",
+    "240.0.0.1",
+    "255.255.255.255",
+    "224.0.0.1",
+    "::1",
+    "::",
+    "fe80::1",
+    "fe80::1%eth0",
+    "fc00::1",
+    "fd00:ec2::254",  # the AWS metadata service over IPv6
+    "::ffff:127.0.0.1",
+    "::ffff:169.254.169.254",
+    "2002:7f00:1::",  # 6to4 wrapping 127.0.0.1
+    "ff02::1",
+    "not an address",
+]
+PUBLIC = ["8.8.8.8", "1.1.1.1", "93.184.215.14", "2606:4700:4700::1111", "2a00:1450:4001::1"]
+
+
+@pytest.mark.parametrize("address", INTERNAL)
+def test_internal_addresses_are_not_public(address: str) -> None:
+    assert not is_public_address(address)
+
+
+@pytest.mark.parametrize("address", PUBLIC)
+def test_public_addresses_are_public(address: str) -> None:
+    assert is_public_address(address)
+
+
+def fake_dns(table: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+    def resolve(host: str, port: int) -> list[str]:
+        if host not in table:
+            raise OSError(f"unknown host {host}")
+        return table[host]
+
+    return resolve
+
+
+DNS = fake_dns(
+    {
+        "news.example": ["93.184.215.14"],
+        "metadata.example": ["169.254.169.254"],
+        "intranet.example": ["10.1.2.3"],
+        "rebind.example": ["93.184.215.14", "127.0.0.1"],  # one public, one internal answer
+        "wiki.corp.example": ["10.9.9.9"],
+    }
+)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/",
+        "http://127.0.0.1:8080/admin",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://[fd00:ec2::254]/latest/meta-data/",
+        "http://192.168.0.1/setup.cgi",
+        "http://10.0.0.5:6379/",
+        "http://0.0.0.0:8000/",
+        "http://metadata.example/computeMetadata/v1/",
+        "http://intranet.example/",
+        "https://intranet.example./",  # a trailing dot is the same name
+        "http://rebind.example/",
+        "http://user:password@intranet.example/",
+    ],
+)
+def test_internal_destinations_are_refused(url: str) -> None:
+    with pytest.raises(FetchError, match="internal address"):
+        AddressGuard(["news.example"], resolver=DNS).check(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://news.example/file",
+        "gopher://127.0.0.1:6379/_FLUSHALL",
+        "dict://127.0.0.1:11211/stats",
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "http:///no-host",
+        "http://news.example:port/",
+    ],
+)
+def test_other_schemes_and_broken_urls_are_refused(url: str) -> None:
+    with pytest.raises(FetchError, match="refused"):
+        AddressGuard(["news.example"], resolver=DNS).check(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://2130706433/",  # 127.0.0.1 as one decimal number
+        "http://0x7f.0.0.1/",  # hexadecimal
+        "http://0177.0.0.1/",  # octal
+        "http://127.1/",  # short form
+        "http://localhost/",
+    ],
+)
+def test_odd_spellings_of_loopback_are_refused_after_resolution(url: str) -> None:
+    """The system resolver reads these spellings as 127.0.0.1 (numeric: no DNS query)."""
+    with pytest.raises(FetchError, match="internal address"):
+        AddressGuard().check(url)
+
+
+def test_hosts_named_by_the_config_are_trusted() -> None:
+    guard = AddressGuard(["127.0.0.1", "intranet.example"], ["corp.example"], resolver=DNS)
+    guard.check("http://127.0.0.1:8080/news/")
+    guard.check("http://intranet.example/page")
+    guard.check("http://wiki.corp.example/page")  # a subdomain of an allow_domains entry
+    guard.check("http://news.example/story")  # public
+    with pytest.raises(FetchError):
+        guard.check("http://127.0.0.2/")  # not the host the config names
+
+
+def test_unresolvable_names_are_left_to_fail_on_their_own() -> None:
+    AddressGuard(resolver=DNS).check("http://no-such-host.invalid/")
+
+
+def test_the_config_trusts_its_source_hosts_hub_and_allowed_domains(
+    write_config: WriteConfig,
+) -> None:
+    config = write_config(
+        "settings:\n  websub_hub: http://hub.example/\nfeeds:\n  a:\n    sources:\n"
+        "      - url: http://127.0.0.1:8000/news/\n        allow_domains: [corp.example]\n"
+        "      - url: https://news.example/feed.xml\n"
+    )
+    assert set(config.trusted_hosts) == {"127.0.0.1", "news.example", "hub.example"}
+    assert config.trusted_domains == ("corp.example",)
+
+
+# through the fetcher: every redirect is checked, and nothing reaches the internal host
+
+
+@pytest.fixture
+def internal() -> SiteSim:
+    """A server on 127.0.0.2 that the config does not name: a page must not reach it."""
+    with SiteSim("127.0.0.2") as site:
+        site.add("/secret", "<p>internal secret</p>")
+        yield site
+
+
+def fetcher() -> Fetcher:
+    options = FetchOptions(
+        user_agent="feeds-test/1", retries=0, politeness=Politeness(per_host_delay=0)
+    )
+    return Fetcher(options, guard=AddressGuard(["127.0.0.1"]))
+
+
+def redirect(httpserver: HTTPServer, path: str, location: str) -> str:
+    httpserver.expect_request(path).respond_with_data(
+        "", status=302, headers={"Location": location}
+    )
+    return httpserver.url_for(path)
+
+
+def test_a_redirect_to_an_internal_host_is_refused(httpserver: HTTPServer, internal: SiteSim):
+    url = redirect(httpserver, "/go", internal.url("/secret"))
+    with fetcher() as client, pytest.raises(FetchError, match="127.0.0.2 is an internal"):
+        client.fetch(url)
+    internal.collect()
+    assert internal.paths() == []
+
+
+def test_a_redirect_to_a_name_resolving_to_loopback_is_refused(httpserver: HTTPServer):
+    httpserver.expect_request("/secret").respond_with_data("internal secret")
+    url = redirect(httpserver, "/go", f"http://localhost:{httpserver.port}/secret")
+    with fetcher() as client, pytest.raises(FetchError, match=r"localhost \(.*\) is an internal"):
+        client.fetch(url)
+    assert all(request.path != "/secret" for request, _ in httpserver.log)
+
+
+def test_a_chain_of_redirects_is_checked_at_every_hop(httpserver: HTTPServer, internal: SiteSim):
+    second = redirect(httpserver, "/second", internal.url("/secret"))
+    first = redirect(httpserver, "/first", second)
+    with fetcher() as client, pytest.raises(FetchError, match="internal"):
+        client.fetch(first)
+    internal.collect()
+    assert internal.paths() == []
+    assert [request.path for request, _ in httpserver.log][-2:] == ["/first", "/second"]
+
+
+def test_a_redirect_to_another_scheme_is_refused(httpserver: HTTPServer) -> None:
+    url = redirect(httpserver, "/go", "file:///etc/passwd")
+    with fetcher() as client, pytest.raises(FetchError):
+        client.fetch(url)
+
+
+def test_an_article_redirecting_inside_fails_alone_and_the_rest_is_published(
+    write_config: WriteConfig, httpserver: HTTPServer, internal: SiteSim
+) -> None:
+    article = (
+        "<html><head><title>{t}</title></head><body><article><h1>{t}</h1>"
+        + "<p>The harbour council met on Tuesday and talked at length about the ferries. </p>" * 8
+        + "</article></body></html>"
+    )
+    httpserver.expect_request("/news/").respond_with_data(
+        '<main><a class="story" href="/news/good">A good story about ferries</a>'
+        '<a class="story" href="/news/trap">A story that redirects inside</a></main>',
+        content_type="text/html",
+    )
+    httpserver.expect_request("/news/good").respond_with_data(
+        article.format(t="A good story about ferries"), content_type="text/html"
+    )
+    redirect(httpserver, "/news/trap", internal.url("/secret"))
+    config = write_config(
+        f"feeds:\n  news:\n    sources:\n      - url: {httpserver.url_for('/news/')}\n"
+        "        links: a.story\n"
+    )
+    report = run_once(config, "news")
+    assert (report.new, report.failed) == (1, 1)
+    assert "internal address" in report.errors[0].message
+    internal.collect()
+    assert internal.paths() == []
+    with Store.in_directory(config.settings.state_dir) as store:
+        assert [item.title for item in store.items("news", 10)] == ["A good story about ferries"]
