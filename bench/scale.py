@@ -323,8 +323,9 @@ def scale_scenarios(args: argparse.Namespace, only: set[str]) -> None:
                 f"{len(bodies)} distinct pages; give more --feeds"
             )
     workers = default_workers()
+    floor_seconds = None
     if "floor" in only:
-        seconds = floor(rotated(bodies, 0, args.articles), workers)
+        seconds = floor_seconds = floor(rotated(bodies, 0, args.articles), workers)
         print(
             f"floor   {seconds:7.1f} s  {args.articles / seconds:6.1f} articles/s  "
             f"(extraction alone, {workers} worker processes)"
@@ -340,6 +341,8 @@ def scale_scenarios(args: argparse.Namespace, only: set[str]) -> None:
             since: dict[str, int] = {}
             cold = run_feeds_once(config)
             report_run("cold", cold, args.articles, requests_by_host(sims, since))
+            if floor_seconds is not None:
+                print(f"cold/floor: {cold.seconds / floor_seconds:.2f}x (target <= 1.15x)")
             if "warm" in only:
                 warm = run_feeds_once(config)
                 report_run("warm", warm, args.articles, requests_by_host(sims, since))

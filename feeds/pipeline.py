@@ -37,11 +37,13 @@ from feeds.models import Article, Item, Link, Page, RunError, RunReport
 from feeds.normalise import SketchIndex, link_article, normalise
 from feeds.publish import (
     FORMATS,
+    STYLESHEET_NAME,
     Listing,
     channel_for,
     feed_formats,
     file_name,
     opml_name,
+    publication_key,
     publish,
     render_index,
     render_opml,
@@ -225,19 +227,31 @@ def with_parts(
 
 
 def publish_feed(feed: Feed, *, settings: Settings, store: Store) -> tuple[str, ...]:
-    """Write the feed's files from its stored items; returns the files that changed."""
+    """Write the feed's files from its stored items; returns the files that changed.
+
+    When neither the items nor the channel changed since the files were last written,
+    and the files are all there, nothing is read or written (the steady state). The key
+    of what was written is stored only once the files are in place: after a failed write
+    the next run writes them again."""
     channel = channel_for(
         feed,
         settings,
         updated=store.newest_update(feed.id, feed.max_items),
         icon=store.feed_icon(feed.id),
     )
-    return publish(
-        channel,
-        store.iter_items(feed.id, feed.max_items),
-        feed_formats(feed),
-        settings.output_dir,
+    formats = feed_formats(feed)
+    key = publication_key(channel, formats, store.items_signature(feed.id, feed.max_items))
+    paths = [settings.output_dir / file_name(feed.id, fmt) for fmt in formats]
+    if channel.stylesheet:
+        paths.append(settings.output_dir / STYLESHEET_NAME)
+    if store.published_key(feed.id) == key and all(path.is_file() for path in paths):
+        return ()
+    written = publish(
+        channel, store.iter_items(feed.id, feed.max_items), formats, settings.output_dir
     )
+    with store.transaction():
+        store.set_published_key(feed.id, key)
+    return written
 
 
 def publish_index(config: Config, store: Store) -> tuple[str, ...]:

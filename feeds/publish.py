@@ -22,6 +22,7 @@ What readers and the W3C validator expect, and how it is met:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import html
 import io
 import json
@@ -167,6 +168,13 @@ def publish(
     ):
         written.append(STYLESHEET_NAME)
     return tuple(written)
+
+
+def publication_key(channel: Channel, formats: Sequence[FeedFormat], items: str) -> str:
+    """What a feed's files are made of: the channel, the formats, a signature of the items
+    and the version of feeds (whose output may change). Equal keys, equal files."""
+    made_of = (__version__, repr(channel), [fmt.name for fmt in formats], items)
+    return hashlib.sha256(repr(made_of).encode()).hexdigest()
 
 
 def prepare_output_dir(directory: Path) -> None:

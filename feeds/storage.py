@@ -27,7 +27,6 @@ from feeds.models import Item, RunReport
 DATABASE_NAME = "feeds.sqlite3"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _RECENT_FINGERPRINTS = 2000
-_OPENING = threading.Lock()
 
 MIGRATIONS: Sequence[str] = (
     # 1: items, the URLs that lead to them, and runs
@@ -119,6 +118,10 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE source_health ADD COLUMN links_seen INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE source_health ADD COLUMN broken TEXT;
     """,
+    # 6: what the feed's files were last written from, so an unchanged feed is not rewritten
+    """
+    ALTER TABLE feed_info ADD COLUMN published TEXT;
+    """,
 )
 
 
@@ -189,6 +192,21 @@ def parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value)  # reads the "Z" as UTC; 30 times strptime's speed
 
 
+def _writer_lock(path: Path) -> threading.Lock:
+    """The lock that this process's connections to ``path`` take to write, one at a time.
+
+    Many feeds write at once, each through its own connection. Left to SQLite, a writer
+    that finds the database locked polls it, sleeping up to 100 ms between tries; queued
+    on a lock, it starts the moment the previous write ends. (Other programs still meet
+    SQLite's own locking and busy timeout.)"""
+    key = path.resolve()
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(key, threading.Lock())
+
+
+_WRITER_LOCKS: dict[Path, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
 BUSY_TIMEOUT_SECONDS = 30.0
 """How long a write waits for another connection's lock before the run fails."""
 
@@ -202,10 +220,11 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._writing = _writer_lock(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
-            with _OPENING:  # threads opening a new database at once would both create it
+            with self._writing:  # threads opening a new database at once would both create it
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("PRAGMA foreign_keys=ON")
@@ -239,13 +258,14 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """Group writes: all of them land, or none."""
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+            with self._writing:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
 
@@ -432,6 +452,29 @@ class Store:
             """INSERT INTO feed_info (feed, icon) VALUES (?, ?)
                ON CONFLICT (feed) DO UPDATE SET icon = excluded.icon""",
             (feed, icon),
+        )
+
+    def items_signature(self, feed: str, limit: int) -> str:
+        """A digest of which items the feed's newest ``limit`` are, and of when each last
+        changed: it changes whenever what the feed's files show does."""
+        rows = self._query(
+            """SELECT seq, updated FROM items WHERE feed = ?
+               ORDER BY published DESC, first_seen DESC, seq DESC LIMIT ?""",
+            (feed, limit),
+        )
+        return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+    def published_key(self, feed: str) -> str | None:
+        """What the feed's files were last written from (``set_published_key``)."""
+        row = self._query_one("SELECT published FROM feed_info WHERE feed = ?", (feed,))
+        return row[0] if row else None
+
+    def set_published_key(self, feed: str, key: str) -> None:
+        """Remember what the feed's files were written from, once they are in place."""
+        self._execute(
+            """INSERT INTO feed_info (feed, published) VALUES (?, ?)
+               ON CONFLICT (feed) DO UPDATE SET published = excluded.published""",
+            (feed, key),
         )
 
     def count_items(self, feed: str) -> int:

@@ -239,3 +239,19 @@ def seed_body_paragraphs() -> list[str]:
     lines = [line.strip() for line in (DATA / "seed" / "article.txt").read_text().splitlines()]
     lines = [line for line in lines if line]
     return lines[6:-2]
+
+
+def test_an_unchanged_feed_is_not_rewritten_and_a_missing_file_is(
+    news_site: NewsSite, write_config: WriteConfig
+) -> None:
+    config = site_config(write_config, news_site)
+    assert run_once(config, "harbour").files_written
+    rss, atom = feed_paths(config)
+    stamps = (rss.stat().st_mtime_ns, atom.stat().st_mtime_ns)
+
+    assert run_once(config, "harbour").files_written == ()  # nothing new: nothing written
+    assert (rss.stat().st_mtime_ns, atom.stat().st_mtime_ns) == stamps
+
+    atom.unlink()  # someone removed a file: the next run puts it back
+    assert run_once(config, "harbour").files_written == ("harbour.atom",)
+    assert read_feed(atom).entries
