@@ -233,14 +233,10 @@ def publish_feed(feed: Feed, *, settings: Settings, store: Store) -> tuple[str, 
     and the files are all there, nothing is read or written (the steady state). The key
     of what was written is stored only once the files are in place: after a failed write
     the next run writes them again."""
-    channel = channel_for(
-        feed,
-        settings,
-        updated=store.newest_update(feed.id, feed.max_items),
-        icon=store.feed_icon(feed.id),
-    )
+    updated, items = store.newest_state(feed.id, feed.max_items)
+    channel = channel_for(feed, settings, updated=updated, icon=store.feed_icon(feed.id))
     formats = feed_formats(feed)
-    key = publication_key(channel, formats, store.items_signature(feed.id, feed.max_items))
+    key = publication_key(channel, formats, items)
     paths = [settings.output_dir / file_name(feed.id, fmt) for fmt in formats]
     if channel.stylesheet:
         paths.append(settings.output_dir / STYLESHEET_NAME)

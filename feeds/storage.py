@@ -454,15 +454,18 @@ class Store:
             (feed, icon),
         )
 
-    def items_signature(self, feed: str, limit: int) -> str:
-        """A digest of which items the feed's newest ``limit`` are, and of when each last
-        changed: it changes whenever what the feed's files show does."""
+    def newest_state(self, feed: str, limit: int) -> tuple[datetime | None, str]:
+        """Of the feed's newest ``limit`` items: the latest ``updated`` (as ``newest_update``)
+        and a digest of which items they are and when each last changed, which changes
+        whenever what the feed's files show does. One pass over the index."""
         rows = self._query(
             """SELECT seq, updated FROM items WHERE feed = ?
                ORDER BY published DESC, first_seen DESC, seq DESC LIMIT ?""",
             (feed, limit),
         )
-        return hashlib.sha256(repr(rows).encode()).hexdigest()
+        latest = max((updated for _, updated in rows), default=None)
+        digest = hashlib.sha256(repr(rows).encode()).hexdigest()
+        return (parse_time(latest) if latest else None), digest
 
     def published_key(self, feed: str) -> str | None:
         """What the feed's files were last written from (``set_published_key``)."""
