@@ -434,12 +434,7 @@ class Store:
 
     def newest_update(self, feed: str, limit: int) -> datetime | None:
         """The latest ``updated`` among the newest ``limit`` items: the feed's own date."""
-        row = self._query_one(
-            """SELECT max(updated) FROM (SELECT updated FROM items WHERE feed = ?
-               ORDER BY published DESC, first_seen DESC, seq DESC LIMIT ?)""",
-            (feed, limit),
-        )
-        return parse_time(row[0]) if row and row[0] else None
+        return self.newest_state(feed, limit)[0]
 
     def feed_icon(self, feed: str) -> str | None:
         """The icon of the feed's site, as its sources last showed it."""
