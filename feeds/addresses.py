@@ -39,9 +39,8 @@ def resolve_host(host: str, port: int) -> list[str]:
 
 def is_public_address(address: str) -> bool:
     """Whether ``address`` (IPv4 or IPv6, as text) is one the public internet routes to."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone is not a host
-    except ValueError:
+    ip = _ip(address)
+    if ip is None:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
         mapped = ip.ipv4_mapped or ip.sixtofour
@@ -61,11 +60,16 @@ class AddressGuard:
         *,
         resolver: Resolver = resolve_host,
     ) -> None:
-        self.trusted_hosts = _names(trusted_hosts)
-        self.trusted_domains = _names(trusted_domains)
         self._resolver = resolver
         self._verdicts: dict[tuple[str, int], tuple[float, str | None]] = {}
         self._lock = threading.Lock()
+        self.trust(trusted_hosts, trusted_domains)
+
+    def trust(self, hosts: Iterable[str], domains: Iterable[str] = ()) -> None:
+        """Trust these hosts and domains (with their subdomains) instead of the previous
+        ones: what a config names, when it is loaded again."""
+        self.trusted_hosts = _names(hosts)
+        self.trusted_domains = _names(domains)
 
     def check(self, url: str) -> None:
         """Raise ``FetchError`` if ``url`` may not be requested."""
@@ -95,7 +99,7 @@ class AddressGuard:
 
     def _refusal(self, host: str, port: int) -> str | None:
         """Why ``host`` may not be requested, or None (verdicts on names kept a while)."""
-        if _is_ip_literal(host):
+        if _ip(host) is not None:
             return None if is_public_address(host) else _internal(host, host)
         now = time.monotonic()
         with self._lock:
@@ -117,12 +121,12 @@ def _names(hosts: Iterable[str]) -> frozenset[str]:
     return frozenset(host.lower().rstrip(".") for host in hosts if host)
 
 
-def _is_ip_literal(host: str) -> bool:
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP address ``text`` spells, or None (a host name)."""
     try:
-        ipaddress.ip_address(host.split("%", 1)[0])
+        return ipaddress.ip_address(text.split("%", 1)[0])  # an IPv6 zone is not a host
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def _internal(host: str, address: str) -> str:

@@ -196,7 +196,7 @@ class Fetcher:
         guard: AddressGuard | None = None,
     ) -> None:
         self.options = options
-        self.local_roots = tuple(root.resolve() for root in local_roots)
+        self.local_roots = _resolved(local_roots)
         self.guard = guard or AddressGuard()
         self.gates = HostGates(options.politeness)
         self.requests_made = 0
@@ -225,16 +225,23 @@ class Fetcher:
     ) -> Fetcher:
         """The fetcher of a config (its settings, local roots and trusted hosts), with
         ``extra_urls`` trusted too (URLs the user gave on the command line)."""
-        settings = config.settings if config is not None else Settings()
-        roots = config.local_roots if config is not None else ()
-        hosts = config.trusted_hosts if config is not None else ()
-        domains = config.trusted_domains if config is not None else ()
-        guard = AddressGuard(
-            [*hosts, *(urlsplit(url).hostname or "" for url in extra_urls)], domains
+        settings, roots, hosts, domains = (
+            (Settings(), (), (), ())
+            if config is None
+            else (config.settings, config.local_roots, config.trusted_hosts, config.trusted_domains)
         )
+        named = [*hosts, *(urlsplit(url).hostname or "" for url in extra_urls)]
         return cls(
-            FetchOptions.from_settings(settings), local_roots=(*roots, *extra_roots), guard=guard
+            FetchOptions.from_settings(settings),
+            local_roots=(*roots, *extra_roots),
+            guard=AddressGuard(named, domains),
         )
+
+    def follow(self, config: Config) -> None:
+        """Take up a reloaded config's local roots and the hosts it names (the settings
+        of a running fetcher stay), so that a feed added to it can reach its sources."""
+        self.local_roots = _resolved(config.local_roots)
+        self.guard.trust(config.trusted_hosts, config.trusted_domains)
 
     def __enter__(self) -> Fetcher:
         return self
@@ -273,6 +280,7 @@ class Fetcher:
             return self._read_local(url)
         if scheme not in ("http", "https"):
             raise FetchError(url, f"unsupported URL scheme {scheme!r}; use http or https")
+        self.guard.check(url)  # before robots.txt: a refused host is not asked for anything
         if request.obey_robots:
             self._check_robots(url, request)
         headers = dict(request.headers)
@@ -566,6 +574,10 @@ class Fetcher:
             encoding=detect_encoding(body, content_type),
             fetched_at=datetime.now(UTC),
         )
+
+
+def _resolved(roots: Sequence[Path]) -> tuple[Path, ...]:
+    return tuple(root.resolve() for root in roots)
 
 
 class _GuardedAdapter(requests.adapters.HTTPAdapter):

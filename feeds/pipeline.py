@@ -37,11 +37,11 @@ from feeds.models import Article, Item, Link, Page, RunError, RunReport
 from feeds.normalise import SketchIndex, link_article, normalise
 from feeds.publish import (
     FORMATS,
-    STYLESHEET_NAME,
     Listing,
     channel_for,
     feed_formats,
     file_name,
+    files_in_place,
     opml_name,
     publication_key,
     publish,
@@ -237,10 +237,9 @@ def publish_feed(feed: Feed, *, settings: Settings, store: Store) -> tuple[str, 
     channel = channel_for(feed, settings, updated=updated, icon=store.feed_icon(feed.id))
     formats = feed_formats(feed)
     key = publication_key(channel, formats, items)
-    paths = [settings.output_dir / file_name(feed.id, fmt) for fmt in formats]
-    if channel.stylesheet:
-        paths.append(settings.output_dir / STYLESHEET_NAME)
-    if store.published_key(feed.id) == key and all(path.is_file() for path in paths):
+    if store.published_key(feed.id) == key and files_in_place(
+        channel, formats, settings.output_dir
+    ):
         return ()
     written = publish(
         channel, store.iter_items(feed.id, feed.max_items), formats, settings.output_dir

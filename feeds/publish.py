@@ -170,6 +170,14 @@ def publish(
     return tuple(written)
 
 
+def files_in_place(channel: Channel, formats: Sequence[FeedFormat], output_dir: Path) -> bool:
+    """Whether every file ``publish`` writes for the feed is in ``output_dir``."""
+    names = [file_name(channel.feed_id, fmt) for fmt in formats]
+    if channel.stylesheet:
+        names.append(STYLESHEET_NAME)
+    return all((output_dir / name).is_file() for name in names)
+
+
 def publication_key(channel: Channel, formats: Sequence[FeedFormat], items: str) -> str:
     """What a feed's files are made of: the channel, the formats, a signature of the items
     and the version of feeds (whose output may change). Equal keys, equal files."""
@@ -194,21 +202,21 @@ def prepare_output_dir(directory: Path) -> None:
         ) from exc
 
 
-def remove_leftovers(directory: Path) -> list[str]:
+def remove_leftovers(directory: Path) -> None:
     """Remove the temporary files a killed run left in ``directory`` (a new file is written
-    beside the old one, then renamed over it); returns their names. Call it with the state
-    lock held, so that no other run of the config is writing."""
-    removed = []
+    beside the old one, then renamed over it). Call it with the state lock held, so that
+    no other run of the config is writing."""
+    removed = 0
     for path in directory.glob(".*"):
         if _LEFTOVER.fullmatch(path.name) and path.is_file():
             with contextlib.suppress(OSError):
                 path.unlink()
-                removed.append(path.name)
+                removed += 1
     if removed:
-        log.info("removed %d temporary files left by an interrupted run", len(removed))
-    return removed
+        log.info("removed %d temporary files left by an interrupted run", removed)
 
 
+# the names of _Replacement's and prepare_output_dir's temporary files
 _LEFTOVER = re.compile(r"\.(?:feeds-probe|.+\.(?:xml|atom|json|html|opml|xsl))\.[a-z0-9_]{8}")
 
 

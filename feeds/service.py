@@ -235,6 +235,7 @@ class Service:
             if feed_id in old.feeds and old.feeds[feed_id] != feed
         ]
         self.config = new
+        self.fetcher.follow(new)
         for feed_id in removed:
             if self.scheduler.get_job(feed_id) is not None:
                 self.scheduler.remove_job(feed_id)

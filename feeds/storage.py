@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from feeds.errors import StorageError
 from feeds.models import Item, RunReport
@@ -190,6 +190,12 @@ def format_time(value: datetime) -> str:
 def parse_time(value: str) -> datetime:
     """The inverse of ``format_time``."""
     return datetime.fromisoformat(value)  # reads the "Z" as UTC; 30 times strptime's speed
+
+
+def _latest(rows: list[tuple[Any, ...]]) -> datetime | None:
+    """The latest ``updated`` of ``(seq, updated)`` rows (the text sorts as the time does)."""
+    latest = max((updated for _, updated in rows), default=None)
+    return parse_time(latest) if latest else None
 
 
 def _writer_lock(path: Path) -> threading.Lock:
@@ -434,45 +440,48 @@ class Store:
 
     def newest_update(self, feed: str, limit: int) -> datetime | None:
         """The latest ``updated`` among the newest ``limit`` items: the feed's own date."""
-        return self.newest_state(feed, limit)[0]
-
-    def feed_icon(self, feed: str) -> str | None:
-        """The icon of the feed's site, as its sources last showed it."""
-        row = self._query_one("SELECT icon FROM feed_info WHERE feed = ?", (feed,))
-        return row[0] if row else None
-
-    def set_feed_icon(self, feed: str, icon: str) -> None:
-        """Remember the icon of the feed's site."""
-        self._execute(
-            """INSERT INTO feed_info (feed, icon) VALUES (?, ?)
-               ON CONFLICT (feed) DO UPDATE SET icon = excluded.icon""",
-            (feed, icon),
-        )
+        return _latest(self._newest(feed, limit))
 
     def newest_state(self, feed: str, limit: int) -> tuple[datetime | None, str]:
         """Of the feed's newest ``limit`` items: the latest ``updated`` (as ``newest_update``)
         and a digest of which items they are and when each last changed, which changes
         whenever what the feed's files show does. One pass over the index."""
-        rows = self._query(
+        rows = self._newest(feed, limit)
+        return _latest(rows), hashlib.sha256(repr(rows).encode()).hexdigest()
+
+    def _newest(self, feed: str, limit: int) -> list[tuple[Any, ...]]:
+        """``(seq, updated)`` of the feed's newest ``limit`` items."""
+        return self._query(
             """SELECT seq, updated FROM items WHERE feed = ?
                ORDER BY published DESC, first_seen DESC, seq DESC LIMIT ?""",
             (feed, limit),
         )
-        latest = max((updated for _, updated in rows), default=None)
-        digest = hashlib.sha256(repr(rows).encode()).hexdigest()
-        return (parse_time(latest) if latest else None), digest
+
+    def feed_icon(self, feed: str) -> str | None:
+        """The icon of the feed's site, as its sources last showed it."""
+        return self._feed_info(feed, "icon")
+
+    def set_feed_icon(self, feed: str, icon: str) -> None:
+        """Remember the icon of the feed's site."""
+        self._set_feed_info(feed, "icon", icon)
 
     def published_key(self, feed: str) -> str | None:
         """What the feed's files were last written from (``set_published_key``)."""
-        row = self._query_one("SELECT published FROM feed_info WHERE feed = ?", (feed,))
-        return row[0] if row else None
+        return self._feed_info(feed, "published")
 
     def set_published_key(self, feed: str, key: str) -> None:
         """Remember what the feed's files were written from, once they are in place."""
+        self._set_feed_info(feed, "published", key)
+
+    def _feed_info(self, feed: str, column: Literal["icon", "published"]) -> str | None:
+        row = self._query_one(f"SELECT {column} FROM feed_info WHERE feed = ?", (feed,))
+        return row[0] if row else None
+
+    def _set_feed_info(self, feed: str, column: Literal["icon", "published"], value: str) -> None:
         self._execute(
-            """INSERT INTO feed_info (feed, published) VALUES (?, ?)
-               ON CONFLICT (feed) DO UPDATE SET published = excluded.published""",
-            (feed, key),
+            f"""INSERT INTO feed_info (feed, {column}) VALUES (?, ?)
+                ON CONFLICT (feed) DO UPDATE SET {column} = excluded.{column}""",
+            (feed, value),
         )
 
     def count_items(self, feed: str) -> int:

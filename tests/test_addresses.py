@@ -248,3 +248,18 @@ def test_an_article_redirecting_inside_fails_alone_and_the_rest_is_published(
     assert internal.paths() == []
     with Store.in_directory(config.settings.state_dir) as store:
         assert [item.title for item in store.items("news", 10)] == ["A good story about ferries"]
+
+
+def test_a_reloaded_config_brings_the_hosts_it_names(
+    write_config: WriteConfig, httpserver: HTTPServer
+) -> None:
+    """The service follows an edited config: a feed added on 127.0.0.1 can reach it."""
+    httpserver.expect_request("/page").respond_with_data("<p>ok</p>", content_type="text/html")
+    page = httpserver.url_for("/page")
+    sources = "feeds:\n  a:\n    sources:\n      - url: https://news.example/\n"
+    with Fetcher.for_config(write_config(sources)) as client:
+        with pytest.raises(FetchError, match="127.0.0.1 is an internal"):
+            client.fetch(page)
+        assert httpserver.log == []  # not even its robots.txt was asked for
+        client.follow(write_config(sources + f"  b:\n    sources:\n      - url: {page}\n"))
+        assert client.fetch(page).text == "<p>ok</p>"

@@ -318,7 +318,7 @@ def test_an_unwritable_output_directory_is_a_clear_error_and_the_next_run_republ
 
 
 def test_cli_reports_an_unwritable_output_directory_in_one_line(
-    site: Site, write_config: WriteConfig, tmp_path: Path
+    site: Site, write_config: WriteConfig
 ) -> None:
     site.publish(numbered_articles(FIRST, prefix="harbour"))
     config = config_for(write_config, site)

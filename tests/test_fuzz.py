@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import tempfile
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,18 +20,11 @@ from feeds.config import load_config
 from feeds.errors import ConfigError
 from feeds.models import Article, Link
 from feeds.normalise import normalise
-from feeds.publish import FORMATS, Channel, render
+from feeds.publish import FORMATS, render
+from tests.test_publish import CHANNEL as PUBLISH_CHANNEL
 
 NOW = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
-CHANNEL = Channel(
-    feed_id="fuzz",
-    title="Fuzz",
-    description="Arbitrary text",
-    site_url="https://herald.example/",
-    base_url="https://feeds.example/",
-    updated=NOW,
-    ttl_minutes=60,
-)
+CHANNEL = replace(PUBLISH_CHANNEL, feed_id="fuzz")
 STRICT_XML = etree.XMLParser(recover=False, resolve_entities=False, no_network=True)
 
 # any Unicode, surrogates and controls included (what a broken page can decode to)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -26,9 +27,10 @@ from feeds.extract import extract_article
 from feeds.fetch import detect_encoding
 from feeds.models import Item, Link, Page
 from feeds.normalise import clean_html, normalise
-from feeds.publish import FORMATS, Channel, publish
+from feeds.publish import FORMATS, publish
 from feeds.sources import discover
 from tests.conftest import DATA
+from tests.test_publish import CHANNEL
 
 NOW = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
 VECTORS = [
@@ -186,15 +188,7 @@ def test_no_executable_content_survives_in_any_format(tmp_path: Path) -> None:
     assert len(VECTORS) >= 100
     items, no_article = items_from_vectors()
     assert no_article == 0
-    channel = Channel(
-        feed_id="hostile",
-        title="Hostile",
-        description="XSS corpus",
-        site_url="https://herald.example/",
-        base_url="https://feeds.example/",
-        updated=NOW,
-        ttl_minutes=60,
-    )
+    channel = replace(CHANNEL, feed_id="hostile")
     publish(channel, items, list(FORMATS.values()), tmp_path)
     survived: list[str] = []
     for fmt, fields in published_fields(tmp_path).items():
