@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import html
 import logging
 import mimetypes
+import os
 import random
 import re
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -49,6 +52,7 @@ from protego import Protego
 
 from feeds.addresses import AddressGuard
 from feeds.config import Config, Settings, SourceConfig
+from feeds.deadlines import Deadlines
 from feeds.errors import FetchError, FetchStoppedError
 from feeds.hosts import HostGates, Politeness, StoppedError, TooEarlyError
 from feeds.models import Page
@@ -207,13 +211,22 @@ class Fetcher:
             "application/rss+xml,application/atom+xml,application/json;q=0.8,*/*;q=0.5"
         )
         self.session.max_redirects = options.max_redirects
+        # requests would read the environment again for every request (proxies, .netrc,
+        # CA bundle: psf/requests#5600), a third of its own time per page: read it once
+        self.session.trust_env = False
+        self.session.verify = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
         pool = max(10, options.politeness.concurrency)
-        adapter = _GuardedAdapter(self.guard, pool_connections=pool, pool_maxsize=pool)
+        adapter = _GuardedAdapter(
+            self.guard, _EnvironmentProxies(), pool_connections=pool, pool_maxsize=pool
+        )
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self._robots: dict[str, _RobotsRules] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._deadlines = Deadlines("fetch-timeouts")
 
     @classmethod
     def for_config(
@@ -262,6 +275,7 @@ class Fetcher:
         """Stop, and close the HTTP connections and worker threads."""
         self.stop()
         self.session.close()
+        self._deadlines.close()
 
     # public API
 
@@ -508,11 +522,10 @@ class Fetcher:
     def _read_body(self, url: str, response: requests.Response, started: float) -> bytes:
         """The decompressed body, abandoned at the size cap or when the time is up (a
         watchdog shuts the socket, so a server trickling bytes cannot hold us)."""
-        remaining = self.options.timeout - (time.monotonic() - started)
         expired = threading.Event()
-        watchdog = threading.Timer(max(0.0, remaining), _abort, (response, expired))
-        watchdog.daemon = True
-        watchdog.start()
+        watchdog = self._deadlines.call_at(
+            started + self.options.timeout, functools.partial(_abort, response, expired)
+        )
         body = bytearray()
         try:
             for chunk in response.iter_content(_CHUNK):
@@ -524,7 +537,7 @@ class Fetcher:
                 raise _TransientError(f"timed out after {self.options.timeout:g}s") from exc
             raise _TransientError(f"download failed: {_root_cause(exc)}") from exc
         finally:
-            watchdog.cancel()
+            self._deadlines.cancel(watchdog)
         if expired.is_set():
             raise _TransientError(f"timed out after {self.options.timeout:g}s")
         return bytes(body)
@@ -580,16 +593,45 @@ def _resolved(roots: Sequence[Path]) -> tuple[Path, ...]:
     return tuple(root.resolve() for root in roots)
 
 
-class _GuardedAdapter(requests.adapters.HTTPAdapter):
-    """Checks every request with the address guard before sending it: the first one and
-    each redirect (requests sends every hop through its adapter)."""
+class _EnvironmentProxies:
+    """The proxies that ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY``
+    give each origin, looked up once per origin."""
 
-    def __init__(self, guard: AddressGuard, **kwargs: Any) -> None:
+    def __init__(self) -> None:
+        self._named = bool(urllib.request.getproxies())
+        self._by_origin: dict[tuple[str, str], dict[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def for_url(self, url: str) -> dict[str, str]:
+        """``{scheme: proxy URL}`` for ``url``, empty when it goes direct."""
+        if not self._named:
+            return {}
+        parts = urlsplit(url)
+        origin = (parts.scheme, parts.netloc)
+        with self._lock:
+            proxies = self._by_origin.get(origin)
+            if proxies is None:
+                proxies = self._by_origin[origin] = requests.utils.get_environ_proxies(url)
+        return proxies
+
+
+class _GuardedAdapter(requests.adapters.HTTPAdapter):
+    """Checks every request with the address guard before sending it, and sends it
+    through the source's proxy or else the environment's: the first request and each
+    redirect (requests sends every hop through its adapter)."""
+
+    def __init__(
+        self, guard: AddressGuard, environment_proxies: _EnvironmentProxies, **kwargs: Any
+    ) -> None:
         self.guard = guard
+        self.environment_proxies = environment_proxies
         super().__init__(**kwargs)
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-        self.guard.check(request.url or "")
+        url = request.url or ""
+        self.guard.check(url)
+        if not kwargs.get("proxies"):
+            kwargs["proxies"] = self.environment_proxies.for_url(url)
         return super().send(request, *args, **kwargs)
 
 

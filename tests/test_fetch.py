@@ -304,6 +304,28 @@ def test_requests_go_through_the_source_proxy() -> None:
     assert proxy.paths() == ["http://origin.invalid/page"]
 
 
+def test_requests_go_through_the_environment_proxy_unless_no_proxy_names_the_host(
+    httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    httpserver.expect_request("/direct").respond_with_data(
+        "<p>direct</p>", content_type="text/html"
+    )
+    request = RequestOptions(obey_robots=False)
+    with SiteSim() as proxy:
+        proxy.respond(
+            "http://origin.invalid/page",
+            lambda handler: handler.send_body(200, b"<p>via proxy</p>", "text/html"),
+        )
+        monkeypatch.setenv("HTTP_PROXY", proxy.origin)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        fetcher = loopback_fetcher(OPTIONS)
+        proxied = fetcher.fetch("http://origin.invalid/page", request=request)
+        direct = fetcher.fetch(httpserver.url_for("/direct"), request=request)
+    assert proxied.text == "<p>via proxy</p>"
+    assert direct.text == "<p>direct</p>"
+    assert proxy.paths() == ["http://origin.invalid/page"]
+
+
 def test_long_retry_after_skips_until_a_later_run(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/busy").respond_with_data(
         "later", status=503, headers={"Retry-After": "7200"}

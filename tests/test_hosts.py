@@ -8,7 +8,15 @@ import time
 
 import pytest
 
-from feeds.hosts import HostGate, HostGates, Politeness, StoppedError, TooEarlyError
+from feeds.hosts import (
+    HostGate,
+    HostGates,
+    Politeness,
+    Slots,
+    Stop,
+    StoppedError,
+    TooEarlyError,
+)
 
 
 def run_threads(count: int, work: object) -> None:
@@ -20,15 +28,14 @@ def run_threads(count: int, work: object) -> None:
 
 
 def test_gate_limits_concurrency_and_spaces_starts() -> None:
-    gate = HostGate(concurrency=2, delay=0.05)
-    stop = threading.Event()
+    gate = HostGate(concurrency=2, delay=0.05, stop=Stop())
     lock = threading.Lock()
     starts: list[float] = []
     in_flight = peak = 0
 
     def work() -> None:
         nonlocal in_flight, peak
-        with gate.turn(stop, max_wait=60):
+        with gate.turn(max_wait=60):
             with lock:
                 starts.append(time.monotonic())
                 in_flight += 1
@@ -44,20 +51,19 @@ def test_gate_limits_concurrency_and_spaces_starts() -> None:
 
 
 def test_pause_until_delays_and_too_long_a_pause_refuses() -> None:
-    gate = HostGate(concurrency=1, delay=0)
-    stop = threading.Event()
+    gate = HostGate(concurrency=1, delay=0, stop=Stop())
     gate.pause_until(time.monotonic() + 0.2)
     started = time.monotonic()
-    with gate.turn(stop, max_wait=1):
+    with gate.turn(max_wait=1):
         assert time.monotonic() - started >= 0.19
     gate.pause_until(time.monotonic() + 30)
-    with pytest.raises(TooEarlyError), gate.turn(stop, max_wait=1):
+    with pytest.raises(TooEarlyError), gate.turn(max_wait=1):
         pass
     assert 29 < gate.wait_needed() <= 30
 
 
 def test_slow_down_only_ever_raises_the_delay() -> None:
-    gate = HostGate(concurrency=1, delay=1.0)
+    gate = HostGate(concurrency=1, delay=1.0, stop=Stop())
     gate.slow_down(0.5)
     assert gate.delay == 1.0
     gate.slow_down(2.0)
@@ -121,3 +127,23 @@ def test_global_limit_holds_across_hosts() -> None:
 
     run_threads(8, work)
     assert peak == 2
+
+
+def test_slots_wake_a_waiter_on_release_and_every_waiter_on_stop() -> None:
+    stop = Stop()
+    slots = Slots(1, stop)
+    assert slots.acquire()
+    outcomes: list[bool] = []
+    waiters = [threading.Thread(target=lambda: outcomes.append(slots.acquire())) for _ in range(3)]
+    for waiter in waiters:
+        waiter.start()
+    slots.release()  # one waiter gets the slot, the others wait on
+    deadline = time.monotonic() + 5
+    while not outcomes and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert outcomes == [True]
+    stop.set()
+    for waiter in waiters:
+        waiter.join(timeout=5)
+    assert sorted(outcomes) == [False, False, True]
+    assert not slots.acquire()  # stopped: no more slots, even a free one
