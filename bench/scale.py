@@ -15,7 +15,8 @@ the same feeds, so the same number of them run at once: what grows is the work p
 ``per_host_delay: 0`` (so that the network is not the limit):
 
 floor    extraction alone: the same pages, already in memory, through the same pool of
-         worker processes (what the CPU allows; the run cannot beat it)
+         worker processes (what the CPU allows; the run cannot beat it), measured before
+         and after the cold run, which is compared with their mean
 cold     ``feeds once`` on fresh state, ``--articles`` new articles
 warm     ``feeds once`` again: nothing new (every source answers 304)
 memory   a cold run with ``--large`` articles: its peak memory against the cold run's
@@ -25,7 +26,10 @@ publish  writing a 10,000-item feed (RSS, Atom, JSON Feed) from the state databa
 
 Memory is the peak, sampled every 0.2 s, of the proportional set size (PSS: shared pages
 split between the processes sharing them) summed over the process tree of ``feeds``
-(the parent, the fork server, the workers). Every server listens on 127.0.0.0/8 and
+(the parent, the fork server, the workers). CPU time is read from /proc for each process
+of the tree (the cold run's line splits it between ``feeds``, its workers and the
+simulated sites: on two cores, what is not extraction is what the cold run pays over the
+floor). Every server listens on 127.0.0.0/8 and
 every URL of every config points there. The whole run stops at ``--time-limit``.
 """
 
@@ -170,23 +174,70 @@ def write_config(directory: Path, feeds: list[BenchFeed], settings: str) -> Path
 # measuring a feeds process
 
 
-def tree_pss_kb(root: int) -> int:
-    """PSS of ``root`` and all its descendants, in KiB."""
-    total, pending, seen = 0, [root], set()
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time used so far by process ``pid`` (0 once it is gone)."""
+    try:
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and all its descendants."""
+    found, pending = [], [root]
     while pending:
         pid = pending.pop()
-        if pid in seen:
+        if pid in found:
             continue
-        seen.add(pid)
-        process = Path("/proc") / str(pid)
+        found.append(pid)
         try:
-            rollup = (process / "smaps_rollup").read_text().splitlines()
-            total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
-            for task in (process / "task").iterdir():
+            for task in (Path("/proc") / str(pid) / "task").iterdir():
                 pending += [int(child) for child in (task / "children").read_text().split()]
-        except (OSError, StopIteration):
+        except OSError:
             continue
-    return total
+    return found
+
+
+def pss_kb(pid: int) -> int:
+    """Proportional set size of process ``pid`` in KiB (0 once it is gone)."""
+    try:
+        rollup = (Path("/proc") / str(pid) / "smaps_rollup").read_text().splitlines()
+        return next(int(line.split()[1]) for line in rollup if line.startswith("Pss:"))
+    except (OSError, StopIteration):
+        return 0
+
+
+class TreeSampler:
+    """Samples, every 0.2 s on a thread, the memory (PSS) and CPU time of a process tree:
+    the peak of the tree's total PSS, and each process's last CPU time seen (within 0.2 s
+    of its end)."""
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.peak_kb = 0
+        self.cpu: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def descendants_cpu(self) -> float:
+        """CPU seconds of the root's descendants."""
+        return sum(seconds for pid, seconds in self.cpu.items() if pid != self.root)
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.2):
+            tree = process_tree(self.root)
+            self.peak_kb = max(self.peak_kb, sum(pss_kb(pid) for pid in tree))
+            for pid in tree:
+                self.cpu[pid] = cpu_seconds(pid) or self.cpu.get(pid, 0.0)
 
 
 @dataclass
@@ -195,10 +246,14 @@ class Run:
     peak_mb: float
     output: str
     status: int
+    parent_cpu: float
+    """CPU seconds of the ``feeds`` process itself."""
+    children_cpu: float
+    """CPU seconds of its descendants (extraction workers, fork server)."""
 
 
 def run_feeds_once(config: Path) -> Run:
-    """``feeds once`` in a subprocess, timed, its process tree's memory sampled."""
+    """``feeds once`` in a subprocess, timed, its process tree's memory and CPU sampled."""
     command = [sys.executable, "-m", "feeds", "--config", str(config), "once"]
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -209,26 +264,22 @@ def run_feeds_once(config: Path) -> Run:
         cwd=ROOT,
         start_new_session=True,
     )
-    peak = 0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.wait(0.2):
-            peak = max(peak, tree_pss_kb(process.pid))
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        output, _ = process.communicate(timeout=remaining())
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise TimeLimitError() from None
-    finally:
-        stop.set()
-        sampler.join()
-    return Run(time.perf_counter() - started, peak / 1024, output, process.returncode)
+    with TreeSampler(process.pid) as sampler:
+        try:
+            output, _ = process.communicate(timeout=remaining())
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise TimeLimitError() from None
+    seconds = time.perf_counter() - started
+    return Run(
+        seconds,
+        sampler.peak_kb / 1024,
+        output,
+        process.returncode,
+        sampler.cpu.get(process.pid, 0.0),
+        sampler.descendants_cpu(),
+    )
 
 
 def totals(output: str) -> dict[str, int]:
@@ -257,12 +308,12 @@ def requests_by_host(sims: list[SiteSim], since: dict[str, int]) -> dict[str, li
 # scenarios
 
 
-def floor(bodies: list[bytes], workers: int) -> float:
+def floor(bodies: list[bytes], workers: int) -> tuple[float, float]:
     """Seconds to extract and normalise the pages on a pool of ``workers`` processes,
-    pool start included, pages already in memory."""
+    pool start included, pages already in memory; and the workers' CPU seconds."""
     now = datetime.now(UTC)
     started = time.perf_counter()
-    with ExtractionPool(workers) as pool:
+    with TreeSampler(os.getpid()) as sampler, ExtractionPool(workers) as pool:
         futures = []
         for number, body in enumerate(bodies):
             url = f"http://127.0.0.2/a/{number}"
@@ -271,7 +322,8 @@ def floor(bodies: list[bytes], workers: int) -> float:
             remaining()
         for future in futures:
             outcome_of(future)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return seconds, sampler.descendants_cpu()
 
 
 def main_feeds(
@@ -323,13 +375,16 @@ def scale_scenarios(args: argparse.Namespace, only: set[str]) -> None:
                 f"{len(bodies)} distinct pages; give more --feeds"
             )
     workers = default_workers()
-    floor_seconds = None
-    if "floor" in only:
-        seconds = floor_seconds = floor(rotated(bodies, 0, args.articles), workers)
+
+    def measure_floor(when: str) -> float:
+        seconds, cpu = floor(rotated(bodies, 0, args.articles), workers)
         print(
             f"floor   {seconds:7.1f} s  {args.articles / seconds:6.1f} articles/s  "
-            f"(extraction alone, {workers} worker processes)"
+            f"(extraction alone, {workers} worker processes, CPU {cpu:.1f} s; {when})"
         )
+        return seconds
+
+    floor_seconds = measure_floor("before the cold run") if "floor" in only else None
     cold: Run | None = None
     if only & {"cold", "warm", "memory"}:
         with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
@@ -339,10 +394,23 @@ def scale_scenarios(args: argparse.Namespace, only: set[str]) -> None:
                 f"in each) on {len(sims)} hosts, {args.latency * 1000:.0f} ms latency"
             )
             since: dict[str, int] = {}
+            sims_cpu = sum(cpu_seconds(sim.pid) for sim in sims)
             cold = run_feeds_once(config)
+            sims_cpu = sum(cpu_seconds(sim.pid) for sim in sims) - sims_cpu
             report_run("cold", cold, args.articles, requests_by_host(sims, since))
+            print(
+                f"cold CPU: feeds {cold.parent_cpu:.1f} s, its workers {cold.children_cpu:.1f} s, "
+                f"site simulators {sims_cpu:.1f} s; all over the workers': "
+                f"{(cold.parent_cpu + cold.children_cpu + sims_cpu) / cold.children_cpu:.2f}x"
+            )
             if floor_seconds is not None:
-                print(f"cold/floor: {cold.seconds / floor_seconds:.2f}x (target <= 1.15x)")
+                # the machine's speed drifts with its neighbours' load: the cold run is
+                # compared with floors taken on either side of it
+                floor_seconds = (floor_seconds + measure_floor("after it")) / 2
+                print(
+                    f"cold/floor: {cold.seconds / floor_seconds:.2f}x, against the mean floor "
+                    f"{floor_seconds:.1f} s (target <= 1.15x)"
+                )
             if "warm" in only:
                 warm = run_feeds_once(config)
                 report_run("warm", warm, args.articles, requests_by_host(sims, since))

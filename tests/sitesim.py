@@ -116,6 +116,11 @@ class SiteSim:
             self.server.shutdown()
         self.server.server_close()
 
+    @property
+    def pid(self) -> int:
+        """The forked server's process id; 0 when the server runs in this process."""
+        return self._child
+
     def collect(self) -> None:
         """Bring a forked server's log (hits, peak in flight) into this process."""
         with urllib.request.urlopen(self.url(_LOG_PATH), timeout=10) as response:
