@@ -167,7 +167,9 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
         store = Store.in_directory(settings.state_dir)
     except FeedsError as exc:
         _fail(str(exc), debug=ctx.obj["debug"])
-    pool = ExtractionPool(settings.extract_workers)
+    pool = ExtractionPool(
+        settings.extract_workers, time_limit=settings.extract_timeout.total_seconds()
+    )
     with (
         lock,
         store,

@@ -173,6 +173,8 @@ class Settings(_Model):
     concurrency: int = Field(8, ge=1)
     extract_workers: int | None = Field(None, ge=0)
     """Processes that extract articles (None: one per core; 0: none, the feed's own thread)."""
+    extract_timeout: Duration = timedelta(seconds=60)
+    """Longest one article page may take to extract in a worker process."""
     parallel_feeds: int = Field(32, ge=1)
     """Feeds run at once, by ``feeds once`` and by the service when several are due."""
     retries: int = Field(3, ge=0)

@@ -63,7 +63,9 @@ class Service:
         self._running_lock = threading.Condition()
         settings = self.config.settings
         self.fetcher = Fetcher.for_config(self.config)
-        self.pool = ExtractionPool(settings.extract_workers)
+        self.pool = ExtractionPool(
+            settings.extract_workers, time_limit=settings.extract_timeout.total_seconds()
+        )
         """Shared by the feeds that run at once: as many extractions as cores, whatever
         the number of feeds."""
         self.scheduler = BackgroundScheduler(

@@ -13,12 +13,16 @@ a run are never all in memory at once. Workers are forked by a fork server that 
 the extraction code once, so a new worker is ready in milliseconds and inherits no
 thread or lock of the parent. A worker that dies (a page that crashes lxml, the OOM
 killer) fails the articles it held, which are tried again next run; the pool is rebuilt
-for the next ones.
+for the next ones. A page that takes longer than the time limit to extract (a page built
+to be slow to parse) is abandoned: the worker interrupts itself with SIGALRM, and if the
+work cannot be interrupted (stuck inside a C library), the worker ends itself at twice
+the limit, like a worker that died.
 """
 
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import logging
 import multiprocessing
 import os
@@ -26,11 +30,14 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import TextIO
 
 from feeds.config import ExtractRules
 from feeds.errors import ExtractionError, SourceError
@@ -41,9 +48,61 @@ from feeds.normalise import normalise
 log = logging.getLogger(__name__)
 
 _WORKER_DIED = (
-    "the extraction process stopped while working on this page (it may be too large or "
-    "malformed, or the machine short of memory); it is tried again on the next run"
+    "the extraction process stopped while working on this page (it may be too large, "
+    "malformed or too slow to extract, or the machine short of memory); it is tried again "
+    "on the next run"
 )
+
+
+class _TooSlowError(BaseException):
+    """Raised in a worker when its page's time is up. Not an ``Exception``, so that the
+    ``except Exception`` of the libraries it interrupts do not swallow it."""
+
+
+_limits: _TimeLimit | None = None
+"""This worker process's time limit (set when it starts; None outside workers)."""
+
+
+class _TimeLimit:
+    """How long a worker lets one page take: interrupted at ``seconds`` (SIGALRM, whose
+    handler runs as soon as the work returns to Python), ended at twice that (faulthandler's
+    watchdog thread, which needs no cooperation from the stuck code)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        # faulthandler writes where it is told: nowhere, the parent reports the page
+        self._quiet: TextIO = Path(os.devnull).open("w")  # noqa: SIM115 (the worker's life)
+
+    @contextmanager
+    def around(self) -> Iterator[None]:
+        previous = signal.signal(signal.SIGALRM, _time_is_up)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        faulthandler.dump_traceback_later(2 * self.seconds, exit=True, file=self._quiet)
+        try:
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            faulthandler.cancel_dump_traceback_later()
+            signal.signal(signal.SIGALRM, previous)
+
+
+def _time_is_up(signum: int, frame: object) -> None:
+    raise _TooSlowError()
+
+
+def _within_time_limit(function: Callable[..., ArticleOutcome], *args: object) -> ArticleOutcome:
+    """``function(*args)`` within this worker's time limit (what the pool submits)."""
+    if _limits is None:
+        return function(*args)
+    try:
+        with _limits.around():
+            return function(*args)
+    except _TooSlowError:
+        return ArticleOutcome(
+            error=f"extraction took longer than {_limits.seconds:g}s (settings."
+            "extract_timeout); the page may be built to be slow to parse; it is tried again "
+            "on the next run"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +184,19 @@ def default_workers() -> int:
 
 
 class ExtractionPool:
-    """Worker processes for article pages; ``workers=0`` does the work in the calling
-    thread instead (no process; what tests and a one-article preview need)."""
+    """Worker processes for article pages, each page within ``time_limit`` seconds (None:
+    no limit); ``workers=0`` does the work in the calling thread instead (no process and
+    no time limit; what tests and a one-article preview need)."""
 
-    def __init__(self, workers: int | None = None, *, backlog: int | None = None) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        backlog: int | None = None,
+        time_limit: float | None = None,
+    ) -> None:
         self.workers = default_workers() if workers is None else workers
+        self.time_limit = time_limit
         self.backlog = backlog or 2 * self.workers + 2
         """Pages submitted and not yet done, at most (``submit`` waits for a free place)."""
         self._places = threading.BoundedSemaphore(self.backlog)
@@ -171,9 +238,11 @@ class ExtractionPool:
             return done
         self._places.acquire()
         try:
-            future = self._running_executor().submit(function, *args)
+            future = self._running_executor().submit(_within_time_limit, function, *args)
         except BrokenProcessPool:
-            future = self._running_executor(rebuild=True).submit(function, *args)
+            future = self._running_executor(rebuild=True).submit(
+                _within_time_limit, function, *args
+            )
         except BaseException:
             self._places.release()
             raise
@@ -195,7 +264,7 @@ class ExtractionPool:
                     max_workers=self.workers,
                     mp_context=context,
                     initializer=_worker_started,
-                    initargs=(os.getpid(),),
+                    initargs=(os.getpid(), self.time_limit),
                 )
             return self._executor
 
@@ -208,11 +277,13 @@ def outcome_of(future: Future[ArticleOutcome]) -> ArticleOutcome:
         return ArticleOutcome(error=_WORKER_DIED)
 
 
-def _worker_started(feeds_process: int) -> None:
+def _worker_started(feeds_process: int, time_limit: float | None) -> None:
+    global _limits
     # Ctrl-C and a service manager's SIGTERM are for the parent, which stops the pool
     # after the pages it holds; a worker interrupted mid-page would only lose that page
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _limits = _TimeLimit(time_limit) if time_limit else None
     threading.Thread(target=_exit_when_orphaned, args=(feeds_process,), daemon=True).start()
 
 

@@ -16,7 +16,13 @@ from feeds.config import Config, Feed, SourceConfig
 from feeds.fetch import Fetcher
 from feeds.models import Link, Page
 from feeds.pipeline import interleave_by_site, run_feeds
-from feeds.workers import ArticleJob, ExtractionPool, outcome_of, process_article
+from feeds.workers import (
+    ArticleJob,
+    ArticleOutcome,
+    ExtractionPool,
+    outcome_of,
+    process_article,
+)
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, numbered_articles, serve_news
 from tests.sitesim import SiteSim
@@ -90,6 +96,32 @@ def test_a_worker_that_dies_fails_its_page_and_the_pool_goes_on() -> None:
         assert outcome.item is None and outcome.error is not None
         assert outcome.error.startswith("the extraction process stopped")
         assert outcome_of(pool.submit(story_job(1))).item is not None
+
+
+def test_a_page_slower_than_the_time_limit_is_abandoned_and_the_worker_goes_on() -> None:
+    with ExtractionPool(1, time_limit=0.3) as pool:
+        outcome = outcome_of(pool.submit(slow_job()))  # about 1.5 s of work
+        assert outcome.item is None and outcome.error is not None
+        assert outcome.error.startswith("extraction took longer than 0.3s")
+        assert outcome_of(pool.submit(story_job())).item is not None  # same worker
+        assert outcome_of(pool.submit(story_job())).item is not None
+
+
+def stuck_outside_python(seconds: float) -> ArticleOutcome:
+    """Work that SIGALRM cannot interrupt, like a C library that never returns."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    time.sleep(seconds)
+    return ArticleOutcome(error="not stopped")
+
+
+def test_a_worker_stuck_past_twice_the_time_limit_ends_itself() -> None:
+    with ExtractionPool(1, time_limit=0.2) as pool:
+        started = time.monotonic()
+        outcome = outcome_of(pool._submit(stuck_outside_python, 30.0))
+        assert time.monotonic() - started < 20  # not the 30 s it asked for
+        assert outcome.error is not None
+        assert outcome.error.startswith("the extraction process stopped")
+        assert outcome_of(pool.submit(story_job())).item is not None  # a new worker
 
 
 def test_a_feed_run_with_workers(
