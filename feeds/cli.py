@@ -10,6 +10,7 @@ is written then).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import shutil
@@ -54,7 +55,7 @@ from feeds.sources import discover
 from feeds.status import collect_status
 from feeds.storage import DATABASE_NAME, StateLock, Store
 from feeds.urls import is_web_url
-from feeds.workers import ExtractionPool, limit_heap_fragmentation
+from feeds.workers import ExtractionPool
 
 log = logging.getLogger("feeds")
 
@@ -116,7 +117,8 @@ def main(
     service = ctx.invoked_subcommand in ("run", "serve")
     level = "debug" if debug else log_level or ("info" if service else "warning")
     _setup_logging(level, json_lines=log_format == "json")
-    limit_heap_fragmentation()  # before any thread starts
+    if ctx.invoked_subcommand in ("once", "run"):
+        _limit_heap_fragmentation()  # before any thread starts
     ctx.obj = {"config_path": config_path, "debug": debug}
 
 
@@ -544,6 +546,26 @@ def _fail(message: str, *, debug: bool = False) -> NoReturn:
         traceback.print_exc()
     click.echo(f"feeds: {message}", err=True)
     sys.exit(EXIT_FAILED)
+
+
+def _limit_heap_fragmentation() -> None:
+    """Make glibc's malloc return freed memory in a long, many-threaded process (the parent:
+    feeds, fetch threads, page bodies of every size): a fixed mmap threshold, so that
+    large page bodies live in their own mappings and go back to the system when freed
+    (glibc otherwise raises the threshold after the first such free, and later bodies
+    fragment the heap), and two arenas instead of eight per core. Measured: the peak of a
+    5,000-article run 15% lower. Does nothing on another C library."""
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_ARENA_MAX, 2)
+    mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
+
+
+_M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
+_M_ARENA_MAX = -8
 
 
 def _setup_logging(level: str, *, json_lines: bool = False) -> None:

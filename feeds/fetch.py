@@ -289,12 +289,11 @@ class Fetcher:
     ) -> Page:
         """Fetch ``url``. With ``etag``/``last_modified`` the request is conditional, and a
         ``Page`` with status 304 and an empty body comes back when nothing changed."""
-        scheme = urlsplit(url).scheme.lower()
-        if scheme == "file":
+        if urlsplit(url).scheme.lower() == "file":
             return self._read_local(url)
-        if scheme not in ("http", "https"):
-            raise FetchError(url, f"unsupported URL scheme {scheme!r}; use http or https")
-        self.guard.check(url)  # before robots.txt: a refused host is not asked for anything
+        # any other scheme than http(s) is refused here, and so is a refused host, before
+        # robots.txt: it is not asked for anything
+        self.guard.check(url)
         if request.obey_robots:
             self._check_robots(url, request)
         headers = dict(request.headers)

@@ -21,7 +21,6 @@ the limit, like a worker that died.
 
 from __future__ import annotations
 
-import ctypes
 import faulthandler
 import logging
 import multiprocessing
@@ -156,26 +155,6 @@ def extract_part(page: Page, rules: ExtractRules | None) -> ArticleOutcome:
 def _unexpected(exc: Exception) -> str:
     log.debug("extraction failed:\n%s", traceback.format_exc())
     return f"extraction failed unexpectedly ({type(exc).__name__}: {exc})"
-
-
-def limit_heap_fragmentation() -> None:
-    """Make glibc's malloc return freed memory in a long, many-threaded process (the parent:
-    feeds, fetch threads, page bodies of every size): a fixed mmap threshold, so that
-    large page bodies live in their own mappings and go back to the system when freed
-    (glibc otherwise raises the threshold after the first such free, and later bodies
-    fragment the heap), and two arenas instead of eight per core. Measured: the peak of a
-    5,000-article run 15% lower. Does nothing on another C library."""
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_ARENA_MAX, 2)
-    mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
-
-
-_M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
-_M_ARENA_MAX = -8
 
 
 def default_workers() -> int:
