@@ -11,7 +11,11 @@ network, a cloud provider's metadata service. The config is trusted; pages are n
   name resolves to is a public one (not loopback, private, link-local, shared, reserved,
   multicast or unspecified); an IP literal is checked as it is.
 
-The check runs before every request the fetcher sends, and so again on every redirect.
+The check runs before every request the fetcher sends, and so again on every redirect;
+and when a connection is opened to a host the config does not name, the name is resolved
+once more, checked, and the connection made to the addresses checked (``connectable``), so
+a name that resolves to a public address for the check and to an internal one a moment
+later (DNS rebinding) is refused too.
 """
 
 from __future__ import annotations
@@ -89,6 +93,26 @@ class AddressGuard:
         refusal = self._refusal(host, port)
         if refusal is not None:
             raise FetchError(url, refusal)
+
+    def connectable(self, host: str, port: int) -> list[str] | None:
+        """The addresses a connection to ``host`` may be made to, resolved now and checked
+        (``FetchError`` if one is internal); None when the host is trusted or an IP
+        address (nothing to resolve: connect as usual). ``OSError`` when the name does
+        not resolve."""
+        host = host.rstrip(".")
+        if self.trusts(host):
+            return None
+        if _ip(host) is not None:
+            if not is_public_address(host):
+                raise FetchError(host, _internal(host, host))
+            return None
+        addresses = list(dict.fromkeys(self._resolver(host, port)))
+        internal = next((a for a in addresses if not is_public_address(a)), None)
+        if internal is not None:
+            raise FetchError(host, _internal(host, internal))
+        if not addresses:
+            raise OSError(f"{host} resolves to no address")
+        return addresses
 
     def trusts(self, host: str) -> bool:
         """Whether the config names ``host`` (a trusted host, or in a trusted domain)."""

@@ -49,6 +49,9 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 import charset_normalizer
 import requests
 from protego import Protego
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 from feeds.addresses import AddressGuard
 from feeds.config import Config, Settings, SourceConfig
@@ -617,7 +620,8 @@ class _EnvironmentProxies:
 class _GuardedAdapter(requests.adapters.HTTPAdapter):
     """Checks every request with the address guard before sending it, and sends it
     through the source's proxy or else the environment's: the first request and each
-    redirect (requests sends every hop through its adapter)."""
+    redirect (requests sends every hop through its adapter). Direct connections are made
+    only to addresses the guard has just checked (``_PinnedConnection``)."""
 
     def __init__(
         self, guard: AddressGuard, environment_proxies: _EnvironmentProxies, **kwargs: Any
@@ -626,12 +630,67 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
         self.environment_proxies = environment_proxies
         super().__init__(**kwargs)
 
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        guard = self.guard
+
+        def pinned(pool_class: type[HTTPConnectionPool], connection: type[Any]) -> Any:
+            def new_pool(host: str, port: int | None = None, **options: Any) -> Any:
+                pool = pool_class(host, port, **options)
+                pool.ConnectionCls = connection
+                pool.conn_kw["address_guard"] = guard
+                return pool
+
+            return new_pool
+
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": pinned(HTTPConnectionPool, _PinnedConnection),
+            "https": pinned(HTTPSConnectionPool, _PinnedHTTPSConnection),
+        }
+
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         url = request.url or ""
         self.guard.check(url)
         if not kwargs.get("proxies"):
             kwargs["proxies"] = self.environment_proxies.for_url(url)
-        return super().send(request, *args, **kwargs)
+        try:
+            return super().send(request, *args, **kwargs)
+        except FetchError as refused:  # by the connection: the name now resolves inside
+            raise FetchError(url, refused.message) from None
+
+
+class _PinnedConnection(HTTPConnection):
+    """Connects only to the addresses the address guard has just checked for its host."""
+
+    def __init__(self, *args: Any, address_guard: AddressGuard, **kwargs: Any) -> None:
+        self.address_guard = address_guard
+        super().__init__(*args, **kwargs)
+
+    def _new_conn(self) -> socket.socket:
+        name = self._dns_host
+        try:
+            addresses = self.address_guard.connectable(name, self.port)
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to resolve {name}: {exc}") from exc
+        if addresses is None:
+            return super()._new_conn()
+        failures: list[ConnectTimeoutError] = []
+        try:
+            for address in addresses:  # in the resolver's order, as urllib3 would
+                self._dns_host = address
+                try:
+                    return super()._new_conn()
+                except ConnectTimeoutError as exc:  # NewConnectionError too
+                    failures.append(exc)
+        finally:
+            self._dns_host = name
+        raise failures[-1]  # connectable gives at least one address
+
+
+class _PinnedHTTPSConnection(_PinnedConnection, HTTPSConnection):
+    """``_PinnedConnection`` over TLS (the certificate is checked against the name)."""
 
 
 def saved_page(path: Path, url: str | None = None) -> Page:

@@ -2,17 +2,23 @@
 before the request and on every redirect, names checked after DNS resolution.
 
 Every request that is expected to be refused is refused before any connection: no test
-here connects anywhere but 127.0.0.0/8.
+here connects anywhere but 127.0.0.0/8 (public addresses are only ever resolved to by
+fake resolvers, and refused or never connected to).
 """
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
+from urllib.parse import urlsplit
+
 import pytest
+import trustme
 from pytest_httpserver import HTTPServer
 
-from feeds.addresses import AddressGuard, is_public_address
+from feeds.addresses import AddressGuard, Resolver, is_public_address
 from feeds.errors import FetchError
-from feeds.fetch import Fetcher, FetchOptions
+from feeds.fetch import Fetcher, FetchOptions, RequestOptions
 from feeds.hosts import Politeness
 from feeds.storage import Store
 from tests.conftest import WriteConfig, run_once
@@ -174,6 +180,9 @@ def internal() -> SiteSim:
         yield site
 
 
+NO_ROBOTS = RequestOptions(obey_robots=False)
+
+
 def fetcher() -> Fetcher:
     options = FetchOptions(
         user_agent="feeds-test/1", retries=0, politeness=Politeness(per_host_delay=0)
@@ -263,3 +272,89 @@ def test_a_reloaded_config_brings_the_hosts_it_names(
         assert httpserver.log == []  # not even its robots.txt was asked for
         client.follow(write_config(sources + f"  b:\n    sources:\n      - url: {page}\n"))
         assert client.fetch(page).text == "<p>ok</p>"
+
+
+# when connecting: the name is resolved again, checked, and the connection pinned to it
+
+
+def test_connectable_gives_the_checked_addresses_of_an_untrusted_name() -> None:
+    guard = AddressGuard(["intranet.example"], resolver=DNS)
+    assert guard.connectable("intranet.example", 80) is None  # trusted: connect as usual
+    assert guard.connectable("93.184.216.34", 80) is None  # nothing to resolve
+    assert guard.connectable("news.example", 443) == ["93.184.215.14"]
+    for refused in ("127.0.0.1", "metadata.example", "rebind.example"):
+        with pytest.raises(FetchError, match="internal address"):
+            guard.connectable(refused, 80)
+
+
+def rebinding(first: str, then: str) -> Resolver:
+    """A name that resolves to ``first`` once, then to ``then``."""
+    answers = [first]
+
+    def resolve(host: str, port: int) -> list[str]:
+        return [answers.pop() if answers else then]
+
+    return resolve
+
+
+def test_a_name_rebinding_to_an_internal_address_after_the_check_is_refused(
+    internal: SiteSim,
+) -> None:
+    port = urlsplit(internal.url("/")).port
+    options = FetchOptions(user_agent="feeds-test/1", retries=0)
+    guard = AddressGuard(resolver=rebinding("93.184.215.14", "127.0.0.2"))
+    with (
+        Fetcher(options, guard=guard) as client,
+        pytest.raises(
+            FetchError, match=r"rebind\.example \(127\.0\.0\.2\) is an internal address"
+        ) as refused,
+    ):
+        client.fetch(f"http://rebind.example:{port}/secret", request=NO_ROBOTS)
+    assert refused.value.url == f"http://rebind.example:{port}/secret"
+    internal.collect()
+    assert internal.paths() == []
+
+
+def test_a_connection_goes_to_the_address_that_was_checked(
+    internal: SiteSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # let 127.0.0.2 count as public, and give a name the system cannot resolve: the page
+    # arrives only if the connection is made to the address the guard resolved
+    public = is_public_address
+    monkeypatch.setattr(
+        "feeds.addresses.is_public_address",
+        lambda address: address == "127.0.0.2" or public(address),
+    )
+    port = urlsplit(internal.url("/")).port
+    guard = AddressGuard(resolver=lambda host, port: ["127.0.0.2"])
+    with Fetcher(FetchOptions(user_agent="feeds-test/1", retries=0), guard=guard) as client:
+        page = client.fetch(f"http://pinned.invalid:{port}/secret", request=NO_ROBOTS)
+    assert b"internal secret" in page.body
+    internal.collect()
+    assert internal.paths() == ["/secret"]
+
+
+def test_an_https_connection_goes_to_the_address_checked_and_verifies_the_name(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    authority = trustme.CA()
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    authority.issue_cert("pinned.invalid").configure_cert(context)
+    public = is_public_address
+    monkeypatch.setattr(
+        "feeds.addresses.is_public_address",
+        lambda address: address == "127.0.0.2" or public(address),
+    )
+    with SiteSim("127.0.0.2") as site:
+        site.add("/secret", "<p>internal secret</p>")
+        site.server.socket = context.wrap_socket(site.server.socket, server_side=True)
+        port = urlsplit(site.url("/")).port
+        guard = AddressGuard(resolver=lambda host, port: ["127.0.0.2"])
+        options = FetchOptions(user_agent="feeds-test/1", retries=0)
+        with Fetcher(options, guard=guard) as client:
+            page = client.fetch(f"https://pinned.invalid:{port}/secret", request=NO_ROBOTS)
+            assert b"internal secret" in page.body
+            with pytest.raises(FetchError, match="certificate"):  # checked against the name
+                client.fetch(f"https://127.0.0.2:{port}/secret", request=NO_ROBOTS)
