@@ -561,9 +561,10 @@ class _FeedRun:
                 self.tally.extracted += 1
             if isinstance(outcome, SourceError):
                 own_text = bool(link.content_hint or link.summary_hint)
-                self._article_failed(source, link, outcome, own_text)
+                given_up = None if own_text else self._give_up(link, outcome, rules)
+                self._article_failed(source, link, given_up or outcome, own_text)
                 if not own_text:
-                    complete = False
+                    complete = complete and given_up is not None
                     continue
                 outcome = normalise(
                     link_article(link), link, feed=self.feed.id, first_seen=first_seen(link)
@@ -673,6 +674,25 @@ class _FeedRun:
             error = SourceError(error.url, f"{error.message}; published the source's own text")
         self.tally.error(source, error)
 
+    def _give_up(self, link: Link, error: SourceError, rules: str) -> SourceError | None:
+        """Count a lasting failure of a new article (``_lasting``); at the
+        ``GIVE_UP_AFTER_RUNS``th run, remember its URL as left out, so that neither it nor
+        its source is read again for it, and return the error to report. None while the
+        article is still tried again."""
+        if not _lasting(error):
+            return None
+        with self.store.transaction():
+            failures = self.store.count_article_failure(
+                self.feed.id, link.url, error.message, self.now
+            )
+            if failures < GIVE_UP_AFTER_RUNS:
+                return None
+            reason = f"{error.message}; given up after failing {failures} runs in a row"
+            self.store.add_rejected(self.feed.id, [link.url], rules, reason, self.now)
+            self.store.forget_article_failures(self.feed.id, link.url)
+        log.warning("feed %s: article %s: %s", self.feed.id, link.url, reason)
+        return SourceError(error.url, reason)
+
     def _keep(
         self, item: Item, source: SourceConfig, max_age: timedelta | None, rules: str
     ) -> None:
@@ -735,6 +755,20 @@ class _FeedRun:
             self.store.record_source_failure(
                 self.feed.id, source.location, error.message, self.now, when
             )
+
+
+GIVE_UP_AFTER_RUNS = 3
+"""Runs in which a new article fails for a lasting reason before the feed gives up on it."""
+
+
+def _lasting(error: SourceError) -> bool:
+    """Whether an article's failure is likely to happen again: no article on its page (or
+    one too slow or too broken to extract), or an HTTP 4xx other than 408 and 429; not a
+    network error or a server's 5xx, which pass."""
+    if isinstance(error, ExtractionError):
+        return True
+    status = error.status if isinstance(error, FetchError) else None
+    return status is not None and 400 <= status < 500 and status not in (408, 429)
 
 
 def _config_key(source: SourceConfig, rules: str) -> str:

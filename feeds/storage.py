@@ -122,6 +122,17 @@ MIGRATIONS: Sequence[str] = (
     """
     ALTER TABLE feed_info ADD COLUMN published TEXT;
     """,
+    # 7: articles whose page keeps failing, counted run by run until the feed gives up on them
+    """
+    CREATE TABLE article_failures (
+        feed TEXT NOT NULL,
+        url TEXT NOT NULL,
+        failures INTEGER NOT NULL,
+        last_error TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (feed, url)
+    ) WITHOUT ROWID;
+    """,
 )
 
 
@@ -333,6 +344,25 @@ class Store:
                    reason = excluded.reason, at = excluded.at""",
             [(feed, url, rules, reason, format_time(now)) for url in dict.fromkeys(urls)],
         )
+
+    def count_article_failure(self, feed: str, url: str, error: str, now: datetime) -> int:
+        """Count one more run in which the article at ``url`` failed; returns how many."""
+        self._execute(
+            """INSERT INTO article_failures (feed, url, failures, last_error, at)
+               VALUES (?, ?, 1, ?, ?)
+               ON CONFLICT (feed, url) DO UPDATE SET failures = failures + 1,
+                   last_error = excluded.last_error, at = excluded.at""",
+            (feed, url, error, format_time(now)),
+        )
+        row = self._query_one(
+            "SELECT failures FROM article_failures WHERE feed = ? AND url = ?", (feed, url)
+        )
+        assert row is not None
+        return int(row[0])
+
+    def forget_article_failures(self, feed: str, url: str) -> None:
+        """Stop counting the failures of the article at ``url``."""
+        self._execute("DELETE FROM article_failures WHERE feed = ? AND url = ?", (feed, url))
 
     def newest_fingerprints(self, feed: str, limit: int = _RECENT_FINGERPRINTS) -> list[KnownItem]:
         """The newest items of a feed, for near-duplicate checks."""

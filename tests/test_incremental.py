@@ -19,6 +19,7 @@ from feeds.config import Config
 from feeds.fetch import Fetcher, FetchJob, FetchOptions
 from feeds.hosts import Politeness
 from feeds.models import Page
+from feeds.pipeline import GIVE_UP_AFTER_RUNS
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, listing_html, numbered_articles, serve_news
 from tests.sitesim import SimHandler, SiteSim
@@ -203,6 +204,42 @@ def test_listing_is_read_again_while_an_article_keeps_failing(
 
     assert second.new == 1  # the listing was not answered 304: its validators were not kept
     assert run_once(config, "news").sources_unchanged == 1
+
+
+def test_an_article_gone_for_three_runs_is_given_up_and_its_listing_answers_304(
+    site: SiteSim, write_config: WriteConfig
+) -> None:
+    articles = numbered_articles(3)
+    serve_news(site, articles)
+    del site.resources[articles[2].path]  # listed, but 404 for good
+    config = config_for(write_config, site.url("/news/"))
+    runs = [run_once(config, "news") for _ in range(3)]
+    assert [(run.new, run.failed) for run in runs] == [(2, 1), (0, 1), (0, 1)]
+    assert len(site.hits_for(articles[2].path)) == 3
+    assert "given up after failing 3 runs in a row" in runs[2].errors[0].message
+    assert "given up" not in runs[1].errors[0].message
+    site.hits.clear()
+
+    fourth = run_once(config, "news")
+
+    assert [(hit.path, hit.status) for hit in site.ordered()] == [
+        ("/robots.txt", 404),
+        ("/news/", 304),
+    ]
+    assert (fourth.failed, fourth.sources_unchanged) == (0, 1)
+
+
+def test_an_article_whose_server_fails_is_never_given_up(
+    site: SiteSim, write_config: WriteConfig
+) -> None:
+    articles = numbered_articles(2)
+    serve_news(site, articles)
+    site.respond(articles[1].path, lambda handler: handler.send_body(503, b"busy", "text/plain"))
+    config = config_for(write_config, site.url("/news/"), retries=0)
+    for _ in range(GIVE_UP_AFTER_RUNS + 1):
+        assert run_once(config, "news").failed == 1
+    assert len(site.hits_for(articles[1].path)) == GIVE_UP_AFTER_RUNS + 1
+    assert site.hits_for("/news/")[-1].status == 200  # read again for it every run
 
 
 def test_refresh_updates_an_edited_article_in_place(
