@@ -687,7 +687,7 @@ class _FeedRun:
             )
             if failures < GIVE_UP_AFTER_RUNS:
                 return None
-            reason = f"{error.message}; given up after failing {failures} runs in a row"
+            reason = f"{error.message}; given up after it failed in {failures} runs"
             self.store.add_rejected(self.feed.id, [link.url], rules, reason, self.now)
             self.store.forget_article_failures(self.feed.id, link.url)
         log.warning("feed %s: article %s: %s", self.feed.id, link.url, reason)

@@ -216,7 +216,7 @@ def test_an_article_gone_for_three_runs_is_given_up_and_its_listing_answers_304(
     runs = [run_once(config, "news") for _ in range(3)]
     assert [(run.new, run.failed) for run in runs] == [(2, 1), (0, 1), (0, 1)]
     assert len(site.hits_for(articles[2].path)) == 3
-    assert "given up after failing 3 runs in a row" in runs[2].errors[0].message
+    assert "given up after it failed in 3 runs" in runs[2].errors[0].message
     assert "given up" not in runs[1].errors[0].message
     site.hits.clear()
 
