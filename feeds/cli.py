@@ -169,9 +169,7 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
         store = Store.in_directory(settings.state_dir)
     except FeedsError as exc:
         _fail(str(exc), debug=ctx.obj["debug"])
-    pool = ExtractionPool(
-        settings.extract_workers, time_limit=settings.extract_timeout.total_seconds()
-    )
+    pool = ExtractionPool.for_settings(settings)
     with (
         lock,
         store,

@@ -63,9 +63,7 @@ class Service:
         self._running_lock = threading.Condition()
         settings = self.config.settings
         self.fetcher = Fetcher.for_config(self.config)
-        self.pool = ExtractionPool(
-            settings.extract_workers, time_limit=settings.extract_timeout.total_seconds()
-        )
+        self.pool = ExtractionPool.for_settings(settings)
         """Shared by the feeds that run at once: as many extractions as cores, whatever
         the number of feeds."""
         self.scheduler = BackgroundScheduler(

@@ -38,7 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from feeds.config import ExtractRules
+from feeds.config import ExtractRules, Settings
 from feeds.errors import ExtractionError, SourceError
 from feeds.extract import extract_article
 from feeds.models import Article, Item, Link, Page
@@ -58,23 +58,24 @@ class _TooSlowError(BaseException):
     ``except Exception`` of the libraries it interrupts do not swallow it."""
 
 
-_limits: _TimeLimit | None = None
+_time_limit: _TimeLimit | None = None
 """This worker process's time limit (set when it starts; None outside workers)."""
 
 
 class _TimeLimit:
     """How long a worker lets one page take: interrupted at ``seconds`` (SIGALRM, whose
     handler runs as soon as the work returns to Python), ended at twice that (faulthandler's
-    watchdog thread, which needs no cooperation from the stuck code)."""
+    watchdog thread, which needs no cooperation from the stuck code). Made once, when the
+    worker process starts: it owns the process's SIGALRM."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         # faulthandler writes where it is told: nowhere, the parent reports the page
         self._quiet: TextIO = Path(os.devnull).open("w")  # noqa: SIM115 (the worker's life)
+        signal.signal(signal.SIGALRM, _time_is_up)
 
     @contextmanager
     def around(self) -> Iterator[None]:
-        previous = signal.signal(signal.SIGALRM, _time_is_up)
         signal.setitimer(signal.ITIMER_REAL, self.seconds)
         faulthandler.dump_traceback_later(2 * self.seconds, exit=True, file=self._quiet)
         try:
@@ -82,7 +83,6 @@ class _TimeLimit:
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             faulthandler.cancel_dump_traceback_later()
-            signal.signal(signal.SIGALRM, previous)
 
 
 def _time_is_up(signum: int, frame: object) -> None:
@@ -91,14 +91,14 @@ def _time_is_up(signum: int, frame: object) -> None:
 
 def _within_time_limit(function: Callable[..., ArticleOutcome], *args: object) -> ArticleOutcome:
     """``function(*args)`` within this worker's time limit (what the pool submits)."""
-    if _limits is None:
+    if _time_limit is None:
         return function(*args)
     try:
-        with _limits.around():
+        with _time_limit.around():
             return function(*args)
     except _TooSlowError:
         return ArticleOutcome(
-            error=f"extraction took longer than {_limits.seconds:g}s (settings."
+            error=f"extraction took longer than {_time_limit.seconds:g}s (settings."
             "extract_timeout); the page may be built to be slow to parse; it is tried again "
             "on the next run"
         )
@@ -183,6 +183,11 @@ class ExtractionPool:
         self._lock = threading.Lock()
         self._closed = False
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> ExtractionPool:
+        """The pool a config's settings ask for (``extract_workers``, ``extract_timeout``)."""
+        return cls(settings.extract_workers, time_limit=settings.extract_timeout.total_seconds())
+
     def __enter__(self) -> ExtractionPool:
         return self
 
@@ -257,12 +262,12 @@ def outcome_of(future: Future[ArticleOutcome]) -> ArticleOutcome:
 
 
 def _worker_started(feeds_process: int, time_limit: float | None) -> None:
-    global _limits
+    global _time_limit
     # Ctrl-C and a service manager's SIGTERM are for the parent, which stops the pool
     # after the pages it holds; a worker interrupted mid-page would only lose that page
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _limits = _TimeLimit(time_limit) if time_limit else None
+    _time_limit = _TimeLimit(time_limit) if time_limit else None
     threading.Thread(target=_exit_when_orphaned, args=(feeds_process,), daemon=True).start()
 
 

@@ -107,6 +107,15 @@ def test_a_page_slower_than_the_time_limit_is_abandoned_and_the_worker_goes_on()
         assert outcome_of(pool.submit(story_job())).item is not None
 
 
+def test_the_config_sets_the_workers_and_their_time_limit(write_config: WriteConfig) -> None:
+    config = write_config(
+        "settings:\n  extract_workers: 1\n  extract_timeout: 5s\n"
+        "feeds:\n  a:\n    sources: [{url: 'http://127.0.0.1:9/news/'}]\n"
+    )
+    pool = ExtractionPool.for_settings(config.settings)
+    assert (pool.workers, pool.time_limit) == (1, 5.0)
+
+
 def stuck_outside_python(seconds: float) -> ArticleOutcome:
     """Work that SIGALRM cannot interrupt, like a C library that never returns."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
