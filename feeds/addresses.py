@@ -102,17 +102,14 @@ class AddressGuard:
         host = host.rstrip(".")
         if self.trusts(host):
             return None
-        if _ip(host) is not None:
-            if not is_public_address(host):
-                raise FetchError(host, _internal(host, host))
-            return None
-        addresses = list(dict.fromkeys(self._resolver(host, port)))
-        internal = next((a for a in addresses if not is_public_address(a)), None)
-        if internal is not None:
-            raise FetchError(host, _internal(host, internal))
+        literal = _ip(host) is not None
+        addresses = [host] if literal else list(dict.fromkeys(self._resolver(host, port)))
+        refusal = _refusal_of(host, addresses)
+        if refusal is not None:
+            raise FetchError(host, refusal)
         if not addresses:
             raise OSError(f"{host} resolves to no address")
-        return addresses
+        return None if literal else addresses
 
     def trusts(self, host: str) -> bool:
         """Whether the config names ``host`` (a trusted host, or in a trusted domain)."""
@@ -124,7 +121,7 @@ class AddressGuard:
     def _refusal(self, host: str, port: int) -> str | None:
         """Why ``host`` may not be requested, or None (verdicts on names kept a while)."""
         if _ip(host) is not None:
-            return None if is_public_address(host) else _internal(host, host)
+            return _refusal_of(host, [host])
         now = time.monotonic()
         with self._lock:
             known = self._verdicts.get((host, port))
@@ -134,8 +131,7 @@ class AddressGuard:
             addresses = self._resolver(host, port)
         except OSError:
             return None  # the request fails on its own, with the resolver's message
-        internal = next((a for a in addresses if not is_public_address(a)), None)
-        verdict = None if internal is None else _internal(host, internal)
+        verdict = _refusal_of(host, addresses)
         with self._lock:
             self._verdicts[(host, port)] = (now + VERDICT_SECONDS, verdict)
         return verdict
@@ -153,8 +149,12 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
-def _internal(host: str, address: str) -> str:
-    where = host if host == address else f"{host} ({address})"
+def _refusal_of(host: str, addresses: Iterable[str]) -> str | None:
+    """Why ``host`` may not be requested at ``addresses`` (its first internal one), or None."""
+    internal = next((address for address in addresses if not is_public_address(address)), None)
+    if internal is None:
+        return None
+    where = host if host == internal else f"{host} ({internal})"
     return (
         f"refused: {where} is an internal address (loopback, private, link-local or "
         "reserved); a link on a page may not lead there. Name the host in a source URL "

@@ -183,11 +183,11 @@ def internal() -> SiteSim:
 NO_ROBOTS = RequestOptions(obey_robots=False)
 
 
-def fetcher() -> Fetcher:
+def fetcher(guard: AddressGuard | None = None) -> Fetcher:
     options = FetchOptions(
         user_agent="feeds-test/1", retries=0, politeness=Politeness(per_host_delay=0)
     )
-    return Fetcher(options, guard=AddressGuard(["127.0.0.1"]))
+    return Fetcher(options, guard=guard or AddressGuard(["127.0.0.1"]))
 
 
 def redirect(httpserver: HTTPServer, path: str, location: str) -> str:
@@ -301,10 +301,9 @@ def test_a_name_rebinding_to_an_internal_address_after_the_check_is_refused(
     internal: SiteSim,
 ) -> None:
     port = urlsplit(internal.url("/")).port
-    options = FetchOptions(user_agent="feeds-test/1", retries=0)
     guard = AddressGuard(resolver=rebinding("93.184.215.14", "127.0.0.2"))
     with (
-        Fetcher(options, guard=guard) as client,
+        fetcher(guard) as client,
         pytest.raises(
             FetchError, match=r"rebind\.example \(127\.0\.0\.2\) is an internal address"
         ) as refused,
@@ -315,19 +314,24 @@ def test_a_name_rebinding_to_an_internal_address_after_the_check_is_refused(
     assert internal.paths() == []
 
 
-def test_a_connection_goes_to_the_address_that_was_checked(
-    internal: SiteSim, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # let 127.0.0.2 count as public, and give a name the system cannot resolve: the page
-    # arrives only if the connection is made to the address the guard resolved
+@pytest.fixture
+def resolving_to_127_0_0_2(monkeypatch: pytest.MonkeyPatch) -> AddressGuard:
+    """A guard that resolves every name to 127.0.0.2, counted as public here. The names
+    used are ones the system cannot resolve: a page arrives only if the connection is
+    made to the address the guard resolved."""
     public = is_public_address
     monkeypatch.setattr(
         "feeds.addresses.is_public_address",
         lambda address: address == "127.0.0.2" or public(address),
     )
+    return AddressGuard(resolver=lambda host, port: ["127.0.0.2"])
+
+
+def test_a_connection_goes_to_the_address_that_was_checked(
+    internal: SiteSim, resolving_to_127_0_0_2: AddressGuard
+) -> None:
     port = urlsplit(internal.url("/")).port
-    guard = AddressGuard(resolver=lambda host, port: ["127.0.0.2"])
-    with Fetcher(FetchOptions(user_agent="feeds-test/1", retries=0), guard=guard) as client:
+    with fetcher(resolving_to_127_0_0_2) as client:
         page = client.fetch(f"http://pinned.invalid:{port}/secret", request=NO_ROBOTS)
     assert b"internal secret" in page.body
     internal.collect()
@@ -335,25 +339,18 @@ def test_a_connection_goes_to_the_address_that_was_checked(
 
 
 def test_an_https_connection_goes_to_the_address_checked_and_verifies_the_name(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    resolving_to_127_0_0_2: AddressGuard, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     authority = trustme.CA()
     authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     authority.issue_cert("pinned.invalid").configure_cert(context)
-    public = is_public_address
-    monkeypatch.setattr(
-        "feeds.addresses.is_public_address",
-        lambda address: address == "127.0.0.2" or public(address),
-    )
     with SiteSim("127.0.0.2") as site:
         site.add("/secret", "<p>internal secret</p>")
         site.server.socket = context.wrap_socket(site.server.socket, server_side=True)
         port = urlsplit(site.url("/")).port
-        guard = AddressGuard(resolver=lambda host, port: ["127.0.0.2"])
-        options = FetchOptions(user_agent="feeds-test/1", retries=0)
-        with Fetcher(options, guard=guard) as client:
+        with fetcher(resolving_to_127_0_0_2) as client:
             page = client.fetch(f"https://pinned.invalid:{port}/secret", request=NO_ROBOTS)
             assert b"internal secret" in page.body
             with pytest.raises(FetchError, match="certificate"):  # checked against the name
