@@ -398,10 +398,11 @@ def scale_scenarios(args: argparse.Namespace, only: set[str]) -> None:
             cold = run_feeds_once(config)
             sims_cpu = sum(cpu_seconds(sim.pid) for sim in sims) - sims_cpu
             report_run("cold", cold, args.articles, requests_by_host(sims, since))
+            all_cpu = cold.parent_cpu + cold.children_cpu + sims_cpu
             print(
                 f"cold CPU: feeds {cold.parent_cpu:.1f} s, its workers {cold.children_cpu:.1f} s, "
                 f"site simulators {sims_cpu:.1f} s; all over the workers': "
-                f"{(cold.parent_cpu + cold.children_cpu + sims_cpu) / cold.children_cpu:.2f}x"
+                + (f"{all_cpu / cold.children_cpu:.2f}x" if cold.children_cpu else "n/a")
             )
             if floor_seconds is not None:
                 # the machine's speed drifts with its neighbours' load: the cold run is

@@ -294,9 +294,7 @@ class Fetcher:
         ``Page`` with status 304 and an empty body comes back when nothing changed."""
         if urlsplit(url).scheme.lower() == "file":
             return self._read_local(url)
-        # any other scheme than http(s) is refused here, and so is a refused host, before
-        # robots.txt: it is not asked for anything
-        self.guard.check(url)
+        self.guard.check(url)  # other schemes, internal hosts: refused before robots.txt
         if request.obey_robots:
             self._check_robots(url, request)
         headers = dict(request.headers)

@@ -190,16 +190,22 @@ def test_warm_run_is_304s_only(
     assert feed_files(config) == files
 
 
+def with_a_missing_article(site: SiteSim, write_config: WriteConfig) -> tuple[str, Config]:
+    """A listing of three articles, the last one answering 404: its path, and the config."""
+    articles = numbered_articles(3)
+    serve_news(site, articles)
+    del site.resources[articles[2].path]
+    return articles[2].path, config_for(write_config, site.url("/news/"))
+
+
 def test_listing_is_read_again_while_an_article_keeps_failing(
     site: SiteSim, write_config: WriteConfig
 ) -> None:
-    articles = numbered_articles(3)
-    serve_news(site, articles)
-    del site.resources[articles[2].path]  # listed, but 404 for now
-    config = config_for(write_config, site.url("/news/"))
+    missing, config = with_a_missing_article(site, write_config)
     assert run_once(config, "news").new == 2
 
-    site.add(articles[2].path, article_html(site.origin, articles[2], articles))
+    articles = numbered_articles(3)
+    site.add(missing, article_html(site.origin, articles[2], articles))  # published now
     second = run_once(config, "news")
 
     assert second.new == 1  # the listing was not answered 304: its validators were not kept
@@ -209,13 +215,10 @@ def test_listing_is_read_again_while_an_article_keeps_failing(
 def test_an_article_gone_for_three_runs_is_given_up_and_its_listing_answers_304(
     site: SiteSim, write_config: WriteConfig
 ) -> None:
-    articles = numbered_articles(3)
-    serve_news(site, articles)
-    del site.resources[articles[2].path]  # listed, but 404 for good
-    config = config_for(write_config, site.url("/news/"))
+    missing, config = with_a_missing_article(site, write_config)  # 404 for good
     runs = [run_once(config, "news") for _ in range(3)]
     assert [(run.new, run.failed) for run in runs] == [(2, 1), (0, 1), (0, 1)]
-    assert len(site.hits_for(articles[2].path)) == 3
+    assert len(site.hits_for(missing)) == 3
     assert "given up after it failed in 3 runs" in runs[2].errors[0].message
     assert "given up" not in runs[1].errors[0].message
     site.hits.clear()
