@@ -192,6 +192,30 @@ def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
     ]
 
 
+def test_a_feed_of_many_blocks_is_compared_to_its_last_byte(tmp_path: Path) -> None:
+    """Writes are gathered into blocks of 256 KB before they are compared with the old
+    file: a difference in the last item, or a shorter feed, is still a change."""
+    many = [
+        replace(
+            ITEMS[0],
+            id=f"urn:uuid:{n}",
+            url=f"https://example.org/{n}",
+            content_html=f"<p>{n} {'x' * 5000}</p>",
+        )
+        for n in range(200)
+    ]
+    assert publish(CHANNEL, many, [RSS], tmp_path) == ("harbour.xml",)
+    assert (tmp_path / "harbour.xml").stat().st_size > 3 * 256 * 1024
+    assert publish(CHANNEL, many, [RSS], tmp_path) == ()
+
+    last_edited = [*many[:-1], replace(many[-1], content_html="<p>Corrected.</p>")]
+    assert publish(CHANNEL, last_edited, [RSS], tmp_path) == ("harbour.xml",)
+    assert b"Corrected." in (tmp_path / "harbour.xml").read_bytes()
+    assert publish(CHANNEL, last_edited[:-1], [RSS], tmp_path) == ("harbour.xml",)
+    assert publish(CHANNEL, last_edited[:-1], [RSS], tmp_path) == ()
+    assert render(CHANNEL, last_edited[:-1], RSS) == (tmp_path / "harbour.xml").read_bytes()
+
+
 def test_an_edit_changes_only_its_item_and_the_feed_date() -> None:
     later = T0 + timedelta(days=1)
     edited = [ITEMS[0], replace(ITEMS[1], content_html="<p>Corrected.</p>", updated=later)]
