@@ -3,7 +3,9 @@ request): robots.txt, per-host limits, conditional requests, refresh, error back
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ from feeds.fetch import Fetcher, FetchJob, FetchOptions
 from feeds.hosts import Politeness
 from feeds.models import Page
 from feeds.pipeline import GIVE_UP_AFTER_RUNS
+from feeds.storage import DATABASE_NAME
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, listing_html, numbered_articles, serve_news
 from tests.sitesim import SimHandler, SiteSim
@@ -210,6 +213,9 @@ def test_listing_is_read_again_while_an_article_keeps_failing(
 
     assert second.new == 1  # the listing was not answered 304: its validators were not kept
     assert run_once(config, "news").sources_unchanged == 1
+    database = sqlite3.connect(config.settings.state_dir / DATABASE_NAME)
+    with contextlib.closing(database):  # the failure counted in the first run is forgotten
+        assert database.execute("SELECT url FROM article_failures").fetchall() == []
 
 
 def test_an_article_gone_for_three_runs_is_given_up_and_its_listing_answers_304(
