@@ -576,6 +576,8 @@ def main() -> None:
     if args.publish_child:
         publish_child(args.publish_child, args.items, args.formats)
         return
+    if args.repeat < 1:
+        parser.error("--repeat: at least one cold run")
     DEADLINE = time.monotonic() + args.time_limit
     only = set(args.only.split(","))
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")

@@ -236,7 +236,7 @@ class _Replacement:
     the same bytes. Leaving the ``with`` block without a commit (an error) removes it:
     the old file stays whole. Writes are gathered into blocks of ``_BLOCK`` bytes: the
     feed writers write an item at a time, and a system call and a comparison per item
-    cost a quarter of writing a big feed."""
+    made writing a big feed take 15 to 20% more CPU."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
