@@ -130,6 +130,8 @@ def check(ctx: click.Context, online: bool) -> None:
     config = _load(ctx)
     sources = sum(len(feed.sources) for feed in config.feeds.values())
     click.echo(f"{config.file}: OK, {len(config.feeds)} feeds, {sources} sources")
+    for warning in config.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if not online:
         return
     failures = 0

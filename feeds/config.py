@@ -11,8 +11,9 @@ from __future__ import annotations
 import difflib
 import io
 import re
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -34,7 +35,13 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import (
+    MarkedYAMLError,
+    ReusedAnchorWarning,
+    YAMLError,
+    YAMLFutureWarning,
+    YAMLWarning,
+)
 
 from feeds import __version__
 from feeds.errors import ConfigError
@@ -444,15 +451,21 @@ class Config:
     file: Path
     settings: Settings
     feeds: Mapping[str, Feed]
+    yaml_warnings: tuple[str, ...] = field(default=(), compare=False)
+    """What the YAML parser warned about (a reused anchor...), with file and line."""
 
     @property
     def warnings(self) -> list[str]:
-        """Settings that are valid but deserve a word at start."""
+        """What is valid but deserves a word at start: the YAML parser's warnings, and
+        settings such as a source that ignores robots.txt."""
         return [
-            f"feed {feed.id}: source {source.location} ignores robots.txt (robots: ignore)"
-            for feed in self.feeds.values()
-            for source in feed.sources
-            if source.robots == "ignore"
+            *self.yaml_warnings,
+            *(
+                f"feed {feed.id}: source {source.location} ignores robots.txt (robots: ignore)"
+                for feed in self.feeds.values()
+                for source in feed.sources
+                if source.robots == "ignore"
+            ),
         ]
 
     @property
@@ -496,7 +509,10 @@ def load_config(file: Path | str) -> Config:
 def parse_config(text: str, file: Path) -> Config:
     """Validate YAML text as if read from ``file`` (relative paths resolve beside it)."""
     try:
-        tree = YAML(typ="rt").load(text)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", YAMLWarning)
+            warnings.simplefilter("always", YAMLFutureWarning)
+            tree = YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -523,7 +539,24 @@ def parse_config(text: str, file: Path) -> Config:
             feed_id: _resolve_feed(feed_id, spec, document.settings)
             for feed_id, spec in document.feeds.items()
         },
+        yaml_warnings=tuple(
+            _yaml_warning(file, warning.message, warning.category)
+            for warning in caught
+            if issubclass(warning.category, YAMLWarning | YAMLFutureWarning)
+        ),
     )
+
+
+def _yaml_warning(file: Path, message: Warning | str, category: type[Warning]) -> str:
+    """A YAML parser's warning as one line naming the file and line (the last position
+    the parser's message gives: the second occurrence of a reused anchor, say)."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    positions = re.findall(r"line (\d+)", str(message))
+    where = f"{file}:{positions[-1]}" if positions else str(file)
+    text = lines[0] if lines else category.__name__
+    if issubclass(category, ReusedAnchorWarning):
+        text += "; the aliases after it refer to this second definition"
+    return f"{where}: YAML: {text}"
 
 
 def _resolve_feed(feed_id: str, spec: FeedConfig, settings: Settings) -> Feed:

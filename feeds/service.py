@@ -15,6 +15,7 @@ collapse into one. All feeds share one fetcher, so per-host politeness holds acr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -226,7 +227,7 @@ class Service:
         old = self.config
         if new.settings != old.settings:
             log.warning("config reloaded; changes to `settings` take effect after a restart")
-            new = Config(file=new.file, settings=old.settings, feeds=new.feeds)
+            new = dataclasses.replace(new, settings=old.settings)
         removed = old.feeds.keys() - new.feeds.keys()
         added = [feed for feed_id, feed in new.feeds.items() if feed_id not in old.feeds]
         changed = [

@@ -67,6 +67,20 @@ def test_check_accepts_the_bundled_config() -> None:
     assert "OK, 1 feeds, 1 sources" in out
 
 
+def test_check_shows_the_config_warnings(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "feeds:\n  news:\n    sources:\n      - url: https://example.com/news/\n"
+        "        robots: ignore\n"
+    )
+    status, out, err = invoke("--config", str(config), "check")
+    assert status == 0
+    assert "OK, 1 feeds, 1 sources" in out
+    assert err == (
+        "warning: feed news: source https://example.com/news/ ignores robots.txt (robots: ignore)\n"
+    )
+
+
 def test_once_runs_the_bundled_sample_site_offline(tmp_path: Path) -> None:
     config_dir = tmp_path / "config"
     shutil.copytree(ROOT / "config", config_dir)

@@ -188,6 +188,28 @@ def test_several_mistakes_are_each_reported_on_their_line(tmp_path: Path) -> Non
     assert ":6: feeds.news.sources[0].url: 'x' is not an http(s) URL" in lines[1]
 
 
+REUSED_ANCHOR = """\
+feeds:
+  a: &sources
+    sources: [{url: "https://example.org/"}]
+  b: &sources
+    sources: [{url: "https://example.com/"}]
+  c: *sources
+"""
+
+
+@pytest.mark.filterwarnings("error")  # the parser's warning does not escape as a Python one
+def test_a_yaml_warning_is_a_config_warning_naming_the_line(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, REUSED_ANCHOR))
+
+    assert [str(s.url) for s in config.feeds["c"].sources] == ["https://example.com/"]
+    assert config.warnings == [
+        f"{tmp_path / 'feeds.yaml'}:4: YAML: found duplicate anchor 'sources'; the aliases "
+        "after it refer to this second definition"
+    ]
+    assert load_config(write(tmp_path, MINIMAL)).warnings == []
+
+
 def test_missing_local_path(tmp_path: Path) -> None:
     error = error_of(tmp_path, "feeds:\n  a:\n    sources:\n      - path: nowhere/\n")
     assert (error.line, error.field) == (4, "feeds.a.sources[0].path")
