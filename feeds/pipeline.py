@@ -544,7 +544,7 @@ class _FeedRun:
             for link in links:
                 article = link_article(link)
                 item = normalise(article, link, feed=self.feed.id, first_seen=first_seen(link))
-                self._keep(item, link, source, max_age, rules)
+                self._keep(item, source, max_age, rules)
                 self.progress.article_done()
             return True
         complete = True
@@ -569,7 +569,7 @@ class _FeedRun:
                 outcome = normalise(
                     link_article(link), link, feed=self.feed.id, first_seen=first_seen(link)
                 )
-            self._keep(outcome, link, source, max_age, rules)
+            self._keep(outcome, source, max_age, rules)
         return complete
 
     def _refresh(self, source: SourceConfig, request: RequestOptions) -> dict[str, bool]:
@@ -689,39 +689,30 @@ class _FeedRun:
                 return None
             reason = f"{error.message}; given up after it failed in {failures} runs"
             self.store.add_rejected(self.feed.id, [link.url], rules, reason, self.now)
-            self.store.forget_article_failures(self.feed.id, link.url)
         log.warning("feed %s: article %s: %s", self.feed.id, link.url, reason)
         return SourceError(error.url, reason)
 
     def _keep(
-        self,
-        item: Item,
-        link: Link,
-        source: SourceConfig,
-        max_age: timedelta | None,
-        rules: str,
+        self, item: Item, source: SourceConfig, max_age: timedelta | None, rules: str
     ) -> None:
         """Store the item unless the feed's rules leave it out; then remember its URLs as
-        rejected (under these rules), so it is not fetched again. Either way, failures
-        counted for the link in earlier runs are forgotten."""
+        rejected (under these rules), so it is not fetched again."""
         reason = rejection(item, self.feed, max_age=max_age, now=self.now)
         if reason is None:
-            self._store_new(item, link, source)
+            self._store_new(item, source)
             return
         log.info("feed %s: %s left out: %s", self.feed.id, item.url, reason)
         self.tally.filtered += 1
         with self.store.transaction():
             self.store.add_rejected(item.feed, [item.url, *item.aliases], rules, reason, self.now)
-            self.store.forget_article_failures(item.feed, link.url)
 
-    def _store_new(self, item: Item, link: Link, source: SourceConfig) -> None:
+    def _store_new(self, item: Item, source: SourceConfig) -> None:
         """Add the item, unless it is an item already stored reached by another URL or a
         near-duplicate of one; then only remember the new URLs."""
         existing = self.store.item_id_for_urls(item.feed, [item.url, *item.aliases])
         if existing is None:
             existing = self._sketches().near_duplicate_of(item)
         with self.store.transaction():
-            self.store.forget_article_failures(item.feed, link.url)
             if existing is None:
                 self.store.add_item(item, source.location)
                 self._sketches().add(item.id, item.title, item.fingerprint)

@@ -338,12 +338,14 @@ class Store:
         self, feed: str, urls: Iterable[str], rules: str, reason: str, now: datetime
     ) -> None:
         """Remember that the feed's ``rules`` left these URLs' article out."""
+        urls = list(dict.fromkeys(urls))
         self._executemany(
             """INSERT INTO rejected_urls (feed, url, rules, reason, at) VALUES (?, ?, ?, ?, ?)
                ON CONFLICT (feed, url) DO UPDATE SET rules = excluded.rules,
                    reason = excluded.reason, at = excluded.at""",
-            [(feed, url, rules, reason, format_time(now)) for url in dict.fromkeys(urls)],
+            [(feed, url, rules, reason, format_time(now)) for url in urls],
         )
+        self._forget_article_failures(feed, urls)
 
     def count_article_failure(self, feed: str, url: str, error: str, now: datetime) -> int:
         """Count one more run in which the article at ``url`` failed; returns how many."""
@@ -360,9 +362,12 @@ class Store:
         assert row is not None
         return int(row[0])
 
-    def forget_article_failures(self, feed: str, url: str) -> None:
-        """Stop counting the failures of the article at ``url``."""
-        self._execute("DELETE FROM article_failures WHERE feed = ? AND url = ?", (feed, url))
+    def _forget_article_failures(self, feed: str, urls: list[str]) -> None:
+        """Stop counting the failures of these URLs: they are known now (an item's, or
+        left out), so they are never fetched as new articles again."""
+        self._executemany(
+            "DELETE FROM article_failures WHERE feed = ? AND url = ?", [(feed, u) for u in urls]
+        )
 
     def newest_fingerprints(self, feed: str, limit: int = _RECENT_FINGERPRINTS) -> list[KnownItem]:
         """The newest items of a feed, for near-duplicate checks."""
@@ -445,10 +450,12 @@ class Store:
 
     def add_urls(self, feed: str, item_id: str, urls: Iterable[str]) -> None:
         """Record that ``urls`` lead to an item, so they are never fetched again."""
+        urls = list(dict.fromkeys(urls))
         self._executemany(
             "INSERT OR IGNORE INTO item_urls (feed, url, item_id) VALUES (?, ?, ?)",
-            [(feed, url, item_id) for url in dict.fromkeys(urls)],
+            [(feed, url, item_id) for url in urls],
         )
+        self._forget_article_failures(feed, urls)
 
     def items(self, feed: str, limit: int) -> list[Item]:
         """The newest ``limit`` items of a feed, newest first."""

@@ -197,3 +197,16 @@ def test_update_item_keeps_id_link_and_dates_unless_content_changed(tmp_path: Pa
         assert (stored.content_html, stored.updated) == ("<p>new</p>", later)
         assert [r.id for r in store.recent_items("f", "source", T0)] == [original.id]
         assert store.recent_items("f", "source", later) == []
+
+
+def test_an_article_failure_count_ends_when_its_url_becomes_known(tmp_path: Path) -> None:
+    with Store.in_directory(tmp_path) as store, store.transaction():
+        item = make_item(1)
+        for url in (item.aliases[0], "https://news.example/left-out"):
+            assert store.count_article_failure("f", url, "HTTP 404", T0) == 1
+            assert store.count_article_failure("f", url, "HTTP 404", T0) == 2
+        store.add_item(item)  # the failing URL is one of the item's
+        store.add_rejected("f", ["https://news.example/left-out"], "", "too old", T0)
+        for url in (item.aliases[0], "https://news.example/left-out"):
+            assert store.count_article_failure("f", url, "HTTP 404", T0) == 1  # counted anew
+        assert store.count_article_failure("other", item.aliases[0], "HTTP 404", T0) == 1
