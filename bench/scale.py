@@ -393,8 +393,10 @@ def scale_scenarios(args: argparse.Namespace, only: set[str]) -> None:
     floors = [measure_floor("before the first cold run")] if "floor" in only else []
     cold: Run | None = None
     ratios: list[float] = []
-    repeats = args.repeat if "floor" in only else 1
-    for repeat in range(repeats if only & {"cold", "warm", "memory"} else 0):
+    repeats = 0  # cold runs: several only to be compared with floors
+    if only & {"cold", "warm", "memory"}:
+        repeats = args.repeat if floors else 1
+    for repeat in range(repeats):
         with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
             config, sims, feeds = main_feeds(Path(tmp), args.articles, args, bodies, stack)
             if repeat == 0:

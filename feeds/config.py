@@ -509,10 +509,7 @@ def load_config(file: Path | str) -> Config:
 def parse_config(text: str, file: Path) -> Config:
     """Validate YAML text as if read from ``file`` (relative paths resolve beside it)."""
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", YAMLWarning)
-            warnings.simplefilter("always", YAMLFutureWarning)
-            tree = YAML(typ="rt").load(text)
+        tree, yaml_warnings = _load_yaml(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -540,11 +537,24 @@ def parse_config(text: str, file: Path) -> Config:
             for feed_id, spec in document.feeds.items()
         },
         yaml_warnings=tuple(
-            _yaml_warning(file, warning.message, warning.category)
-            for warning in caught
-            if issubclass(warning.category, YAMLWarning | YAMLFutureWarning)
+            _yaml_warning(file, warning.message, warning.category) for warning in yaml_warnings
         ),
     )
+
+
+_YAML_WARNINGS = (YAMLWarning, YAMLFutureWarning)
+
+
+def _load_yaml(text: str) -> tuple[Any, list[warnings.WarningMessage]]:
+    """The YAML tree of ``text``, and the parser's warnings, caught to be reported with
+    the config's file and line (any other warning is shown as usual)."""
+    with warnings.catch_warnings(record=True) as caught:
+        for category in _YAML_WARNINGS:
+            warnings.simplefilter("always", category)
+        tree = YAML(typ="rt").load(text)
+    for other in (w for w in caught if not issubclass(w.category, _YAML_WARNINGS)):
+        warnings.showwarning(other.message, other.category, other.filename, other.lineno)
+    return tree, [w for w in caught if issubclass(w.category, _YAML_WARNINGS)]
 
 
 def _yaml_warning(file: Path, message: Warning | str, category: type[Warning]) -> str:

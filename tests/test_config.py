@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from feeds.config import load_config, parse_duration
 from feeds.errors import ConfigError
@@ -208,6 +210,21 @@ def test_a_yaml_warning_is_a_config_warning_naming_the_line(tmp_path: Path) -> N
         "after it refer to this second definition"
     ]
     assert load_config(write(tmp_path, MINIMAL)).warnings == []
+
+
+def test_other_warnings_while_parsing_are_shown_not_swallowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load = YAML.load
+
+    def load_warning(self: YAML, text: str) -> object:
+        warnings.warn("something else", UserWarning, stacklevel=1)
+        return load(self, text)
+
+    monkeypatch.setattr(YAML, "load", load_warning)
+    with pytest.warns(UserWarning, match="something else"):
+        config = load_config(write(tmp_path, REUSED_ANCHOR))
+    assert len(config.warnings) == 1 and "duplicate anchor" in config.warnings[0]
 
 
 def test_missing_local_path(tmp_path: Path) -> None:
