@@ -1,29 +1,39 @@
-"""Extraction quality on a set of real pages: feeds against plain trafilatura.
+"""Extraction quality and cost on two sets of real pages: feeds beside plain trafilatura.
 
-    python bench/extraction.py [--pages ../shared/datasets/news-pages] [--out FILE]
-                               [--only feeds|trafilatura] [--worst 10]
+    python bench/extraction.py [--shared ../shared] [--out FILE] [--worst 10]
+                               [--half tuning|checking|both]
 
-The data set holds real article pages (``html/<id>.html.gz``) and, in ``expected.json``,
-snippets a correct extraction must contain (``with``) and must not contain (``without``).
-A ``with`` snippet found is a true positive, one missing a false negative; a ``without``
-snippet found is a false positive. Text is compared with whitespace collapsed.
+Each data set is split in two halves fixed by page id (the parity of the first byte of
+the id's SHA-256): a *tuning* half, the only one any rule may be tuned on, and a
+*checking* half, which says whether a change carries over to pages it was not made for.
+Both halves are reported, feeds and plain ``trafilatura.extract`` side by side, from one
+run (the two extractors alternate page by page, so that the machine's drift hits both).
 
-feeds is scored on exactly what it would publish: the page is decoded as the fetcher
-decodes it, extracted by ``extract_article`` and normalised by ``normalise``, and the text
-a reader sees (the item's title and content) is searched. Plain trafilatura is scored on
-``trafilatura.extract(page)`` with its defaults, in the same run. Per-page results go to
-``--out`` (default ``bench/results/extraction.json``).
+- ``news-pages``: snippets a correct extraction must contain (``with``) and must not
+  contain (``without``), searched in the text a reader sees (title and content);
+  precision, recall and F1 over snippets.
+- ``reader-view-pages``: the text of a reader view's extraction, compared with the
+  item's content by word 4-gram shingles (precision, recall, F1 summed over pages), and
+  how many titles and bylines match the reader view's exactly (whitespace collapsed).
+  trafilatura's title and author there come from ``trafilatura.extract_metadata``
+  (not timed).
+
+feeds is measured on exactly what it publishes: the bytes are decoded as the fetcher
+decodes them, extracted by ``extract_article`` and normalised by ``normalise``. CPU is
+process time per page; the ratio feeds / trafilatura is printed per data set and half.
+Per-page results go to ``--out`` (default ``bench/results/extraction.json``).
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,24 +47,33 @@ from feeds.errors import ExtractionError  # noqa: E402
 from feeds.extract import extract_article  # noqa: E402
 from feeds.fetch import detect_encoding  # noqa: E402
 from feeds.html import block_text, parse_fragment  # noqa: E402
-from feeds.models import Link, Page  # noqa: E402
+from feeds.models import Item, Link, Page  # noqa: E402
 from feeds.normalise import normalise  # noqa: E402
 
+HALVES = ("tuning", "checking")
+EXTRACTORS = ("feeds", "trafilatura")
+READER_VIEW_URL = "http://fakehost/test/page.html"
 _SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+
+
+def half_of(page_id: str) -> str:
+    """The half a page belongs to, fixed by its id."""
+    return HALVES[hashlib.sha256(page_id.encode()).digest()[0] % 2]
 
 
 @dataclass
 class Score:
+    """Counts behind precision and recall (snippets or shingles)."""
+
     tp: int = 0
     fn: int = 0
     fp: int = 0
-    tn: int = 0
 
     def add(self, other: Score) -> None:
         self.tp += other.tp
         self.fn += other.fn
         self.fp += other.fp
-        self.tn += other.tn
 
     @property
     def precision(self) -> float:
@@ -71,22 +90,49 @@ class Score:
 
 
 @dataclass
+class Extracted:
+    """What one extractor made of one page: ``result`` is timed, ``text`` is not."""
+
+    result: Item | str | None
+    title: str | None = None
+    author: str | None = None
+    error: str | None = None
+
+    def text(self, with_title: bool) -> str:
+        if isinstance(self.result, Item):
+            content = block_text(parse_fragment(self.result.content_html))
+            return f"{self.result.title}\n{content}" if with_title else content
+        return self.result or ""
+
+
+@dataclass
 class PageResult:
     id: str
+    half: str
+    extractor: str
     score: Score
+    cpu: float
+    title_match: bool = False
+    byline_match: bool = False
     missing: list[str] = field(default_factory=list)
     unwanted: list[str] = field(default_factory=list)
-    seconds: float = 0.0
     error: str | None = None
+
+
+@dataclass
+class Case:
+    id: str
+    body: bytes
+    url: str
+    expected: dict[str, object]
 
 
 def normalised(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def feeds_text(body: bytes, page_id: str) -> str:
-    """What feeds would publish from this page: title and content, as text."""
-    url = f"https://dataset.invalid/{page_id}"
+def feeds_item(body: bytes, url: str) -> Item:
+    """The item feeds would publish from this page."""
     page = Page(
         url=url,
         final_url=url,
@@ -97,101 +143,179 @@ def feeds_text(body: bytes, page_id: str) -> str:
         fetched_at=datetime.now(UTC),
     )
     article = extract_article(page)
-    item = normalise(article, Link(url=url, source=url), feed="bench", first_seen=page.fetched_at)
-    return item.title + "\n" + block_text(parse_fragment(item.content_html))
+    return normalise(article, Link(url=url, source=url), feed="bench", first_seen=page.fetched_at)
 
 
-def trafilatura_text(body: bytes, page_id: str) -> str:
-    return trafilatura.extract(body) or ""
+def feeds_extract(case: Case) -> Extracted:
+    try:
+        item = feeds_item(case.body, case.url)
+    except ExtractionError as exc:
+        return Extracted(None, error=exc.message)
+    return Extracted(item, item.title, item.author)
 
 
-def score_page(text: str, expected: dict[str, list[str]]) -> tuple[Score, list[str], list[str]]:
+def trafilatura_extract(case: Case) -> Extracted:
+    return Extracted(trafilatura.extract(case.body))
+
+
+def score_snippets(text: str, expected: dict[str, object]) -> tuple[Score, list[str], list[str]]:
     haystack = normalised(text)
     score = Score()
     missing, unwanted = [], []
-    for snippet in expected.get("with", []):
+    for snippet in _strings(expected.get("with")):
         if normalised(snippet) in haystack:
             score.tp += 1
         else:
             score.fn += 1
             missing.append(snippet)
-    for snippet in expected.get("without", []):
+    for snippet in _strings(expected.get("without")):
         if normalised(snippet) in haystack:
             score.fp += 1
             unwanted.append(snippet)
-        else:
-            score.tn += 1
     return score, missing, unwanted
 
 
-def run(
-    name: str,
-    extractor: Callable[[bytes, str], str],
-    pages: dict[str, bytes],
-    expected: dict[str, dict[str, list[str]]],
-) -> tuple[Score, list[PageResult], float]:
-    total = Score()
+def shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
+    words = _WORD.findall(text.casefold())
+    return {tuple(words[i : i + size]) for i in range(max(0, len(words) - size + 1))}
+
+
+def score_shingles(text: str, expected_text: str) -> Score:
+    got, wanted = shingles(text), shingles(expected_text)
+    shared = len(got & wanted)
+    return Score(tp=shared, fn=len(wanted) - shared, fp=len(got) - shared)
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def news_pages(path: Path) -> Iterator[Case]:
+    expected = json.loads((path / "expected.json").read_text())
+    for page_id in sorted(expected):
+        body = gzip.decompress((path / "html" / f"{page_id}.html.gz").read_bytes())
+        yield Case(page_id, body, f"https://dataset.invalid/{page_id}", expected[page_id])
+
+
+def reader_view_pages(path: Path) -> Iterator[Case]:
+    for folder in sorted(p for p in (path / "pages").iterdir() if p.is_dir()):
+        expected_html = gzip.decompress((folder / "expected.html.gz").read_bytes()).decode()
+        metadata = json.loads((folder / "expected-metadata.json").read_text())
+        metadata["text"] = block_text(parse_fragment(expected_html))
+        body = gzip.decompress((folder / "source.html.gz").read_bytes())
+        yield Case(folder.name, body, READER_VIEW_URL, metadata)
+
+
+def _same(found: str | None, wanted: object) -> bool:
+    if not isinstance(wanted, str) or not wanted.strip():
+        return not found
+    return normalised(found or "") == normalised(wanted)
+
+
+def measure(
+    cases: list[Case], kind: str, extractors: dict[str, Callable[[Case], Extracted]]
+) -> list[PageResult]:
     results = []
-    started = time.perf_counter()
-    for page_id, body in pages.items():
-        page_started = time.perf_counter()
-        error = None
-        try:
-            text = extractor(body, page_id)
-        except ExtractionError as exc:
-            text, error = "", exc.message
-        score, missing, unwanted = score_page(text, expected[page_id])
-        total.add(score)
-        results.append(
-            PageResult(page_id, score, missing, unwanted, time.perf_counter() - page_started, error)
-        )
-    return total, results, time.perf_counter() - started
+    for extract in extractors.values():  # imports and caches filled before any timing
+        extract(cases[0])
+    for number, case in enumerate(cases):
+        names = list(extractors)
+        if number % 2:
+            names.reverse()
+        for name in names:
+            started = time.process_time()
+            found = extractors[name](case)
+            cpu = time.process_time() - started
+            result = PageResult(case.id, half_of(case.id), name, Score(), cpu, error=found.error)
+            if kind == "news":
+                result.score, result.missing, result.unwanted = score_snippets(
+                    found.text(with_title=True), case.expected
+                )
+            else:
+                result.score = score_shingles(
+                    found.text(with_title=False), str(case.expected["text"])
+                )
+                if name == "trafilatura":
+                    metadata = trafilatura.extract_metadata(case.body, default_url=case.url)
+                    found.title = metadata.title if metadata else None
+                    found.author = metadata.author if metadata else None
+                result.title_match = _same(found.title, case.expected.get("title"))
+                result.byline_match = _same(found.author, case.expected.get("byline"))
+            results.append(result)
+    return results
+
+
+def report(kind: str, results: list[PageResult], halves: tuple[str, ...]) -> dict[str, object]:
+    summary: dict[str, object] = {}
+    header = f"{'half':<9} {'extractor':<12} {'pages':>5} {'precision':>9} {'recall':>7} {'F1':>6}"
+    if kind == "reader":
+        header += f" {'title':>6} {'byline':>6}"
+    print(header + f" {'CPU s':>7} {'ms/page':>8}")
+    for half in halves:
+        cpu: dict[str, float] = {}
+        for name in EXTRACTORS:
+            chosen = [r for r in results if r.half == half and r.extractor == name]
+            total = Score()
+            for result in chosen:
+                total.add(result.score)
+            cpu[name] = sum(r.cpu for r in chosen)
+            line = (
+                f"{half:<9} {name:<12} {len(chosen):>5} {total.precision:9.3f} "
+                f"{total.recall:7.3f} {total.f1:6.3f}"
+            )
+            titles = sum(r.title_match for r in chosen)
+            bylines = sum(r.byline_match for r in chosen)
+            if kind == "reader":
+                line += f" {titles:>6} {bylines:>6}"
+            print(line + f" {cpu[name]:7.2f} {1000 * cpu[name] / max(1, len(chosen)):8.1f}")
+            summary[f"{half}/{name}"] = {
+                "pages": len(chosen),
+                "precision": total.precision,
+                "recall": total.recall,
+                "f1": total.f1,
+                "titles": titles,
+                "bylines": bylines,
+                "cpu_seconds": cpu[name],
+            }
+        ratio = cpu["feeds"] / cpu["trafilatura"] if cpu["trafilatura"] else float("nan")
+        print(f"{half:<9} CPU feeds / trafilatura: {ratio:.2f}")
+        summary[f"{half}/cpu_ratio"] = ratio
+    return summary
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pages", type=Path, default=ROOT.parent / "shared/datasets/news-pages")
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/extraction.json")
-    parser.add_argument("--only", choices=["feeds", "trafilatura"])
-    parser.add_argument("--worst", type=int, default=10)
+    parser.add_argument("--half", choices=[*HALVES, "both"], default="both")
+    parser.add_argument("--worst", type=int, default=10, help="worst feeds pages listed")
     args = parser.parse_args()
-    expected = json.loads((args.pages / "expected.json").read_text())
-    pages = {
-        page_id: gzip.decompress((args.pages / "html" / f"{page_id}.html.gz").read_bytes())
-        for page_id in sorted(expected)
-    }
-    extractors = {"feeds": feeds_text, "trafilatura": trafilatura_text}
-    report = {}
-    print(f"{len(pages)} pages from {args.pages}")
-    print(f"{'extractor':<12} {'precision':>9} {'recall':>7} {'F1':>6} {'pages/s':>8}")
-    for name, extractor in extractors.items():
-        if args.only and name != args.only:
-            continue
-        total, results, seconds = run(name, extractor, pages, expected)
-        print(
-            f"{name:<12} {total.precision:9.3f} {total.recall:7.3f} {total.f1:6.3f} "
-            f"{len(pages) / seconds:8.1f}"
-        )
-        report[name] = {
-            "precision": total.precision,
-            "recall": total.recall,
-            "f1": total.f1,
-            "pages_per_second": len(pages) / seconds,
+    halves = HALVES if args.half == "both" else (args.half,)
+    datasets = args.shared / "datasets"
+    extractors = {"feeds": feeds_extract, "trafilatura": trafilatura_extract}
+    output: dict[str, object] = {}
+    for kind, name, reader in (
+        ("news", "news-pages", news_pages),
+        ("reader", "reader-view-pages", reader_view_pages),
+    ):
+        cases = [case for case in reader(datasets / name) if half_of(case.id) in halves]
+        print(f"\n{name}: {len(cases)} pages from {datasets / name}")
+        results = measure(cases, kind, extractors)
+        output[name] = {
+            "summary": report(kind, results, halves),
             "pages": [asdict(r) for r in results],
         }
-        if name == "feeds":
-            worst = sorted(results, key=lambda r: (r.score.fn + r.score.fp, r.id), reverse=True)
-            for result in worst[: args.worst]:
-                if result.score.fn + result.score.fp == 0:
-                    break
-                reason = f" ({result.error})" if result.error else ""
-                print(
-                    f"  worst: {result.id} missing {result.score.fn}, "
-                    f"unwanted {result.score.fp}{reason}"
-                )
+        feeds_results = [r for r in results if r.extractor == "feeds"]
+        worst = sorted(feeds_results, key=lambda r: (r.score.fn + r.score.fp, r.id), reverse=True)
+        for result in worst[: args.worst]:
+            reason = f" ({result.error})" if result.error else ""
+            print(
+                f"  worst ({result.half}): {result.id} missing {result.score.fn}, "
+                f"unwanted {result.score.fp}{reason}"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False))
-    print(f"per-page results: {args.out}")
+    args.out.write_text(json.dumps(output, indent=1, ensure_ascii=False))
+    print(f"\nper-page results: {args.out}")
 
 
 if __name__ == "__main__":

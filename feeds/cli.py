@@ -441,7 +441,13 @@ def _preview_article(
         click.echo(f"Image:     {item.image or '-'}")
         click.echo(f"Words:     {len(text.split())}")
         click.echo(f"Summary:   {item.summary}\n")
-        click.echo("\n\n".join(textwrap.fill(line, 88) for line in text.splitlines()))
+        click.echo("\n\n".join(_wrapped(line) for line in text.splitlines()))
+
+
+def _wrapped(line: str) -> str:
+    """A paragraph wrapped for the terminal, never breaking a word (at its hyphens, or a
+    long URL in the middle)."""
+    return textwrap.fill(line, 88, break_on_hyphens=False, break_long_words=False)
 
 
 class _Bars:

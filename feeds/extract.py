@@ -18,13 +18,13 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import trafilatura
+from lxml import etree
 from trafilatura.htmlprocessing import convert_to_html
 
 from feeds.config import ExtractRules
@@ -36,6 +36,7 @@ from feeds.html import (
     block_text,
     collapse_whitespace,
     drop_elements,
+    fold,
     parse_document,
     parse_fragment,
     select,
@@ -43,7 +44,7 @@ from feeds.html import (
     text_of,
     to_html,
 )
-from feeds.leftovers import drop_leftovers
+from feeds.leftovers import drop_leftovers, drop_repeated_blocks
 from feeds.media import restore_media
 from feeds.metadata import clean_author, date_from_url, strip_site_name
 from feeds.models import Article, Page
@@ -66,17 +67,40 @@ _PAGE_PARAMETERS = {"page", "p", "pg", "part", "pagina", "seite", "start"}
 _INLINE_TAGS = ("hi", "ref")  # trafilatura's names for formatting and links
 _MIN_WORDS = 3
 _STRUCTURED_MIN_CHARS = 500
+_STANDFIRST_TAGS = frozenset(["p", "h2", "div", "span"])
+_STANDFIRST_HINT = re.compile(
+    r"(?:^|[\s_-])(?:dek|deck|standfirst|strapline|sub-?title|sub-?head(?:line|ing)?"
+    r"|article-?summary|lede|kicker-?text)(?:$|[\s_-])",
+    re.I,
+)
+_STANDFIRST_WORDS = (6, 80)
+_STANDFIRST_REACH = 40  # elements after the headline where a standfirst may stand
+_STANDFIRST_PROBE = 60  # folded characters compared with the body
+_MASTHEAD_HINT = re.compile(r"logo|brand|masthead|site-?(?:title|name)|navbar", re.I)
+_BYLINE_XPATH = etree.XPath(
+    '//*[@rel="author" or @itemprop="author" or contains(@class, "byline")'
+    ' or contains(@class, "author")]'
+)
+_BYLINE_CLASS = re.compile(r"(?:^|\s)(?:byline|author|author-name|byline__name)(?:$|\s)")
+_BYLINE_MAX_CHARS = 80
+_COPYRIGHT = re.compile(
+    r"(?:©|\(c\)|copyright)\s*(?:\d{4}(?:\s*[-–]\s*\d{4})?,?\s*)?"
+    r"((?:the\s+)?[A-Z][\w&'’-]*(?:\s+[A-Z][\w&'’-]*){0,4})",
+    re.IGNORECASE,
+)
+_MIN_HOST_LABEL = 3
 
 
 @dataclass(slots=True)
 class _PageMetadata:
     """What the page's structured data and meta tags say about the article."""
 
-    title: str | None = None
+    titles: list[str] = field(default_factory=list)
+    """What the metadata calls the article, most trusted first (JSON-LD, OpenGraph...)."""
     author: str | None = None
     """From JSON-LD: names of Person objects, the most reliable source."""
     meta_author: str | None = None
-    """From meta tags, which sometimes hold the site's name: trusted after trafilatura."""
+    """From meta tags, which sometimes hold the site's name: trusted after JSON-LD."""
     published: datetime | None = None
     description: str | None = None
     image: str | None = None
@@ -89,22 +113,31 @@ class _PageMetadata:
 
 
 def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
-    """Extract the article of a fetched page; raises ``ExtractionError`` if there is none."""
+    """Extract the article of a fetched page; raises ``ExtractionError`` if there is none.
+
+    The page is parsed once; trafilatura picks the article's text blocks (without images,
+    which change which blocks it keeps), and the page's own images, captions and embeds
+    are then put back between the blocks they stood between."""
     document = parse_document(page.text)
     base = base_url(document, page.final_url)
     meta = read_page_metadata(document, base)
     if rules is not None:
         for css in rules.remove:
             drop_elements(document, css)
-    found = _run_trafilatura(document, page.final_url)
+    site_names: tuple[str | None, ...] = (
+        meta.site_name,
+        meta.application_name,
+        _copyright_holder(document),
+    )
+    headline = _headline(document, site_names)
 
-    body = _article_body(document, rules, found, meta)
-    if body is None:
+    found = _article_body(document, rules, page.final_url, meta)
+    if found is None:
         raise ExtractionError(page.final_url, "no article text found on the page")
-    restore_media(body, document, base)
-    description = meta.description or _attr(found, "description")
-    if description and _standfirst_missing(description, body):
-        standfirst = parse_fragment(f"<p>{html.escape(description, quote=False)}</p>")[0]
+    body, automatic = found
+    restore_media(body, document, base, images=automatic)
+    standfirst = _standfirst(headline, body)
+    if standfirst is not None:
         body.insert(0, standfirst)
         standfirst.tail, body.text = body.text, None
     body_html = to_html(body, inner=True).strip()
@@ -112,23 +145,23 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
     if len(text.split()) < _MIN_WORDS and body.find(".//img") is None:
         raise ExtractionError(page.final_url, "no article text found on the page")
 
+    headline_text = text_of(headline) or None if headline is not None else None
+    site_names = (*site_names, *_host_names(page.final_url))
     title = (
         _rule_text(document, rules.title if rules else None)
-        or meta.title
-        or _attr(found, "title")
-        or _head_title(document)
+        or _best_title(
+            [*meta.titles, *filter(None, [_head_title(document)])], site_names, headline_text
+        )
+        or headline_text
     )
-    # dates the page states, then dates guessed from its URL, its text, trafilatura
+    # dates the page states, then dates guessed from its URL or a visible date line
     exact_date = _rule_date(document, rules.date if rules else None) or meta.published
     guessed_date = None
     if exact_date is None:
-        guessed_date = (
-            date_from_url(page.final_url) or _date_line(document) or _trafilatura_date(found)
-        )
-    site_names = (meta.site_name, _attr(found, "sitename"), meta.application_name)
+        guessed_date = date_from_url(page.final_url) or _date_line(document)
     return Article(
         url=page.final_url,
-        title=strip_site_name(title, site_names, _headline(document)) if title else "",
+        title=strip_site_name(title, site_names, headline_text) if title else "",
         html=body_html,
         text=text,
         base_url=base,
@@ -136,17 +169,15 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
         author=clean_author(
             _rule_text(document, rules.author if rules else None)
             or meta.author
-            or _attr(found, "author")
             or meta.meta_author
+            or _byline(document)
         ),
         published=exact_date or guessed_date,
         date_guessed=exact_date is None and guessed_date is not None,
-        description=meta.description or _attr(found, "description"),
-        image=meta.image or _attr(found, "image"),
-        language=meta.language or _attr(found, "language"),
-        categories=_unique(
-            [*meta.categories, *(_list_attr(found, "categories")), *_list_attr(found, "tags")]
-        ),
+        description=meta.description,
+        image=meta.image,
+        language=meta.language,
+        categories=_unique(meta.categories),
         next_page=continuation(document, base, page.final_url, rules),
     )
 
@@ -205,7 +236,7 @@ def read_page_metadata(document: HtmlElement, base: str) -> _PageMetadata:
     """JSON-LD first, then OpenGraph / article / Dublin Core meta tags, then plain HTML."""
     meta = _PageMetadata()
     for item in _json_ld_articles(document):
-        meta.title = meta.title or _string(item.get("headline") or item.get("name"))
+        meta.titles += filter(None, (_string(item.get("headline")), _string(item.get("name"))))
         meta.author = meta.author or _person_names(item.get("author"))
         meta.published = meta.published or _date(item.get("datePublished"))
         meta.description = meta.description or _string(item.get("description"))
@@ -218,7 +249,7 @@ def read_page_metadata(document: HtmlElement, base: str) -> _PageMetadata:
             meta.site_name = meta.site_name or _string(publisher.get("name"))
 
     tags = _meta_tags(document)
-    meta.title = meta.title or tags.get("og:title") or tags.get("twitter:title")
+    meta.titles += filter(None, (tags.get("og:title"), tags.get("twitter:title")))
     meta.description = (
         meta.description
         or tags.get("og:description")
@@ -320,15 +351,22 @@ def _is_article(node: dict[str, Any]) -> bool:
 
 
 def _run_trafilatura(document: HtmlElement, url: str) -> Any:
+    """trafilatura's article body (its XML tree), or None. Images are left out: taking
+    them into account changes which text blocks trafilatura keeps (a widget kept, a
+    paragraph lost); ``insert_images`` puts the article's images back afterwards. The
+    metadata pass is skipped too (half of trafilatura's time, mostly date guessing): the
+    page's structured data is read here, and the output format is not Python, so no
+    plain-text copy of the body is made that nothing reads."""
     try:
         with _TRAFILATURA:
-            return trafilatura.bare_extraction(
+            found = trafilatura.bare_extraction(
                 document,
                 url=url,
-                with_metadata=True,
+                output_format="txt",
+                with_metadata=False,
                 include_comments=False,
                 include_tables=True,
-                include_images=True,
+                include_images=False,
                 include_links=True,
                 include_formatting=True,
             )
@@ -336,32 +374,69 @@ def _run_trafilatura(document: HtmlElement, url: str) -> Any:
         # trafilatura raises these on some malformed trees; the page then has no body
         log.debug("trafilatura failed on %s: %s", url, exc)
         return None
+    return getattr(found, "body", None)
 
 
 def _article_body(
-    document: HtmlElement, rules: ExtractRules | None, found: Any, meta: _PageMetadata
-) -> HtmlElement | None:
+    document: HtmlElement, rules: ExtractRules | None, url: str, meta: _PageMetadata
+) -> tuple[HtmlElement, bool] | None:
     """The article's HTML as a ``<div>``: the site rule's body, else trafilatura's (with
-    its leftovers removed), else JSON-LD ``articleBody``; None when there is none."""
+    its leftovers removed), else JSON-LD ``articleBody``; None when there is none. The
+    flag says whether the body came from automatic extraction (which leaves images out)."""
     rule_html = _rule_body(document, rules) if rules else None
     if rule_html is not None:
-        return parse_fragment(rule_html)
+        return parse_fragment(rule_html), False
     page_text = _page_text(document)
-    body = None
-    if found is not None and found.body is not None:
-        body = _trafilatura_body(found.body, page_text)
+    found = _run_trafilatura(document, url)
+    body = _trafilatura_body(found, page_text) if found is not None else None
     if body is None:  # nothing to compare with: a page built by scripts, say
-        return _paragraphs_html(meta.body_paragraphs) if meta.body_paragraphs else None
+        paragraphs = meta.body_paragraphs
+        return (_paragraphs_html(paragraphs), True) if paragraphs else None
     structured = _structured_body(meta.body_paragraphs, page_text)
     if structured is not None and _much_longer(structured, body):
-        return structured
-    return body
+        return structured, True
+    return body, True
 
 
-def _standfirst_missing(description: str, body: HtmlElement) -> bool:
-    text = collapse_whitespace(body.text_content())
-    start = collapse_whitespace(description)[:60].rstrip(".…")
-    return len(description.split()) >= 5 and start not in text
+def _standfirst(headline: HtmlElement | None, body: HtmlElement) -> HtmlElement | None:
+    """The article's standfirst (dek, subtitle) as a paragraph, when the page shows one
+    just after its headline and the body does not hold it already. Only visible markup
+    counts: a meta description is most often an SEO summary, sometimes the whole story.
+    Texts are compared folded (quotes, dashes, spaces and case)."""
+    if headline is None:
+        return None
+    body_text: str | None = None
+    low, high = _STANDFIRST_WORDS
+    for element in _following(headline, _STANDFIRST_REACH):
+        marked = element.tag in _STANDFIRST_TAGS and _STANDFIRST_HINT.search(
+            f"{element.get('class', '')} {element.get('id', '')}"
+        )
+        if not marked and element.tag != "p":
+            continue
+        text = text_of(element)
+        if not text:
+            continue
+        body_text = body_text if body_text is not None else fold(body.text_content())
+        if fold(text)[:_STANDFIRST_PROBE] in body_text:
+            return None  # the body has begun: a standfirst comes before it or not at all
+        if marked and low <= len(text.split()) <= high:
+            return parse_fragment(f"<p>{html.escape(text, quote=False)}</p>")[0]
+    return None
+
+
+def _following(element: HtmlElement, limit: int) -> Iterator[HtmlElement]:
+    """Up to ``limit`` elements that come after ``element`` in the document, in order
+    (what its ``following`` axis holds, without evaluating the whole axis)."""
+    count = 0
+    node: HtmlElement | None = element
+    while node is not None:
+        for sibling in node.itersiblings():
+            for following in sibling.iter():
+                if count >= limit:
+                    return
+                count += 1
+                yield following
+        node = node.getparent()
 
 
 def _structured_body(paragraphs: list[str], page_text: str) -> HtmlElement | None:
@@ -387,7 +462,6 @@ def _much_longer(structured: HtmlElement, extracted: HtmlElement) -> bool:
 
 
 def _trafilatura_body(body: Any, page_text: str) -> HtmlElement | None:
-    body = deepcopy(body)
     _restore_spaces(body, page_text)
     body_element = convert_to_html(body).find("body")
     if body_element is None:
@@ -396,6 +470,7 @@ def _trafilatura_body(body: Any, page_text: str) -> HtmlElement | None:
         return None
     html_body = parse_fragment(serialize_inner(body_element))
     drop_leftovers(html_body)
+    drop_repeated_blocks(html_body)
     return html_body
 
 
@@ -433,21 +508,6 @@ def _needs_space(left: str | None, right: str | None, page_text: str) -> bool:
     return spaced in page_text and f"{left_word}{right_word}" not in page_text
 
 
-def _attr(found: Any, name: str) -> str | None:
-    value = getattr(found, name, None) if found is not None else None
-    return value.strip() or None if isinstance(value, str) else None
-
-
-def _list_attr(found: Any, name: str) -> list[str]:
-    value = getattr(found, name, None) if found is not None else None
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def _trafilatura_date(found: Any) -> datetime | None:
-    value = parse_date(_attr(found, "date"))
-    return value if value is not None and plausible(value) else None
-
-
 def _rule_text(document: HtmlElement, css: str | None) -> str | None:
     if not css:
         return None
@@ -483,15 +543,83 @@ def _rule_body(document: HtmlElement, rules: ExtractRules) -> str | None:
     return "".join(to_html(element, inner=True) for element in matches).strip() or None
 
 
+def _best_title(
+    candidates: list[str], site_names: Iterable[str | None], headline: str | None
+) -> str | None:
+    """The first candidate title that agrees with the page's visible headline (once the
+    site's name is taken off), else the most trusted one. Metadata sometimes calls a
+    page by a description (Wikipedia's JSON-LD headline) and names it elsewhere."""
+    if headline:
+        wanted = fold(headline)
+        for candidate in candidates:
+            if fold(strip_site_name(candidate, site_names, headline)) == wanted:
+                return candidate
+    return candidates[0] if candidates else None
+
+
+def _copyright_holder(document: HtmlElement) -> str | None:
+    """The name in the page's footer copyright line ("© 2024 The Herald"): a site's name
+    to take off its titles when its metadata does not give one."""
+    for footer in document.iter("footer"):
+        match = _COPYRIGHT.search(text_of(footer))
+        if match:
+            return match.group(1).strip(" .,")
+    return None
+
+
+def _host_names(url: str) -> list[str]:
+    """The labels of the page's host name ("theverge" of www.theverge.com), which sites
+    use as their name in titles."""
+    labels = (urlsplit(url).hostname or "").split(".")[:-1]
+    return [label for label in labels if label != "www" and len(label) >= _MIN_HOST_LABEL]
+
+
 def _head_title(document: HtmlElement) -> str | None:
     title = document.find(".//title")
     return text_of(title) or None if title is not None else None
 
 
-def _headline(document: HtmlElement) -> str | None:
-    """The page's own headline: its first ``h1``."""
-    heading = next(document.iter("h1"), None)
-    return text_of(heading) or None if heading is not None else None
+def _headline(document: HtmlElement, site_names: Iterable[str | None]) -> HtmlElement | None:
+    """The page's own headline: its first ``h1`` that is not the site's masthead (a logo
+    or the site's name linking home, which some pages also mark up as ``h1``)."""
+    names = {fold(name) for name in site_names if name}
+    for heading in document.iter("h1"):
+        text = text_of(heading)
+        if not text or fold(text) in names or _is_masthead(heading):
+            continue
+        return heading
+    return None
+
+
+def _is_masthead(heading: HtmlElement) -> bool:
+    """Whether an ``h1`` is the site's name: marked as a logo or brand (on it or a close
+    ancestor), or a link to the site's home page."""
+    for element in (heading, *list(heading.iterancestors())[:3]):
+        if _MASTHEAD_HINT.search(f"{element.get('class', '')} {element.get('id', '')}"):
+            return True
+    for anchor in heading.iter("a"):
+        href = anchor.get("href", "").strip()
+        target = urlsplit(href)
+        if href and not href.startswith("#") and target.path in ("", "/") and not target.query:
+            return True
+    return False
+
+
+def _byline(document: HtmlElement) -> str | None:
+    """The author's name as the page shows it: an element marked ``rel=author`` or
+    ``itemprop=author``, else one given a byline or author class."""
+    marked, classed = [], []
+    for element in _BYLINE_XPATH(document):
+        if element.get("rel") == "author" or element.get("itemprop") == "author":
+            marked.append(element)
+        elif _BYLINE_CLASS.search(element.get("class", "")):
+            classed.append(element)
+    for element in (*marked, *classed):
+        name = element.find('.//*[@itemprop="name"]')
+        text = text_of(name if name is not None else element)
+        if text and len(text) <= _BYLINE_MAX_CHARS:
+            return text
+    return None
 
 
 def _date_line(document: HtmlElement) -> datetime | None:
@@ -529,27 +657,33 @@ def _date(value: Any) -> datetime | None:
     return _first_date([value if isinstance(value, str) else None])
 
 
+def _json_text(value: str) -> str:
+    """A JSON-LD string as text: JSON holds no markup, yet sites put HTML character
+    references in it (``&#8220;``, ``&amp;``); they are decoded, once."""
+    return collapse_whitespace(html.unescape(value))
+
+
 def _string(value: Any) -> str | None:
     if isinstance(value, list):
         value = next((v for v in value if isinstance(v, str)), None)
-    return (collapse_whitespace(value) or None) if isinstance(value, str) else None
+    return (_json_text(value) or None) if isinstance(value, str) else None
 
 
 def _paragraphs(value: Any) -> list[str]:
     """Paragraphs of a plain-text body such as JSON-LD ``articleBody``."""
     if not isinstance(value, str):
         return []
-    return [collapse_whitespace(p) for p in re.split(r"\n\s*\n|\n", value) if p.strip()]
+    return [_json_text(p) for p in re.split(r"\n\s*\n|\n", value) if p.strip()]
 
 
 def _strings(value: Any) -> list[str]:
     values = value if isinstance(value, list) else [value]
-    return [collapse_whitespace(v) for v in values if isinstance(v, str) and v.strip()]
+    return [_json_text(v) for v in values if isinstance(v, str) and v.strip()]
 
 
 def _keywords(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [k.strip() for k in value.split(",") if k.strip()]
+        return [k for k in (_json_text(k) for k in value.split(",")) if k]
     return _strings(value)
 
 
@@ -559,7 +693,7 @@ def _person_names(value: Any) -> str | None:
     for person in people:
         name = person.get("name") if isinstance(person, dict) else person
         if isinstance(name, str) and name.strip() and not is_web_url(name.strip()):
-            names.append(collapse_whitespace(name))
+            names.append(_json_text(name))
     return ", ".join(dict.fromkeys(names)) or None
 
 

@@ -1,25 +1,31 @@
-"""Images' captions and embedded media, put back into an extracted article (pure).
+"""Images, captions and embedded media, put back into an extracted article (pure).
 
-trafilatura keeps an article's images but not reliably their captions, and it drops
-``<iframe>``, ``<video>`` and ``<audio>``, which sanitising would remove anyway: a video
-the article is about would silently vanish. Both are recovered from the page itself:
+Text extraction runs without images (taking them into account changes which text blocks
+trafilatura keeps), does not reliably keep captions, and drops ``<iframe>``, ``<video>``
+and ``<audio>``, which sanitising would remove anyway: a video the article is about would
+silently vanish. All three are recovered from the page itself, in one walk over it:
 
-- each image of the article gets the caption it has on the page (its ``figure``'s
-  ``figcaption``, or a caption block beside it), as ``<figure><img><figcaption>``;
+- each image of the page that stands between two blocks of the article (or just before
+  its first block) is put back there, its real address found behind lazy-loading
+  placeholders (``data-src``, ``data-original``, ``srcset``, a ``<noscript>`` copy);
 - each embed (YouTube, Vimeo, Dailymotion, other known media players, ``<video>``,
   ``<audio>``) becomes a link to the media, with a thumbnail where the service has a
   fixed thumbnail address, placed after the page paragraph that precedes it, if that
-  paragraph is part of the article (so a sidebar widget does not come in).
+  paragraph is part of the article (so a sidebar widget does not come in);
+- each image of the article gets the caption it has on the page (its ``figure``'s
+  ``figcaption``, or a caption block beside it), as ``<figure><img><figcaption>``.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import lxml.html
+from lxml import etree
 
 from feeds.html import HtmlElement, collapse_whitespace
 from feeds.urls import is_web_url, resolve
@@ -30,8 +36,19 @@ EMBED_MARK = "data-feeds-embed"
 _BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "dd")
 _CAPTION_CLASS = re.compile(r"caption|credit", re.IGNORECASE)
 _SMALL_CONTAINER = 3  # children of a box that holds an image and its caption
-_ANCHOR_MIN_CHARS = 20
 _EMBED_TAGS = ("iframe", "video", "audio")
+_INNER_BLOCK = etree.XPath("boolean(.//p | .//li | .//h2 | .//h3 | .//blockquote)")
+_KEY_CHARS = 60
+_MIN_KEY_CHARS = 16  # a block with fewer characters (spaces aside) says too little to place
+_MIN_IMAGE_SIDE = 48  # pixels: smaller images are icons, buttons and trackers
+_IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg)(?:[?#]|$)", re.IGNORECASE)
+LAZY_SRC_ATTRIBUTES = (
+    "data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-hi-res-src",
+)  # fmt: skip
+SRCSET_ATTRIBUTES = ("data-srcset", "data-lazy-srcset", "srcset")
+_PLACEHOLDER = re.compile(
+    r"placeholder|blank\.|spacer|transparent|1x1|pixel\.|lazy|loading|gr[ae]y\.gif", re.I
+)
 _YOUTUBE = re.compile(r"(?:youtube(?:-nocookie)?\.com/(?:embed|v|shorts)/|youtu\.be/)([\w-]{11})")
 _VIMEO = re.compile(r"player\.vimeo\.com/video/(\d+)")
 _DAILYMOTION = re.compile(r"dailymotion\.com/embed/video/(\w+)")
@@ -76,14 +93,17 @@ class Embed:
         return figure
 
 
-def restore_media(article: HtmlElement, page: HtmlElement, base: str) -> None:
-    """Put captions and embeds of ``page`` back into the extracted ``article``."""
+def restore_media(article: HtmlElement, page: HtmlElement, base: str, *, images: bool) -> None:
+    """Put embeds and captions of ``page`` back into the extracted ``article``, and with
+    ``images`` (text extraction ran without them) its images too."""
+    _MediaWalk(article, base, images=images).walk(page)
     attach_captions(article, page, base)
-    insert_embeds(article, page, base)
 
 
 def attach_captions(article: HtmlElement, page: HtmlElement, base: str) -> None:
     """Wrap each image of the article that has a caption on the page in a figure."""
+    if article.find(".//img") is None:
+        return
     captions = dict(_page_captions(page, base))
     if not captions:
         return
@@ -104,30 +124,171 @@ def attach_captions(article: HtmlElement, page: HtmlElement, base: str) -> None:
             figure.append(figcaption)
 
 
-def insert_embeds(article: HtmlElement, page: HtmlElement, base: str) -> None:
-    """Put a link to each embedded player of the page where it sat in the article."""
-    anchors: list[str] = []  # texts of the page's blocks so far, in page order
-    placed: list[tuple[str, Embed]] = []
-    for element in page.iter():
-        if element.tag in _BLOCKS:
-            text = collapse_whitespace(element.text_content())
-            if len(text) >= _ANCHOR_MIN_CHARS:
-                anchors.append(text)
-        elif element.tag in _EMBED_TAGS and anchors:
-            embed = _embed(element, base)
-            if embed is not None:
-                placed.append((anchors[-1], embed))
-    if not placed:
-        return
-    targets = {
-        collapse_whitespace(element.text_content()): element for element in article.iter(*_BLOCKS)
-    }
-    seen = {link.get("href", "") for link in article.iter("a")}
-    for anchor_text, embed in placed:
-        anchor = targets.get(anchor_text)
-        if anchor is not None and embed.url not in seen:
-            anchor.addnext(embed.html())
-            seen.add(embed.url)
+def image_source(image: HtmlElement) -> tuple[str | None, str | None]:
+    """Where an ``<img>`` really loads from, behind lazy loading: ``(src, srcset)``.
+
+    A lazy-loading attribute (``data-src``, ``data-original``...) wins over ``src``, which
+    then holds a placeholder; a ``src`` that is a data URI or looks like a placeholder
+    gives way to the best candidate of ``srcset`` (or ``data-srcset``)."""
+    srcset = next((image.get(name) for name in SRCSET_ATTRIBUTES if image.get(name)), None)
+    lazy = next((image.get(name) for name in LAZY_SRC_ATTRIBUTES if image.get(name)), None)
+    if lazy and not lazy.startswith("data:"):
+        return lazy.strip(), srcset
+    src = (image.get("src") or "").strip()
+    usable = bool(src) and not src.startswith("data:")
+    best = best_candidate(srcset) if srcset else None
+    if best and (not usable or _PLACEHOLDER.search(src)):
+        return best, srcset
+    return (src if usable else None), srcset
+
+
+def best_candidate(srcset: str) -> str | None:
+    """The largest image of a ``srcset`` (by its ``w`` or ``x`` descriptor)."""
+    best, best_size = None, -1.0
+    for candidate in srcset.split(","):
+        parts = candidate.split()
+        if not parts or parts[0].startswith("data:"):
+            continue
+        descriptor = parts[1] if len(parts) > 1 else "1x"
+        try:
+            size = float(descriptor[:-1]) if descriptor[-1:] in ("w", "x") else 1.0
+        except ValueError:
+            size = 1.0
+        if size > best_size:
+            best, best_size = parts[0], size
+    return best
+
+
+class _MediaWalk:
+    """One walk over the page in document order, noting which of its text blocks are the
+    article's, and placing the page's images (between two article blocks) and embeds
+    (after an article block) into the article."""
+
+    def __init__(self, article: HtmlElement, base: str, *, images: bool) -> None:
+        self.base = base
+        self.images = images
+        # blocks by key, in order: blocks that begin alike are matched one after the other
+        self.blocks: dict[str, deque[HtmlElement]] = {}
+        for element, text in _block_texts(article):
+            self.blocks.setdefault(_key(text), deque()).append(element)
+        self.seen = {link.get("href", "") for link in article.iter("a")} | {
+            image.get("src", "") for image in article.iter("img")
+        }
+        self.anchor: HtmlElement | None = None  # the article block the walk last passed
+        self.anchor_on_page: HtmlElement | None = None  # the same block on the page
+        self.started = False  # whether an article block has been passed
+        self.pending: list[tuple[HtmlElement, HtmlElement]] = []  # (on the page, new image)
+        self.placed: dict[HtmlElement, HtmlElement] = {}  # anchor -> last element put after it
+
+    def walk(self, page: HtmlElement) -> None:
+        if not self.blocks:
+            return
+        wanted = (*_BLOCKS, *_EMBED_TAGS, *(("img",) if self.images else ()))
+        for element in page.iter(*wanted):
+            if element.tag == "img":
+                self._image(element)
+            elif element.tag in _EMBED_TAGS:
+                self._embed(element)
+            else:
+                self._block(element)
+        self._settle()
+
+    def _block(self, element: HtmlElement) -> None:
+        key = _key(element.text_content())
+        if len(key) < _MIN_KEY_CHARS:
+            return
+        waiting = self.blocks.get(key)
+        block = waiting.popleft() if waiting else None
+        if block is None:
+            if _in_caption(element) or _INNER_BLOCK(element):
+                return  # a caption, or a container whose own blocks are judged one by one
+            self._settle()  # images followed by text that is not the article's
+            self.anchor = self.anchor_on_page = None
+            return
+        if self.pending:
+            if self.anchor is not None:
+                for _, image in self.pending:
+                    self._put_after(self.anchor, image)
+            elif not self.started:  # a lead image, right before the article's first block
+                for _, image in self.pending:
+                    block.addprevious(image)
+            self.pending.clear()
+        self.anchor, self.anchor_on_page, self.started = block, element, True
+
+    def _settle(self) -> None:
+        """Keep the waiting images that sit in the same container as the article block
+        before them (an image closing the article), drop the others."""
+        container = self.anchor_on_page.getparent() if self.anchor_on_page is not None else None
+        if self.anchor is not None and container is not None:
+            for on_page, image in self.pending:
+                if any(ancestor is container for ancestor in on_page.iterancestors()):
+                    self._put_after(self.anchor, image)
+        self.pending.clear()
+
+    def _image(self, element: HtmlElement) -> None:
+        image = _page_image(element, self.base)
+        if image is not None and image.get("src") not in self.seen:
+            self.seen.add(image.get("src", ""))
+            self.pending.append((element, image))
+
+    def _embed(self, element: HtmlElement) -> None:
+        if self.anchor is None:
+            return
+        embed = _embed(element, self.base)
+        if embed is not None and embed.url not in self.seen:
+            self._put_after(self.anchor, embed.html())
+            self.seen.add(embed.url)
+
+    def _put_after(self, anchor: HtmlElement, element: HtmlElement) -> None:
+        self.placed.get(anchor, anchor).addnext(element)
+        self.placed[anchor] = element
+
+
+def _block_texts(article: HtmlElement) -> Iterator[tuple[HtmlElement, str]]:
+    for element in article.iter(*_BLOCKS):
+        text = element.text_content()
+        if len(_key(text)) >= _MIN_KEY_CHARS:
+            yield element, text
+
+
+def _key(text: str) -> str:
+    """What a block is recognised by on the page: its first characters, spaces aside
+    (extraction sometimes adds or drops a space at inline markup)."""
+    return "".join(text[: 4 * _KEY_CHARS].split())[:_KEY_CHARS]
+
+
+def _in_caption(element: HtmlElement) -> bool:
+    """Caption text, which belongs with its image and says nothing of where it stands."""
+    for ancestor in (element, *list(element.iterancestors())[:3]):
+        if ancestor.tag in ("figure", "figcaption") or _is_caption(ancestor):
+            return True
+    return False
+
+
+def _page_image(element: HtmlElement, base: str) -> HtmlElement | None:
+    """A clean ``<img>`` for an image of the page, or None for what is not an article's
+    image: icons and pixels, images in navigation, asides and footers, thumbnails linking
+    to other pages."""
+    for size in (element.get("width"), element.get("height")):
+        if size and size.strip().isdigit() and int(size) < _MIN_IMAGE_SIDE:
+            return None
+    for ancestor in element.iterancestors():
+        if ancestor.tag in ("nav", "aside", "footer", "button"):
+            return None
+        if ancestor.tag == "a" and not _IMAGE_FILE.search(ancestor.get("href", "")):
+            return None
+    src, srcset = image_source(element)
+    url = resolve(base, src) if src else None
+    if url is None or not is_web_url(url):
+        return None
+    image = lxml.html.Element("img", src=url)
+    for name in ("alt", "title", "width", "height"):
+        value = element.get(name)
+        if value:
+            image.set(name, value)
+    if srcset:
+        image.set("srcset", srcset)
+    return image
 
 
 def _page_captions(page: HtmlElement, base: str) -> Iterator[tuple[str, str]]:
@@ -136,11 +297,10 @@ def _page_captions(page: HtmlElement, base: str) -> Iterator[tuple[str, str]]:
         caption = _caption_of(image)
         if not caption or len(caption) > MAX_CAPTION:
             continue
-        for name in ("src", "data-src", "data-lazy-src", "data-original"):
-            value = image.get(name)
-            url = resolve(base, value) if value and not value.startswith("data:") else None
-            if url is not None:
-                yield url, caption
+        src, _ = image_source(image)
+        url = resolve(base, src) if src else None
+        if url is not None:
+            yield url, caption
 
 
 def _caption_of(image: HtmlElement) -> str | None:

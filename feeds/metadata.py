@@ -44,15 +44,15 @@ def strip_site_name(title: str, site_names: Iterable[str | None], headline: str 
     name comes from the page's metadata; without it, the page's own headline (its ``h1``)
     shows where the article's title ends."""
     title = collapse_whitespace(title)
-    names = {collapse_whitespace(name).casefold() for name in site_names if name}
+    names = {_squashed(name) for name in site_names if name}
     for separator in _SEPARATORS:
         if separator not in title:
             continue
         head, _, tail = title.rpartition(separator)
-        if tail.casefold() in names and head:
+        if _squashed(tail) in names and head:
             return head.strip()
         first, _, rest = title.partition(separator)
-        if first.casefold() in names and rest:
+        if _squashed(first) in names and rest:
             return rest.strip()
     if headline:
         headline = collapse_whitespace(headline)
@@ -60,6 +60,12 @@ def strip_site_name(title: str, site_names: Iterable[str | None], headline: str 
             if title.startswith(headline + separator) or title.endswith(separator + headline):
                 return headline
     return title
+
+
+def _squashed(name: str) -> str:
+    """A site's name as compared: letters and digits only ("The Verge" as "theverge",
+    to match the host name www.theverge.com)."""
+    return "".join(character for character in name.casefold() if character.isalnum())
 
 
 def clean_author(text: str | None) -> str | None:

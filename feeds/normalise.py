@@ -12,7 +12,7 @@ import re
 import uuid
 from array import array
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape, unescape
 
 import nh3
@@ -20,15 +20,18 @@ import nh3
 from feeds.html import (
     HtmlElement,
     collapse_whitespace,
+    fold,
     parse_fragment,
     serialize_inner,
     strip_xml_illegal,
 )
-from feeds.media import EMBED_MARK
+from feeds.media import EMBED_MARK, image_source
 from feeds.models import Article, Item, Link
-from feeds.urls import clean_url, is_web_url, path_of, resolve, same_site, scheme_of
+from feeds.urls import clean_url, escaped, is_web_url, path_of, resolve, same_site, scheme_of
 
 SUMMARY_LENGTH = 300
+REPLACEMENT = "\ufffd"
+"""The character a decoder puts for bytes it could not read: never published."""
 SKETCH_SIZE = 64
 NEAR_DUPLICATE_RESEMBLANCE = 0.8
 """Texts sharing at least this share of their word 3-grams are the same story."""
@@ -54,8 +57,6 @@ ALLOWED_ATTRIBUTES = {
     "abbr": {"title"},
 }
 SAFE_SCHEMES = {"http", "https", "mailto"}
-_LAZY_SRC_ATTRIBUTES = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url")
-_LAZY_SRCSET_ATTRIBUTES = ("data-srcset", "data-lazy-srcset")
 _URL_ATTRIBUTES = {"a": ("href",), "img": ("src",), "blockquote": ("cite",), "q": ("cite",)}
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TAG = re.compile(r"<[^>]*>")
@@ -79,6 +80,7 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
         published = article.published
     else:
         published = link.published_hint or article.published or first_seen
+    published = with_time_of_day(published, first_seen)
     return Item(
         id=item_id(url),
         feed=feed,
@@ -117,6 +119,17 @@ def link_article(link: Link) -> Article:
         image=link.image_hint,
         categories=link.categories_hint,
     )
+
+
+def with_time_of_day(published: datetime, first_seen: datetime) -> datetime:
+    """A date given without a time (it reads as midnight UTC) takes the time the item
+    was first seen, when that falls on the same day: items of one day then keep their
+    order and do not all share one timestamp. (A time of exactly 00:00:00 UTC is taken
+    as no time: a real one is rare, and moving it within its day does no harm.)"""
+    midnight = (published.hour, published.minute, published.second, published.microsecond)
+    if midnight == (0, 0, 0, 0) and published.date() == first_seen.astimezone(UTC).date():
+        return first_seen.astimezone(UTC)
+    return published
 
 
 def item_id(url: str) -> str:
@@ -160,7 +173,7 @@ def clean_html(html: str, *, base: str, title: str | None = None) -> str:
         link_rel="noopener noreferrer",
         strip_comments=True,
     )
-    return strip_xml_illegal(_drop_empty_paragraphs(cleaned)).strip()
+    return strip_xml_illegal(_drop_empty_paragraphs(cleaned)).replace(REPLACEMENT, "").strip()
 
 
 def clean_title(text: str) -> str:
@@ -170,8 +183,9 @@ def clean_title(text: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    """Plain text for titles, names and summaries: one line, no XML-illegal characters."""
-    return collapse_whitespace(strip_xml_illegal(text))
+    """Plain text for titles, names and summaries: one line, no XML-illegal characters,
+    no U+FFFD (what a broken encoding left: every reader shows it as a box)."""
+    return collapse_whitespace(strip_xml_illegal(text).replace(REPLACEMENT, ""))
 
 
 def summarise(text: str, length: int = SUMMARY_LENGTH) -> str:
@@ -270,14 +284,14 @@ def _without_headline(text: str, title: str) -> str:
 
 def _resolve_lazy_images(root: HtmlElement) -> None:
     for img in root.iter("img", "source"):
-        src = img.get("src", "")
-        if img.tag == "img" and (not src or src.startswith("data:") or "placeholder" in src):
-            lazy = next((img.get(a) for a in _LAZY_SRC_ATTRIBUTES if img.get(a)), None)
-            if lazy:
-                img.set("src", lazy)
-        lazy_set = next((img.get(a) for a in _LAZY_SRCSET_ATTRIBUTES if img.get(a)), None)
-        if lazy_set and not img.get("srcset"):
-            img.set("srcset", lazy_set)
+        src, srcset = image_source(img)
+        if img.tag == "img":
+            if src:
+                img.set("src", src)
+            elif "src" in img.attrib:
+                del img.attrib["src"]  # a placeholder: better no image than a grey square
+        if srcset:
+            img.set("srcset", srcset)
 
 
 def _make_urls_absolute(root: HtmlElement, base: str) -> None:
@@ -317,17 +331,24 @@ def _filter_attribute(tag: str, attribute: str, value: str) -> str | None:
 
 
 def _drop_repeated_headline(root: HtmlElement, title: str) -> None:
-    """Remove a heading equal to the title when it comes before any text of the body."""
-    wanted = collapse_whitespace(title).casefold()
-    for element in root.iter("h1", "h2", "h3", "h4", "p", "li", "blockquote", "pre", "td"):
-        text = collapse_whitespace(element.text_content())
-        if element.tag in ("h1", "h2", "h3", "h4") and text.casefold() == wanted:
+    """Remove a heading repeating the title among the first blocks of the body, before any
+    paragraph of text (after a kicker or a byline, say). Texts are compared folded, so
+    that typographic quotes or a trailing full stop do not hide the repeat."""
+    wanted = fold(title).rstrip(".!?:")
+    for checked, element in enumerate(root.iter(*_HEADLINE_BLOCKS)):
+        text = fold(element.text_content())
+        if element.tag in _HEADINGS and text.rstrip(".!?:") == wanted:
             element.drop_tree()
             return
-        if text:
+        sentence = element.tag not in _HEADINGS and text.endswith((".", "!", "?"))
+        if checked >= _HEADLINE_REACH or sentence or len(text.split()) > _SHORT_LINE_WORDS:
             return
 
 
+_HEADINGS = ("h1", "h2", "h3", "h4")
+_HEADLINE_BLOCKS = (*_HEADINGS, "p", "li", "blockquote", "pre", "td")
+_HEADLINE_REACH = 3  # blocks at the top of the body where a repeated headline may stand
+_SHORT_LINE_WORDS = 12  # a longer block (or a sentence) is text: a headline comes before
 _EMPTY_PARAGRAPH = re.compile(r"<p>(?:\s|&nbsp;|<br>)*</p>")
 
 
@@ -347,4 +368,4 @@ def _first_image(html: str, base: str) -> str | None:
 
 def _absolute_web_url(base: str, href: str | None) -> str | None:
     url = resolve(base, href) if href else None
-    return url if url is not None and is_web_url(url) else None
+    return escaped(url) if url is not None and is_web_url(url) else None

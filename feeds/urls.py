@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 # Query parameters that only track where a click came from; they never select content.
 _TRACKING_PARAMS = re.compile(
@@ -14,7 +14,10 @@ _TRACKING_PARAMS = re.compile(
     re.IGNORECASE,
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# an absolute http(s) URL of unreserved, reserved and escaped characters only
+_PLAIN_ABSOLUTE = re.compile(r"https?://[\w.~:/?#\[\]@!$&'()*+,;=%-]+\Z", re.ASCII)
 WEB_SCHEMES = ("http", "https")
+_URL_CHARACTERS = "/:?#[]@!$&'()*+,;=%~"  # reserved and escapes, besides letters and digits
 
 
 def resolve(base: str, href: str) -> str | None:
@@ -22,6 +25,8 @@ def resolve(base: str, href: str) -> str | None:
     href = href.strip()
     if not href or href.startswith("#"):
         return None
+    if _PLAIN_ABSOLUTE.match(href) and "/." not in href:
+        return href  # already absolute and plain: nothing for urljoin to resolve
     try:
         return urljoin(base, href)
     except ValueError:
@@ -73,6 +78,12 @@ def is_web_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in WEB_SCHEMES and bool(parts.hostname)
+
+
+def escaped(url: str) -> str:
+    """The URL with every character that may not stand in a URL (spaces, quotes, angle
+    brackets, backticks...) percent-encoded, as a browser sends it: safe in any field."""
+    return quote(url, safe=_URL_CHARACTERS)
 
 
 def scheme_of(url: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 from feeds.extract import extract_article
 from feeds.html import parse_document, parse_fragment, to_html
 from feeds.leftovers import drop_leftovers
-from feeds.media import attach_captions, insert_embeds
+from feeds.media import attach_captions, restore_media
 from feeds.models import Page
 
 BASE = "https://herald.example/news/story"
@@ -62,14 +62,14 @@ def article_and_page(embed: str) -> tuple[str, str]:
 def test_embeds_become_links_in_place(embed: str, expected: str) -> None:
     article_html, page_html = article_and_page(embed)
     article = parse_fragment(article_html)
-    insert_embeds(article, parse_document(page_html), BASE)
+    restore_media(article, parse_document(page_html), BASE, images=False)
     assert to_html(article, inner=True) == f"<p>{INTRO}</p>{expected}<p>{OUTRO}</p>"
 
 
 def test_unknown_iframes_and_sidebar_embeds_stay_out() -> None:
     article_html, page_html = article_and_page('<iframe src="https://ads.example/banner"></iframe>')
     article = parse_fragment(article_html)
-    insert_embeds(article, parse_document(page_html), BASE)
+    restore_media(article, parse_document(page_html), BASE, images=False)
     assert to_html(article, inner=True) == article_html  # no ad, no sidebar video
 
 

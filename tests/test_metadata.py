@@ -143,10 +143,11 @@ def test_seed_date_line() -> None:
     assert extract_article(page("", html + BODY)).published == datetime(2021, 8, 15, tzinfo=UTC)
 
 
-def test_standfirst_from_the_description() -> None:
+def test_the_description_is_the_summary_not_a_standfirst() -> None:
     description = "The harbour ferry will run every twenty minutes from April"
     article = extract_article(page(f'<meta name="description" content="{description}">'))
-    assert article.html.startswith(f"<p>{description}</p>")
+    assert description not in article.html
+    assert article.description == description
     repeated = extract_article(
         page(f'<meta name="description" content="{description}">', f"<p>{description}.</p>{BODY}")
     )
