@@ -1,7 +1,7 @@
 """Extraction quality and cost on two sets of real pages: feeds beside plain trafilatura.
 
     python bench/extraction.py [--shared ../shared] [--out FILE] [--worst 10]
-                               [--half tuning|checking|both]
+                               [--half tuning|checking|both] [--only DATASET]
 
 Each data set is split in two halves fixed by page id (the parity of the first byte of
 the id's SHA-256): a *tuning* half, the only one any rule may be tuned on, and a
@@ -289,6 +289,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/extraction.json")
     parser.add_argument("--half", choices=[*HALVES, "both"], default="both")
     parser.add_argument("--worst", type=int, default=10, help="worst feeds pages listed")
+    parser.add_argument("--only", choices=["news-pages", "reader-view-pages"])
     args = parser.parse_args()
     halves = HALVES if args.half == "both" else (args.half,)
     datasets = args.shared / "datasets"
@@ -298,6 +299,8 @@ def main() -> None:
         ("news", "news-pages", news_pages),
         ("reader", "reader-view-pages", reader_view_pages),
     ):
+        if args.only and name != args.only:
+            continue
         cases = [case for case in reader(datasets / name) if half_of(case.id) in halves]
         print(f"\n{name}: {len(cases)} pages from {datasets / name}")
         results = measure(cases, kind, extractors)

@@ -200,6 +200,8 @@ class _MediaWalk:
         waiting = self.blocks.get(key)
         block = waiting.popleft() if waiting else None
         if block is None:
+            if self.anchor is None and not self.pending:
+                return  # outside the article with nothing waiting: nothing to change
             if _in_caption(element) or _INNER_BLOCK(element):
                 return  # a caption, or a container whose own blocks are judged one by one
             self._settle()  # images followed by text that is not the article's
