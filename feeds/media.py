@@ -101,7 +101,10 @@ def restore_media(article: HtmlElement, page: HtmlElement, base: str, *, images:
 
 
 def attach_captions(article: HtmlElement, page: HtmlElement, base: str) -> None:
-    """Wrap each image of the article that has a caption on the page in a figure."""
+    """Wrap each image of the article in a figure with the caption it has on the page,
+    when text extraction kept that caption (as a paragraph of its own, which goes): a
+    caption it left out is not added as text (on the development sets such captions were
+    as often credits and boilerplate as description) but becomes the image's ``alt``."""
     if article.find(".//img") is None:
         return
     captions = dict(_page_captions(page, base))
@@ -111,8 +114,11 @@ def attach_captions(article: HtmlElement, page: HtmlElement, base: str) -> None:
         caption = captions.get(resolve(base, image.get("src", "")) or "")
         if not caption or image.getparent() is None:
             continue
-        _drop_duplicate_block(article, caption)
         figure = image.getparent()
+        if not _take_caption_block(article, caption, figure):
+            if not image.get("alt"):
+                image.set("alt", caption)
+            continue
         if figure is None or figure.tag != "figure":
             figure = lxml.html.Element("figure")
             image.addprevious(figure)
@@ -333,13 +339,18 @@ def _is_caption(element: HtmlElement) -> bool:
     return isinstance(element.tag, str) and bool(_CAPTION_CLASS.search(element.get("class", "")))
 
 
-def _drop_duplicate_block(article: HtmlElement, caption: str) -> None:
-    """trafilatura sometimes keeps a caption as a paragraph of its own: it goes."""
-    for block in list(article.iter("p", "div")):
-        if collapse_whitespace(block.text_content()) == caption and not len(
-            block.findall(".//img")
-        ):
+def _take_caption_block(article: HtmlElement, caption: str, figure: HtmlElement | None) -> bool:
+    """Remove the blocks of the article that hold only this caption (extraction keeps a
+    caption as a paragraph of its own), but the image's own ``figcaption``; whether
+    extraction kept the caption at all."""
+    kept = False
+    for block in list(article.iter("p", "div", "figcaption")):
+        if collapse_whitespace(block.text_content()) != caption or block.find(".//img") is not None:
+            continue
+        kept = True
+        if not (block.tag == "figcaption" and block.getparent() is figure):
             block.drop_tree()
+    return kept
 
 
 def _embed(element: HtmlElement, base: str) -> Embed | None:

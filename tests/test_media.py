@@ -73,7 +73,7 @@ def test_unknown_iframes_and_sidebar_embeds_stay_out() -> None:
     assert to_html(article, inner=True) == article_html  # no ad, no sidebar video
 
 
-def test_captions_come_back_with_their_images() -> None:
+def test_captions_kept_as_text_go_into_figures_others_become_alt_text() -> None:
     page = parse_document(
         "<html><body><article>"
         '<figure><img data-src="/img/a.jpg" src="data:image/gif;base64,R0"><figcaption>The <b>old</b> pier</figcaption></figure>'
@@ -89,17 +89,19 @@ def test_captions_come_back_with_their_images() -> None:
     )
     attach_captions(article, page, BASE)
     html = to_html(article, inner=True)
-    assert (
-        '<figure><img src="https://herald.example/img/a.jpg" alt=""><figcaption>The old pier</figcaption></figure>'
-        in html
-    )
+    # extraction kept this caption as a paragraph: it moves into the image's figure
     assert (
         '<figure><img src="https://herald.example/img/b.jpg"><figcaption>The new pier</figcaption></figure>'
         in html
     )
-    assert "<p>The new pier</p>" not in html  # the caption kept as a paragraph went
-    assert "<figcaption>Photo: Ann Lee</figcaption>" in html
-    assert '<img src="https://herald.example/img/d.jpg">' in html and html.count("<figure>") == 3
+    assert "<p>The new pier</p>" not in html
+    # captions extraction left out are not added as text: they describe the image
+    assert '<img src="https://herald.example/img/c.jpg" alt="Photo: Ann Lee">' in html
+    assert (
+        '<p><img src="https://herald.example/img/a.jpg" alt="The old pier">The old pier</p>' in html
+    )
+    assert '<img src="https://herald.example/img/d.jpg">' in html and html.count("<figure>") == 1
+    assert html.count("Photo: Ann Lee") == 1
 
 
 def test_seed_article_keeps_its_video_and_caption() -> None:
@@ -121,7 +123,9 @@ def test_seed_article_keeps_its_video_and_caption() -> None:
         < html.index("youtube.com/watch")
         < html.index("On the other hand")
     )
-    assert "<figcaption>Displaced Afghan's temporary camp</figcaption>" in html
+    # the closing image comes back; its caption, which extraction left out, is its alt text
+    assert 'src="https://herald.example/images/2021/08/kabul-camp.jpg"' in html
+    assert 'alt="Displaced Afghan\'s temporary camp"' in html
 
 
 LONG = "This paragraph is the article itself, and it mentions a newsletter in passing. " * 6
