@@ -121,6 +121,7 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
     document = parse_document(page.text)
     base = base_url(document, page.final_url)
     meta = read_page_metadata(document, base)
+    _drop_code(document)
     if rules is not None:
         for css in rules.remove:
             drop_elements(document, css)
@@ -180,6 +181,15 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
         categories=_unique(meta.categories),
         next_page=continuation(document, base, page.final_url, rules),
     )
+
+
+def _drop_code(document: HtmlElement) -> None:
+    """Remove scripts and style sheets, once their structured data has been read: every
+    later step would skip them, after walking and copying them (they are most of the
+    bytes of many pages). JSON-LD stays: trafilatura reads it too."""
+    for element in list(document.iter("script", "style")):
+        if (element.get("type") or "").strip().lower() != "application/ld+json":
+            element.drop_tree()
 
 
 def continuation(
