@@ -1,9 +1,12 @@
 """Article page -> ``Article``: trafilatura, structured metadata and per-site rules.
 
-The only module that imports trafilatura. trafilatura finds the body and most metadata;
-the page's structured data (JSON-LD, OpenGraph and other meta tags) is read here too,
-because it is usually more exact (full timestamps, clean headlines) and it fills what
-trafilatura misses. Per-site rules from the config (CSS selectors) override both.
+The only module that imports trafilatura, on first use: a process that only fetches,
+stores and publishes (the parent of the extraction workers) never loads it, and the
+workers' fork server loads it once. trafilatura finds the article's text blocks; the
+page's structured data (JSON-LD, OpenGraph and other meta tags) gives its metadata,
+which is more exact (full timestamps, clean headlines) than guesses from the text, and
+the page itself its images, captions and embeds. Per-site rules from the config (CSS
+selectors) override both.
 
 trafilatura is not safe to call from several threads of one process at once (a "double
 free" crash was seen with 8 threads): calls are serialised by a lock, so that feeds run
@@ -23,9 +26,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import trafilatura
 from lxml import etree
-from trafilatura.htmlprocessing import convert_to_html
 
 from feeds.config import ExtractRules
 from feeds.dates import find_date, parse_date, plausible
@@ -369,7 +370,9 @@ def _run_trafilatura(document: HtmlElement, url: str) -> Any:
     plain-text copy of the body is made that nothing reads."""
     try:
         with _TRAFILATURA:
-            found = trafilatura.bare_extraction(
+            from trafilatura import bare_extraction  # on first use: see the module docstring
+
+            found = bare_extraction(
                 document,
                 url=url,
                 output_format="txt",
@@ -473,6 +476,8 @@ def _much_longer(structured: HtmlElement, extracted: HtmlElement) -> bool:
 
 def _trafilatura_body(body: Any, page_text: str) -> HtmlElement | None:
     _restore_spaces(body, page_text)
+    from trafilatura.htmlprocessing import convert_to_html
+
     body_element = convert_to_html(body).find("body")
     if body_element is None:
         return None

@@ -243,7 +243,9 @@ class ExtractionPool:
                 self._executor = None
             if self._executor is None:
                 context = multiprocessing.get_context("forkserver")
-                context.set_forkserver_preload(["feeds.workers"])
+                # trafilatura too, which feeds.extract imports on first use: loaded once,
+                # in the fork server, not in each worker
+                context.set_forkserver_preload(["feeds.workers", "trafilatura"])
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=context,
