@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 # "15th Aug 2021" -> "15 Aug 2021"; "Aug. 15" -> "Aug 15"
@@ -29,8 +29,11 @@ _DATE_IN_TEXT = re.compile(
     r"|[A-Z][a-z]{2,8}\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"
     r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)?)\b"
 )
-# a plausible publication date: not before the web, not far in the future
+# a plausible publication date: not before the web, not more than a day in the future
 _EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=1)
+"""A date further ahead than this is not believed: a year-2999 date would pin an item on
+top of its feed for good (a day covers time zones and clocks a little ahead)."""
 
 
 def as_utc(value: datetime) -> datetime:
@@ -52,7 +55,7 @@ def parse_date(text: str | None, fmt: str | None = None) -> datetime | None:
     if fmt is not None:
         try:
             return as_utc(datetime.strptime(text, fmt))
-        except ValueError:
+        except (ValueError, OverflowError):
             return None
     for parse in (_parse_iso, _parse_rfc822, _parse_written):
         value = parse(text)
@@ -71,9 +74,10 @@ def find_date(text: str) -> datetime | None:
 
 
 def plausible(value: datetime, now: datetime | None = None) -> bool:
-    """Whether a publication date is believable: after 1990 and not days in the future."""
+    """Whether a publication date is believable: after 1990 and not more than a day in the
+    future."""
     now = now or datetime.now(UTC)
-    return _EARLIEST <= value <= now.replace(year=now.year + 1)
+    return _EARLIEST <= value <= now + FUTURE_TOLERANCE
 
 
 def _parse_iso(text: str) -> datetime | None:
@@ -82,14 +86,14 @@ def _parse_iso(text: str) -> datetime | None:
     candidate = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", candidate)
     try:
         return as_utc(datetime.fromisoformat(candidate))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a date at the end of time, in UTC
         return None
 
 
 def _parse_rfc822(text: str) -> datetime | None:
     try:
         return as_utc(parsedate_to_datetime(text))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 
@@ -100,6 +104,6 @@ def _parse_written(text: str) -> datetime | None:
     for fmt in _TEXT_FORMATS:
         try:
             return as_utc(datetime.strptime(cleaned, fmt))
-        except ValueError:
+        except (ValueError, OverflowError):
             continue
     return None

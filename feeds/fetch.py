@@ -58,6 +58,7 @@ from feeds.config import Config, Settings, SourceConfig
 from feeds.deadlines import Deadlines
 from feeds.errors import FetchError, FetchStoppedError
 from feeds.hosts import HostGates, Politeness, StoppedError, TooEarlyError
+from feeds.html import ascii_number
 from feeds.models import Page
 
 log = logging.getLogger(__name__)
@@ -516,7 +517,7 @@ class Fetcher:
                 url, f"content type {content_type!r} is not a page (HTML, XML or JSON)"
             )
         declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > self.options.max_bytes:
+        if ascii_number(declared) and int(declared) > self.options.max_bytes:
             raise FetchError(url, self._too_large(int(declared)))
         body = self._read_body(url, response, started)
         encoding = detect_encoding(body, response.headers.get("Content-Type", ""))
@@ -751,11 +752,11 @@ def retry_after(response: requests.Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
-    if value.isdigit():
+    if ascii_number(value):
         return float(value)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

@@ -216,6 +216,12 @@ def text_of(element: HtmlElement) -> str:
     return collapse_whitespace(element.text_content())
 
 
+def ascii_number(value: str) -> bool:
+    """Whether a value (an HTTP header, an HTML attribute) is a number in ASCII digits:
+    ``str.isdigit`` also takes "²" or "٣", which ``int`` then refuses."""
+    return value.isascii() and value.isdigit()
+
+
 def collapse_whitespace(text: str) -> str:
     """Runs of whitespace become one space; ends trimmed."""
     return " ".join(text.split())

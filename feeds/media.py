@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 import lxml.html
 from lxml import etree
 
-from feeds.html import HtmlElement, collapse_whitespace
+from feeds.html import HtmlElement, ascii_number, collapse_whitespace
 from feeds.urls import is_web_url, resolve
 
 MAX_CAPTION = 400
@@ -278,7 +278,7 @@ def _page_image(element: HtmlElement, base: str) -> HtmlElement | None:
     image: icons and pixels, images in navigation, asides and footers, thumbnails linking
     to other pages."""
     for size in (element.get("width"), element.get("height")):
-        if size and size.strip().isdigit() and int(size) < _MIN_IMAGE_SIDE:
+        if size and ascii_number(size.strip()) and int(size) < _MIN_IMAGE_SIDE:
             return None
     for ancestor in element.iterancestors():
         if ancestor.tag in ("nav", "aside", "footer", "button"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import logging
 import re
 import uuid
 from array import array
@@ -17,6 +18,7 @@ from html import escape, unescape
 
 import nh3
 
+from feeds.dates import FUTURE_TOLERANCE
 from feeds.html import (
     HtmlElement,
     collapse_whitespace,
@@ -29,6 +31,7 @@ from feeds.media import EMBED_MARK, image_source
 from feeds.models import Article, Item, Link
 from feeds.urls import clean_url, escaped, is_web_url, path_of, resolve, same_site, scheme_of
 
+log = logging.getLogger(__name__)
 SUMMARY_LENGTH = 300
 REPLACEMENT = "\ufffd"
 """The character a decoder puts for bytes it could not read: never published."""
@@ -60,13 +63,20 @@ SAFE_SCHEMES = {"http", "https", "mailto"}
 _URL_ATTRIBUTES = {"a": ("href",), "img": ("src",), "blockquote": ("cite",), "q": ("cite",)}
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TAG = re.compile(r"<[^>]*>")
-_TITLE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+# inline formatting that leaks into titles from CMSs: removed; any other markup is text
+_FORMATTING_TAG = re.compile(
+    r"</?(?:b|i|em|strong|u|s|span|small|big|mark|sup|sub|font|br|wbr)(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
+_TAG_LIKE = re.compile(r"</?[A-Za-z][^<>]*>")
+# controls that reorder what follows them (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI)
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) -> Item:
     """Turn an extracted article into the item a feed publishes (id not yet fixed: storage
     keeps the id of an item already known by one of its URLs)."""
-    url = canonical_url(article, link)
+    url = text_url(canonical_url(article, link))
     title = clean_title(article.title or link.title_hint or _opening_words(article.text) or url)
     base = article.base_url or article.url
     content = clean_html(article.html, base=base, title=title)
@@ -80,6 +90,9 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
         published = article.published
     else:
         published = link.published_hint or article.published or first_seen
+    if published > first_seen + FUTURE_TOLERANCE:
+        log.info("%s: its date %s is in the future: taken as unknown", url, f"{published:%Y-%m-%d}")
+        published = first_seen
     published = with_time_of_day(published, first_seen)
     return Item(
         id=item_id(url),
@@ -97,7 +110,7 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
         categories=tuple(
             dict.fromkeys(clean_text(c) for c in (article.categories or link.categories_hint))
         ),
-        aliases=tuple(dict.fromkeys(u for u in (clean_url(link.url), clean_url(article.url)))),
+        aliases=tuple(dict.fromkeys(text_url(clean_url(u)) for u in (link.url, article.url))),
     )
 
 
@@ -177,15 +190,27 @@ def clean_html(html: str, *, base: str, title: str | None = None) -> str:
 
 
 def clean_title(text: str) -> str:
-    """A title as plain text: readers and validators take markup in a title for an error,
-    so tags that leaked into it (``<b>``, ``</em>``) are removed; a lone ``<`` stays."""
-    return clean_text(_TITLE_TAG.sub("", text))
+    """A title as plain text: markup in it is text ("a guide to <script> tags"), but the
+    inline formatting CMSs leak into titles (``<b>``, ``</em>``) is removed, unless
+    removing it would join what is around it into a new tag (``<scr<b>ipt>``)."""
+    stripped = _FORMATTING_TAG.sub("", text)
+    if set(_TAG_LIKE.findall(stripped)) - set(_TAG_LIKE.findall(text)):
+        stripped = text
+    return clean_text(stripped)
 
 
 def clean_text(text: str) -> str:
     """Plain text for titles, names and summaries: one line, no XML-illegal characters,
-    no U+FFFD (what a broken encoding left: every reader shows it as a box)."""
-    return collapse_whitespace(strip_xml_illegal(text).replace(REPLACEMENT, ""))
+    no U+FFFD (what a broken encoding left: every reader shows it as a box), and no
+    bidirectional override or isolate controls (which make a text read as another)."""
+    text = _BIDI_CONTROLS.sub("", strip_xml_illegal(text).replace(REPLACEMENT, ""))
+    return collapse_whitespace(text)
+
+
+def text_url(url: str) -> str:
+    """A URL fit to publish: no characters XML forbids (a lone surrogate), no
+    bidirectional controls, and what may not stand in a URL percent-encoded."""
+    return escaped(_BIDI_CONTROLS.sub("", strip_xml_illegal(url)))
 
 
 def summarise(text: str, length: int = SUMMARY_LENGTH) -> str:
@@ -368,4 +393,4 @@ def _first_image(html: str, base: str) -> str | None:
 
 def _absolute_web_url(base: str, href: str | None) -> str | None:
     url = resolve(base, href) if href else None
-    return escaped(url) if url is not None and is_web_url(url) else None
+    return text_url(url) if url is not None and is_web_url(url) else None

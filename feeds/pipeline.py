@@ -23,13 +23,21 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from feeds.config import Config, ExtractRules, Feed, Settings, SourceConfig
-from feeds.errors import ExtractionError, FetchError, FetchStoppedError, SourceError
+from feeds.errors import (
+    ExtractionError,
+    FetchError,
+    FetchStoppedError,
+    PublishError,
+    SourceError,
+    StorageError,
+)
 from feeds.extract import extract_article, join_parts
 from feeds.fetch import Fetcher, FetchJob, RequestOptions
 from feeds.filters import rejection, rules_key
@@ -131,7 +139,7 @@ def run_feed(
         feed, fetcher=fetcher, store=store, now=clock(), progress=progress, pool=pool or IN_THREAD
     )
     for source in feed.sources:
-        run.run_source(source)
+        run.run_source_guarded(source)
         run.progress.source_done()
     written = publish_feed(feed, settings=settings, store=store)
     if written and settings.websub_hub:
@@ -158,14 +166,20 @@ def run_feeds(
 
     def run_one(feed: Feed) -> RunReport:
         with Store.in_directory(settings.state_dir) as store:
-            return run_feed(
-                feed,
-                settings=settings,
-                fetcher=fetcher,
-                store=store,
-                progress=progress_for(feed),
-                pool=pool,
-            )
+            started = utc_now()
+            try:
+                return run_feed(
+                    feed,
+                    settings=settings,
+                    fetcher=fetcher,
+                    store=store,
+                    progress=progress_for(feed),
+                    pool=pool,
+                )
+            except Exception as exc:  # recorded, as the service records it; then reported
+                with store.transaction():
+                    store.record_run(failed_run(feed, f"{type(exc).__name__}: {exc}"), started)
+                raise
 
     with Store.in_directory(settings.state_dir):
         pass  # created and migrated once, before the threads open it
@@ -174,6 +188,17 @@ def run_feeds(
         for future in as_completed(running):
             error = future.exception()
             yield running[future], error if isinstance(error, Exception) else future.result()
+
+
+def failed_run(feed: Feed, message: str) -> RunReport:
+    """The report of a run that stopped with an error: every source failed."""
+    sources = len(feed.sources)
+    return RunReport(
+        feed=feed.id,
+        sources=sources,
+        sources_failed=sources,
+        errors=(RunError("", feed.id, message),),
+    )
 
 
 def interleave_by_site(feeds: Iterable[Feed]) -> list[Feed]:
@@ -360,6 +385,19 @@ class _FeedRun:
         """New articles this run may still take (None: no limit)."""
         self._sketch_index: SketchIndex | None = None
 
+    def run_source_guarded(self, source: SourceConfig) -> None:
+        """Run a source inside its own failure boundary: an unexpected error (a bug, or
+        input a library chokes on) fails this source alone, recorded with the error; the
+        feed's other sources run and its items are published."""
+        try:
+            self.run_source(source)
+        except (StorageError, PublishError):
+            raise  # the state or the output is at fault, not the source
+        except Exception as exc:
+            log.exception("feed %s: source %s: unexpected error", self.feed.id, source.location)
+            failures = self.store.source_health(self.feed.id, source.location).failures + 1
+            self._source_failed(source, SourceError(source.location, _unexpected(exc)), failures)
+
     def run_source(self, source: SourceConfig) -> None:
         if self.fetcher.stopping:
             return
@@ -542,9 +580,10 @@ class _FeedRun:
         self.progress.articles(len(links))
         if not source.follow:
             for link in links:
-                article = link_article(link)
-                item = normalise(article, link, feed=self.feed.id, first_seen=first_seen(link))
-                self._keep(item, source, max_age, rules)
+                with self._entry_boundary(source, link):
+                    article = link_article(link)
+                    item = normalise(article, link, feed=self.feed.id, first_seen=first_seen(link))
+                    self._keep(item, source, max_age, rules)
                 self.progress.article_done()
             return True
         complete = True
@@ -555,22 +594,50 @@ class _FeedRun:
                 complete = False
                 continue  # shutting down: the rest waits for the next run
             assert outcome is not None  # no conditional request here, so no 304
-            if isinstance(outcome, ExtractionError):
-                self.tally.extraction_failed += 1
-            elif not isinstance(outcome, SourceError):
-                self.tally.extracted += 1
-            if isinstance(outcome, SourceError):
-                own_text = bool(link.content_hint or link.summary_hint)
-                given_up = None if own_text else self._give_up(link, outcome, rules)
-                self._article_failed(source, link, given_up or outcome, own_text)
-                if not own_text:
-                    complete = complete and given_up is not None
-                    continue
-                outcome = normalise(
-                    link_article(link), link, feed=self.feed.id, first_seen=first_seen(link)
+            with self._entry_boundary(source, link):
+                complete = (
+                    self._take(source, link, outcome, first_seen, max_age, rules) and complete
                 )
-            self._keep(outcome, source, max_age, rules)
         return complete
+
+    @contextmanager
+    def _entry_boundary(self, source: SourceConfig, link: Link) -> Iterator[None]:
+        """One article's failure boundary: an unexpected error (a bug, or input a library
+        chokes on) fails this article alone, recorded with its URL and the error."""
+        try:
+            yield
+        except (StorageError, PublishError):
+            raise  # the state or the output is at fault, not the article
+        except Exception as exc:
+            log.exception("feed %s: article %s: unexpected error", self.feed.id, link.url)
+            self._article_failed(source, link, SourceError(link.url, _unexpected(exc)), False)
+
+    def _take(
+        self,
+        source: SourceConfig,
+        link: Link,
+        outcome: Item | SourceError,
+        first_seen: Callable[[Link], datetime],
+        max_age: timedelta | None,
+        rules: str,
+    ) -> bool:
+        """Keep an article's item (or, when its page failed, the source's own text of it);
+        returns False when the article must be tried again on a later run."""
+        if isinstance(outcome, ExtractionError):
+            self.tally.extraction_failed += 1
+        elif not isinstance(outcome, SourceError):
+            self.tally.extracted += 1
+        if isinstance(outcome, SourceError):
+            own_text = bool(link.content_hint or link.summary_hint)
+            given_up = None if own_text else self._give_up(link, outcome, rules)
+            self._article_failed(source, link, given_up or outcome, own_text)
+            if not own_text:
+                return given_up is not None
+            outcome = normalise(
+                link_article(link), link, feed=self.feed.id, first_seen=first_seen(link)
+            )
+        self._keep(outcome, source, max_age, rules)
+        return True
 
     def _refresh(self, source: SourceConfig, request: RequestOptions) -> dict[str, bool]:
         """Re-check the items the source found within its ``refresh`` window; returns the
@@ -586,18 +653,19 @@ class _FeedRun:
         checked: dict[str, bool] = {}
         for link, _, outcome in self._articles(source, request, links, jobs, lambda _: self.now):
             stored = by_url[link.url]
-            changed = False
             if isinstance(outcome, SourceError):
                 self._article_failed(source, link, outcome, own_text=False)
                 continue
-            if outcome is not None:  # None: 304, the page did not change
-                with self.store.transaction():
-                    changed = self.store.update_item(stored.id, outcome, updated=self.now)
-            checked[stored.id] = changed
-            if changed:
-                self.tally.updated += 1
-            else:
-                self.tally.unchanged += 1
+            with self._entry_boundary(source, link):
+                changed = False
+                if outcome is not None:  # None: 304, the page did not change
+                    with self.store.transaction():
+                        changed = self.store.update_item(stored.id, outcome, updated=self.now)
+                checked[stored.id] = changed
+                if changed:
+                    self.tally.updated += 1
+                else:
+                    self.tally.unchanged += 1
         return checked
 
     def _articles(
@@ -658,8 +726,16 @@ class _FeedRun:
         item = outcome.item
         if outcome.article is not None:  # a multi-page article: its parts are fetched here
             rules = self.feed.rules_for(source)
-            article = with_parts(outcome.article, rules, self.fetcher, request, self.pool.extract)
-            item = normalise(article, link, feed=self.feed.id, first_seen=first_seen(link))
+            try:
+                article = with_parts(
+                    outcome.article, rules, self.fetcher, request, self.pool.extract
+                )
+                item = normalise(article, link, feed=self.feed.id, first_seen=first_seen(link))
+            except (StorageError, PublishError):
+                raise
+            except Exception as exc:  # this article's boundary (see _entry_boundary)
+                log.exception("feed %s: article %s: unexpected error", self.feed.id, link.url)
+                return SourceError(link.url, _unexpected(exc))
         if item is None:
             return ExtractionError(page.final_url, outcome.error or "no article found")
         self._save_validators(page)
@@ -758,6 +834,12 @@ class _FeedRun:
 
 GIVE_UP_AFTER_RUNS = 3
 """Runs in which a new article fails for a lasting reason before the feed gives up on it."""
+
+
+def _unexpected(exc: Exception) -> str:
+    """What an unexpected error is reported as: it failed one article or source, not the
+    feed (the log has the traceback)."""
+    return f"unexpected error ({type(exc).__name__}: {exc}); the rest of the feed went on"
 
 
 def _lasting(error: SourceError) -> bool:

@@ -36,8 +36,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from feeds.config import Config, Feed, load_config
 from feeds.errors import ConfigError, FeedsError
 from feeds.fetch import Fetcher
-from feeds.models import RunError, RunReport
-from feeds.pipeline import publish_index, run_feed, utc_now
+from feeds.models import RunReport
+from feeds.pipeline import failed_run, publish_index, run_feed, utc_now
 from feeds.publish import feed_formats, file_name, prepare_output_dir, remove_leftovers
 from feeds.server import FeedServer
 from feeds.status import collect_status
@@ -197,7 +197,7 @@ class Service:
                         log.error("feed %s: run failed: %s", feed_id, exc)
                     else:
                         log.exception("feed %s: internal error", feed_id)
-                    failure = _failed_run(feed, f"{type(exc).__name__}: {exc}")
+                    failure = failed_run(feed, f"{type(exc).__name__}: {exc}")
                     with store.transaction():
                         store.record_run(failure, started)
                 publish_index(self.config, store)
@@ -323,16 +323,6 @@ def _log_report(report: RunReport) -> None:
     )
     for error in report.errors:
         log.warning("feed %s: %s: %s", report.feed, error.url, error.message)
-
-
-def _failed_run(feed: Feed, message: str) -> RunReport:
-    sources = len(feed.sources)
-    return RunReport(
-        feed=feed.id,
-        sources=sources,
-        sources_failed=sources,
-        errors=(RunError("", feed.id, message),),
-    )
 
 
 def _mtime(path: Path) -> float:

@@ -199,7 +199,19 @@ def test_heading_after_text_is_kept() -> None:
         ("Fish &amp; <em class='x'>chips</em>", "Fish &amp; chips"),
         ("5 < 7 and 9 > 8", "5 < 7 and 9 > 8"),
         ("I <3 N.Y.", "I <3 N.Y."),
-        ("The <title> element", "The element"),
+        # markup other than inline formatting is text, and stays whole
+        ("The <title> element", "The <title> element"),
+        ("A guide to <script> tags", "A guide to <script> tags"),
+        ("<img/src=x onerror=alert(1)>", "<img/src=x onerror=alert(1)>"),
+        # removing formatting never joins what is around it into a new tag
+        (
+            "<scr<script>ipt>alert(1)</scr</script>ipt>",
+            "<scr<script>ipt>alert(1)</scr</script>ipt>",
+        ),
+        ("<scr<b>ipt>alert(1)</scr<b>ipt>", "<scr<b>ipt>alert(1)</scr<b>ipt>"),
+        # bidirectional overrides and isolates go; letters stay
+        ("Invoice \u202egnp.exe", "Invoice gnp.exe"),
+        ("\u2066Ferry\u2069 fares", "Ferry fares"),
     ],
 )
 def test_titles_are_plain_text(title: str, clean: str) -> None:

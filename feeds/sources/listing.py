@@ -38,7 +38,7 @@ from feeds.html import (
     to_html,
 )
 from feeds.models import Link, Page
-from feeds.sources.found import Found
+from feeds.sources.found import Found, read_each
 from feeds.urls import clean_url, path_of, resolve, same_site, scheme_of
 
 log = logging.getLogger(__name__)
@@ -139,40 +139,47 @@ def links_by_item_selectors(
     problems: list[str] | None = None,
 ) -> list[Link]:
     """One link per listing entry, with what the entry says about its article; what
-    cannot be read (a date in another format) is added to ``problems``, once."""
-    links: dict[str, Link] = {}
-    for entry in select(document, fields.selector):
-        href = _field(entry, fields.link) if fields.link else _first_href(entry)
-        url = resolve(base, href or "")
-        if url is None or scheme_of(url) not in _schemes(source):
-            log.debug("listing entry without a usable link skipped")
-            continue
-        url = clean_url(url)
-        title = _field(entry, fields.title) if fields.title else _entry_title(entry)
-        date_text = _field(entry, fields.date) if fields.date else None
-        image = _field(entry, fields.image, image=True) if fields.image else None
-        content = _inner_html(entry, fields.content) if fields.content else None
-        summary = _field(entry, fields.summary) if fields.summary else None
-        published = _entry_date(date_text, fields.date_format)
-        if date_text and published is None and problems is not None and not problems:
-            format_note = (
-                f"date_format {fields.date_format!r}" if fields.date_format else "any format"
-            )
-            problems.append(f"the date {date_text!r} does not match {format_note}")
-        links.setdefault(
-            url,
-            Link(
-                url=url,
-                source=source.location,
-                title_hint=title or None,
-                summary_hint=summary or None,
-                published_hint=published,
-                author_hint=(_field(entry, fields.author) if fields.author else None) or None,
-                image_hint=resolve(base, image) if image else None,
-                content_hint=content or None,
-            ),
-        )
-    return list(links.values())
+    cannot be read (a date in another format, once; an entry a library chokes on) is
+    added to ``problems``."""
+    problems = problems if problems is not None else []
+    links = read_each(
+        select(document, fields.selector),
+        lambda entry: _listing_entry(entry, base, source, fields, problems),
+        problems,
+    )
+    unique: dict[str, Link] = {}
+    for link in links:
+        unique.setdefault(link.url, link)
+    return list(unique.values())
+
+
+def _listing_entry(
+    entry: HtmlElement, base: str, source: SourceConfig, fields: ItemSelectors, problems: list[str]
+) -> Link | None:
+    href = _field(entry, fields.link) if fields.link else _first_href(entry)
+    url = resolve(base, href or "")
+    if url is None or scheme_of(url) not in _schemes(source):
+        log.debug("listing entry without a usable link skipped")
+        return None
+    title = _field(entry, fields.title) if fields.title else _entry_title(entry)
+    date_text = _field(entry, fields.date) if fields.date else None
+    image = _field(entry, fields.image, image=True) if fields.image else None
+    content = _inner_html(entry, fields.content) if fields.content else None
+    summary = _field(entry, fields.summary) if fields.summary else None
+    published = _entry_date(date_text, fields.date_format)
+    if date_text and published is None and not problems:
+        format_note = f"date_format {fields.date_format!r}" if fields.date_format else "any format"
+        problems.append(f"the date {date_text!r} does not match {format_note}")
+    return Link(
+        url=clean_url(url),
+        source=source.location,
+        title_hint=title or None,
+        summary_hint=summary or None,
+        published_hint=published,
+        author_hint=(_field(entry, fields.author) if fields.author else None) or None,
+        image_hint=resolve(base, image) if image else None,
+        content_hint=content or None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from feeds.config import SourceConfig
 from feeds.dates import parse_date
 from feeds.errors import SourceError
 from feeds.models import Link, Page
-from feeds.sources.found import Found
+from feeds.sources.found import Found, read_each
 from feeds.urls import clean_url, is_web_url, resolve
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
@@ -55,35 +55,38 @@ def read_sitemap(page: Page, source: SourceConfig, *, oldest: datetime | None) -
         return Found([], children)
     if kind != "urlset":
         raise SourceError(page.final_url, f"not a sitemap: the document is <{kind}>")
-    links = []
-    for entry in root:
-        url = _loc(entry, page.final_url)
-        if url is None:
-            continue
-        news = _child(entry, "news")
-        published = (_date(news, "publication_date") if news is not None else None) or _date(
-            entry, "lastmod"
-        )
-        if not _recent(published, oldest):
-            continue
-        image = _child(entry, "image")
-        links.append(
-            Link(
-                url=url,
-                source=source.location,
-                title_hint=_text(news, "title") if news is not None else None,
-                published_hint=published,
-                image_hint=_loc(image, page.final_url) if image is not None else None,
-                categories_hint=tuple(
-                    k.strip() for k in (_text(news, "keywords") or "").split(",") if k.strip()
-                )
-                if news is not None
-                else (),
-            )
-        )
+    problems: list[str] = []
+    links = read_each(
+        root, lambda entry: _url_entry(entry, page.final_url, source, oldest), problems
+    )
     # newest first, like a listing: so that max_new_per_run takes the newest
     links.sort(key=lambda link: link.published_hint or _UNDATED, reverse=True)
-    return Found(links)
+    return Found(links, problems=problems)
+
+
+def _url_entry(
+    entry: etree._Element, base: str, source: SourceConfig, oldest: datetime | None
+) -> Link | None:
+    """The link of a ``<url>`` entry (None when it has no address, or is too old)."""
+    url = _loc(entry, base)
+    if url is None:
+        return None
+    news = _child(entry, "news")
+    published = (_date(news, "publication_date") if news is not None else None) or _date(
+        entry, "lastmod"
+    )
+    if not _recent(published, oldest):
+        return None
+    image = _child(entry, "image")
+    keywords = _text(news, "keywords") if news is not None else None
+    return Link(
+        url=url,
+        source=source.location,
+        title_hint=_text(news, "title") if news is not None else None,
+        published_hint=published,
+        image_hint=_loc(image, base) if image is not None else None,
+        categories_hint=tuple(k.strip() for k in (keywords or "").split(",") if k.strip()),
+    )
 
 
 def gunzip(data: bytes, *, limit: int, strict: bool = True) -> bytes:

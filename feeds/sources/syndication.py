@@ -20,7 +20,7 @@ from feeds.dates import parse_date
 from feeds.errors import SourceError
 from feeds.html import block_text, collapse_whitespace, parse_fragment
 from feeds.models import Link, Page
-from feeds.sources.found import Found
+from feeds.sources.found import Found, read_each
 from feeds.urls import clean_url, is_web_url, resolve
 
 _IMAGE_TYPES = ("image/",)
@@ -40,30 +40,10 @@ def read_feed(page: Page, source: SourceConfig) -> Found:
         },
         sanitize_html=False,  # content is sanitised once, last, by normalise
     )
-    links = []
-    for entry in parsed.entries:
-        url = _entry_url(entry, page.final_url)
-        if url is None:
-            continue
-        content = _entry_content(entry)
-        summary = entry.get("summary")
-        links.append(
-            Link(
-                url=url,
-                source=source.location,
-                title_hint=_plain(entry.get("title")),
-                summary_hint=_plain(summary) if summary and summary != content else None,
-                published_hint=_struct_time(
-                    entry.get("published_parsed") or entry.get("updated_parsed")
-                ),
-                author_hint=_plain(entry.get("author")),
-                image_hint=_entry_image(entry, page.final_url),
-                categories_hint=tuple(
-                    term for tag in entry.get("tags", []) if (term := _plain(tag.get("term")))
-                ),
-                content_hint=content or summary or None,
-            )
-        )
+    problems: list[str] = []
+    links = read_each(
+        parsed.entries, lambda entry: _feed_entry(entry, page.final_url, source), problems
+    )
     if not links and parsed.bozo:
         reason = parsed.get("bozo_exception")
         raise SourceError(page.final_url, f"not a readable feed: {reason}")
@@ -74,7 +54,32 @@ def read_feed(page: Page, source: SourceConfig) -> Found:
         image.get("href") if isinstance(image, dict) else None,
         channel.get("logo"),
     ]
-    return Found(links, icon=_first_web_url(icon_candidates, page.final_url))
+    return Found(links, icon=_first_web_url(icon_candidates, page.final_url), problems=problems)
+
+
+def _feed_entry(entry: Any, base: str, source: SourceConfig) -> Link | None:
+    """The link of an RSS, Atom or RDF entry, with what the entry says of its article."""
+    url = _entry_url(entry, base)
+    if url is None:
+        return None
+    content = _entry_content(entry)
+    summary = entry.get("summary")
+    return Link(
+        url=url,
+        source=source.location,
+        title_hint=_plain(entry.get("title")),
+        summary_hint=_plain(summary) if summary and summary != content else None,
+        # dict.get: feedparser's own get maps a missing date to the other one, with a warning
+        published_hint=_struct_time(
+            dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
+        ),
+        author_hint=_plain(entry.get("author")),
+        image_hint=_entry_image(entry, base),
+        categories_hint=tuple(
+            term for tag in entry.get("tags", []) if (term := _plain(tag.get("term")))
+        ),
+        content_hint=content or summary or None,
+    )
 
 
 def _entry_url(entry: Any, base: str) -> str | None:
@@ -129,46 +134,65 @@ def _first_web_url(candidates: list[Any], base: str) -> str | None:
 def _json_feed(page: Page, source: SourceConfig) -> Found:
     try:
         data = json.loads(page.text)
-    except ValueError as exc:
-        raise SourceError(page.final_url, f"not a readable JSON feed: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise SourceError(page.final_url, f"not a readable JSON feed: {reason}") from None
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith(
         "https://jsonfeed.org/version/"
     ):
         raise SourceError(page.final_url, "JSON, but not a JSON Feed (no jsonfeed.org version)")
-    links = []
-    for entry in data.get("items") or []:
-        if not isinstance(entry, dict):
-            continue
-        raw = entry.get("url") or entry.get("external_url")
-        if raw is None and is_web_url(str(entry.get("id", ""))):
-            raw = entry["id"]  # an id may be the item's URL, or just a string
-        url = resolve(page.final_url, raw) if isinstance(raw, str) else None
-        if url is None or not is_web_url(url):
-            continue
-        text = entry.get("content_text")
-        content = entry.get("content_html") or (
-            f"<p>{html.escape(text, quote=False)}</p>" if text else None
-        )
-        authors = entry.get("authors") or ([entry["author"]] if entry.get("author") else [])
-        names = [str(a["name"]) for a in authors if isinstance(a, dict) and a.get("name")]
-        links.append(
-            Link(
-                url=clean_url(url),
-                source=source.location,
-                title_hint=_plain(entry.get("title")),
-                summary_hint=_plain(entry.get("summary")),
-                published_hint=parse_date(
-                    entry.get("date_published") or entry.get("date_modified")
-                ),
-                author_hint=", ".join(names) or None,
-                image_hint=entry.get("image") or entry.get("banner_image") or None,
-                categories_hint=tuple(t for t in entry.get("tags") or [] if isinstance(t, str)),
-                content_hint=content,
-            )
-        )
-    return Found(
-        links, icon=_first_web_url([data.get("icon"), data.get("favicon")], page.final_url)
+    items = data.get("items")
+    problems: list[str] = []
+    links = read_each(
+        items if isinstance(items, list) else [],
+        lambda entry: _json_entry(entry, page.final_url, source),
+        problems,
     )
+    icon = _first_web_url([data.get("icon"), data.get("favicon")], page.final_url)
+    return Found(links, icon=icon, problems=problems)
+
+
+def _json_entry(entry: Any, base: str, source: SourceConfig) -> Link | None:
+    """The link of a JSON Feed item. Every field is checked for its type: a field of the
+    wrong type (``"image": 7``) is left out, not taken for what it should have been."""
+    if not isinstance(entry, dict):
+        return None
+    raw = _string(entry, "url") or _string(entry, "external_url")
+    identifier = _string(entry, "id")
+    if raw is None and identifier and is_web_url(identifier):
+        raw = identifier  # an id may be the item's URL, or just a string
+    url = resolve(base, raw) if raw else None
+    if url is None or not is_web_url(url):
+        return None
+    text = _string(entry, "content_text")
+    content = _string(entry, "content_html") or (
+        f"<p>{html.escape(text, quote=False)}</p>" if text else None
+    )
+    authors = entry.get("authors")
+    if not isinstance(authors, list):
+        authors = [entry.get("author")]
+    names = [name for a in authors if isinstance(a, dict) and (name := _string(a, "name"))]
+    tags = entry.get("tags")
+    categories = tuple(t for t in tags if isinstance(t, str)) if isinstance(tags, list) else ()
+    return Link(
+        url=clean_url(url),
+        source=source.location,
+        title_hint=_plain(entry.get("title")),
+        summary_hint=_plain(entry.get("summary")),
+        published_hint=parse_date(
+            _string(entry, "date_published") or _string(entry, "date_modified")
+        ),
+        author_hint=", ".join(names) or None,
+        image_hint=_first_web_url([entry.get("image"), entry.get("banner_image")], base),
+        categories_hint=categories,
+        content_hint=content,
+    )
+
+
+def _string(entry: dict[str, Any], name: str) -> str | None:
+    """A JSON Feed field that must be a string, or None (missing, or of another type)."""
+    value = entry.get(name)
+    return value if isinstance(value, str) and value.strip() else None
 
 
 def _plain(value: Any) -> str | None:

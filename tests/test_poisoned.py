@@ -1,0 +1,353 @@
+"""One poisoned entry never stops a feed: each entry and article has its own failure
+boundary, and the inputs that once stopped a feed for good are read or refused alone.
+
+The payloads are those a hostile or broken site sent: a lone surrogate in a JSON-LD
+image URL, ``Content-Length: ²`` and ``Retry-After: ²``, a date that overflows when put in
+UTC, JSON Feed fields of the wrong type, JSON nested 200,000 deep, a year-2999 date.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import feeds.pipeline
+from feeds.config import Config, SourceConfig
+from feeds.fetch import Fetcher, retry_after
+from feeds.models import Link, Page
+from feeds.normalise import link_article, normalise
+from feeds.pipeline import run_feeds
+from feeds.sources import discover
+from feeds.storage import Store
+from feeds.workers import ExtractionPool
+from tests.conftest import WriteConfig, run_once
+from tests.newssite import article_html, listing_html, numbered_articles
+from tests.sitesim import SiteSim
+
+NOW = datetime(2024, 3, 10, 12, tzinfo=UTC)
+OVERFLOWING = "9999-12-31T23:59:59-23:59"
+
+
+@pytest.fixture
+def site() -> Iterator[SiteSim]:
+    with SiteSim("127.0.0.1") as sim:
+        yield sim
+
+
+def news_config(write_config: WriteConfig, source: str) -> Config:
+    return write_config(
+        "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n"
+        "  retries: 0\n  max_items: 100\n"
+        f"feeds:\n  news:\n    sources:\n      - url: {source}\n"
+    )
+
+
+def published_titles(config: Config) -> list[str]:
+    document = json.loads((config.settings.output_dir / "news.json").read_text())
+    return [item["title"] for item in document["items"]]
+
+
+def test_poisoned_articles_fail_alone(site: SiteSim, write_config: WriteConfig) -> None:
+    articles = numbered_articles(5)
+    for article in articles:
+        site.add(article.path, article_html(site.origin, article, articles))
+    site.add("/news/", listing_html(articles))
+    # a lone surrogate in a JSON-LD image URL (it once broke storage)
+    poisoned = article_html(site.origin, articles[0], articles).replace(
+        "</head>",
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"image": "https://127.0.0.1/x\\ud800.jpg", "author": {"name": "A\\u202eB"}}'
+        "</script></head>",
+    )
+    site.add(articles[0].path, poisoned)
+    # headers int() refuses: "²" is a digit to str.isdigit
+    site.respond(
+        articles[1].path,
+        lambda handler: handler.send_body(503, b"busy", "text/plain", {"Retry-After": "²"}),
+    )
+    body = article_html(site.origin, articles[2], articles).encode()
+
+    def odd_length(handler: Any) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/html; charset=utf-8")
+        handler.send_header("Content-Length", "²")
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        handler.wfile.write(body)
+        handler.close_connection = True
+
+    site.respond(articles[2].path, odd_length)
+    config = news_config(write_config, site.url("/news/"))
+
+    report = run_once(config, "news", clock=lambda: NOW)
+
+    titles = published_titles(config)
+    for article in (articles[0], articles[2], articles[3], articles[4]):
+        assert article.title in titles
+    assert articles[1].title not in titles
+    assert [error.url for error in report.errors] == [site.url(articles[1].path)]
+    document = json.loads((config.settings.output_dir / "news.json").read_text())
+    first = next(i for i in document["items"] if i["title"] == articles[0].title)
+    assert "\u202e" not in json.dumps(first, ensure_ascii=False)
+
+
+def test_an_overflowing_date_is_no_date(site: SiteSim, write_config: WriteConfig) -> None:
+    articles = numbered_articles(3)
+    for article in articles:
+        site.add(article.path, article_html(site.origin, article, articles))
+    urls = "".join(
+        f"<url><loc>{site.url(a.path)}</loc><lastmod>{OVERFLOWING if n == 0 else '2024-03-01'}"
+        "</lastmod></url>"
+        for n, a in enumerate(articles)
+    )
+    site.add(
+        "/sitemap.xml",
+        f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>',
+        content_type="application/xml",
+    )
+    config = news_config(write_config, site.url("/sitemap.xml"))
+
+    report = run_once(config, "news", clock=lambda: NOW)
+
+    assert report.new == 3
+    assert sorted(published_titles(config)) == sorted(a.title for a in articles)
+
+
+JSON_FEED_SHAPES: list[dict[str, Any]] = [
+    {"url": "/a/1", "image": 7},
+    {"url": "/a/2", "title": ["a", "list"], "summary": {"a": 1}},
+    {"url": "/a/3", "date_published": OVERFLOWING},
+    {"url": "/a/4", "date_published": 20240301},
+    {"url": "/a/5", "authors": "Ann"},
+    {"url": "/a/6", "authors": [{"name": 7}, "Bo"]},
+    {"url": "/a/7", "tags": "x,y"},
+    {"url": "/a/8", "content_html": 7, "content_text": ["x"]},
+    {"url": 8},
+    {"url": "/a/10", "id": {"x": 1}, "external_url": None},
+    {"url": "/a/11", "banner_image": "javascript:alert(1)"},
+    [],
+    "just a string",
+    None,
+]
+
+
+def json_feed(items: list[Any]) -> Page:
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items})
+    return page_of(body.encode(), "application/feed+json")
+
+
+def page_of(body: bytes, content_type: str, url: str = "https://herald.example/feed") -> Page:
+    return Page(
+        url=url,
+        final_url=url,
+        status=200,
+        content_type=content_type,
+        body=body,
+        encoding="utf-8",
+        fetched_at=NOW,
+    )
+
+
+SOURCE = SourceConfig.model_validate({"url": "https://herald.example/feed"})
+
+
+def test_json_feed_fields_of_the_wrong_type_are_left_out() -> None:
+    good = {"url": "/a/good", "title": "Ferry fares rise"}
+    found = discover(json_feed([*JSON_FEED_SHAPES, good]), SOURCE, max_age=None, now=NOW)
+    urls = [link.url for link in found.links]
+    assert "https://herald.example/a/good" in urls
+    assert len(urls) == 11  # every shape with a usable URL
+    for link in found.links:  # and every link becomes an item without an error
+        normalise(link_article(link), link, feed="news", first_seen=NOW)
+    by_url = {link.url: link for link in found.links}
+    assert by_url["https://herald.example/a/1"].image_hint is None
+    assert by_url["https://herald.example/a/11"].image_hint is None
+    assert by_url["https://herald.example/a/3"].published_hint is None
+
+
+def test_json_nested_too_deep_is_a_source_error_not_a_crash(
+    site: SiteSim, write_config: WriteConfig
+) -> None:
+    deep = '{"version": "https://jsonfeed.org/version/1.1", "items": ' + "[" * 200_000
+    site.add("/feed.json", deep + "]" * 200_000 + "}", content_type="application/feed+json")
+    config = news_config(write_config, site.url("/feed.json"))
+
+    report = run_once(config, "news", clock=lambda: NOW)
+
+    assert report.failed_entirely
+    [error] = report.errors
+    assert error.message == "not a readable JSON feed: nested too deeply"
+
+
+def test_a_date_far_in_the_future_is_taken_as_unknown() -> None:
+    link = Link(
+        url="https://herald.example/a/1",
+        source="https://herald.example/feed",
+        title_hint="Pinned on top",
+        published_hint=datetime(2999, 1, 1, tzinfo=UTC),
+    )
+    item = normalise(link_article(link), link, feed="news", first_seen=NOW)
+    assert item.published == NOW
+    tomorrow = NOW + timedelta(hours=20)  # a clock a little ahead is believed
+    link = Link(url=link.url, source=link.source, published_hint=tomorrow)
+    assert normalise(link_article(link), link, feed="news", first_seen=NOW).published == tomorrow
+
+
+def test_an_unexpected_error_in_a_source_fails_that_source_alone(
+    site: SiteSim, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    articles = numbered_articles(2)
+    for article in articles:
+        site.add(article.path, article_html(site.origin, article, articles))
+    site.add("/news/", listing_html(articles))
+    site.add("/other/", listing_html(articles))
+    config = write_config(
+        "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n"
+        f"feeds:\n  news:\n    sources:\n      - url: {site.url('/other/')}\n"
+        f"      - url: {site.url('/news/')}\n"
+    )
+    real = feeds.pipeline.discover
+
+    def buggy(page: Page, *args: Any, **kwargs: Any) -> Any:
+        if page.url.endswith("/other/"):
+            raise KeyError("a bug")
+        return real(page, *args, **kwargs)
+
+    monkeypatch.setattr(feeds.pipeline, "discover", buggy)
+
+    report = run_once(config, "news", clock=lambda: NOW)
+
+    assert report.new == 2
+    [error] = report.errors
+    assert error.url == site.url("/other/")
+    assert error.message.startswith("unexpected error (KeyError: 'a bug')")
+
+
+def test_once_records_a_run_that_stopped_with_an_error(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config("feeds:\n  news:\n    sources: [{url: 'https://127.0.0.1:9/'}]\n")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("publishing broke")
+
+    monkeypatch.setattr(feeds.pipeline, "publish_feed", broken)
+    with Fetcher.for_config(config) as fetcher, ExtractionPool(0) as pool:
+        [(_, outcome)] = list(
+            run_feeds(
+                list(config.feeds.values()),
+                settings=config.settings,
+                fetcher=fetcher,
+                pool=pool,
+            )
+        )
+    assert isinstance(outcome, RuntimeError)
+    with Store.in_directory(config.settings.state_dir) as store:
+        health = store.feed_health("news", NOW)
+    assert health.last_run is not None and health.last_result == "failed"
+    assert "RuntimeError: publishing broke" in (health.last_error or "")
+
+
+# Property: garbage in one entry of each source kind, and in response headers.
+
+GARBAGE = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=40
+) | st.sampled_from([OVERFLOWING, "²", "\ud800", "9" * 40, "-1", "<![CDATA[", "&#0;", "\x00"])
+JSON_GARBAGE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | GARBAGE,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["url", "title", "image", "date_published", "authors", "tags", "id"]),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+GOOD = [f"https://herald.example/a/{n}" for n in range(3)]
+
+
+def check_rest_published(page: Page) -> None:
+    found = discover(page, SOURCE, max_age=timedelta(days=30), now=NOW)
+    urls = {link.url for link in found.links}
+    assert set(GOOD) <= urls
+    for link in found.links:
+        normalise(link_article(link), link, feed="news", first_seen=NOW)
+
+
+def xml_text(value: str) -> str:
+    return (
+        "".join(
+            c
+            for c in value
+            if c in "\t\n\r" or (" " <= c <= "\ud7ff") or ("\ue000" <= c <= "\ufffd")
+        )
+        .replace("&", "&amp;")
+        .replace("<", "&lt;")
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(garbage=JSON_GARBAGE)
+def test_garbage_in_one_json_feed_item(garbage: Any) -> None:
+    items = [{"url": url, "title": "A story"} for url in GOOD]
+    items.insert(1, garbage)
+    check_rest_published(json_feed(items))
+
+
+@settings(max_examples=60, deadline=None)
+@given(title=GARBAGE, date=GARBAGE, link=GARBAGE, category=GARBAGE)
+def test_garbage_in_one_rss_item(title: str, date: str, link: str, category: str) -> None:
+    good = "".join(f"<item><title>A story</title><link>{url}</link></item>" for url in GOOD)
+    bad = (
+        f"<item><title>{xml_text(title)}</title><link>{xml_text(link)}</link>"
+        f"<pubDate>{xml_text(date)}</pubDate><category>{xml_text(category)}</category></item>"
+    )
+    body = f'<?xml version="1.0"?><rss version="2.0"><channel>{bad}{good}</channel></rss>'
+    check_rest_published(page_of(body.encode(), "application/rss+xml"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(loc=GARBAGE, date=GARBAGE)
+def test_garbage_in_one_sitemap_entry(loc: str, date: str) -> None:
+    good = "".join(f"<url><loc>{url}</loc><lastmod>2024-03-01</lastmod></url>" for url in GOOD)
+    bad = f"<url><loc>{xml_text(loc)}</loc><lastmod>{xml_text(date)}</lastmod></url>"
+    body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{bad}{good}</urlset>'
+    check_rest_published(page_of(body.encode(), "application/xml"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(href=GARBAGE, date=GARBAGE, title=GARBAGE)
+def test_garbage_in_one_listing_entry(href: str, date: str, title: str) -> None:
+    source = SourceConfig.model_validate(
+        {
+            "url": "https://herald.example/news/",
+            "item": {"selector": "li", "title": "a", "date": "time"},
+        }
+    )
+    entry = "<li><a href='{}'>{}</a><time>{}</time></li>"
+    good = "".join(entry.format(url, "A story", "2024-03-01") for url in GOOD)
+    bad = entry.format(xml_text(href).replace("'", ""), xml_text(title), xml_text(date))
+    body = f"<html><body><ul>{bad}{good}</ul></body></html>"
+    page = page_of(body.encode(), "text/html", "https://herald.example/news/")
+    found = discover(page, source, max_age=None, now=NOW)
+    assert set(GOOD) <= {link.url for link in found.links}
+    for link in found.links:
+        normalise(link_article(link), link, feed="news", first_seen=NOW)
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=GARBAGE)
+def test_garbage_in_retry_after(value: str) -> None:
+    response = requests.Response()
+    response.headers["Retry-After"] = value.encode("utf-8", "replace").decode("latin-1")
+    waited = retry_after(response)
+    assert waited is None or waited >= 0
