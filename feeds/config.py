@@ -46,6 +46,7 @@ from ruamel.yaml.error import (
 from feeds import __version__
 from feeds.errors import ConfigError
 from feeds.html import compile_selector
+from feeds.patterns import compile_pattern
 
 DEFAULT_USER_AGENT = f"feeds/{__version__} (self-hosted full-text feed service)"
 
@@ -92,10 +93,7 @@ def _check_http_url(value: str) -> str:
 
 
 def _check_regex(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
+    compile_pattern(value)  # PatternError, a ValueError, says what RE2 cannot run
     return value
 
 

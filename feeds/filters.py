@@ -8,13 +8,12 @@ kept when it matches at least one include rule (if the feed has any) and no excl
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from feeds.config import Feed, FilterRule
 from feeds.html import block_text, parse_fragment
 from feeds.models import Item
+from feeds.patterns import compile_pattern
 
 
 def rejection(item: Item, feed: Feed, *, max_age: timedelta | None, now: datetime) -> str | None:
@@ -53,12 +52,7 @@ def field_values(item: Item, field: str) -> list[str]:
 
 
 def _matches(rule: FilterRule, item: Item) -> bool:
-    pattern = _compiled(rule.pattern, rule.case_sensitive)
+    pattern = compile_pattern(rule.pattern, case_sensitive=rule.case_sensitive)
     return any(
         pattern.search(value) for field in rule.fields for value in field_values(item, field)
     )
-
-
-@lru_cache(maxsize=256)
-def _compiled(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
-    return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)

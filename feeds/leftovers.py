@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import re
 
-import re2
-
 from feeds.html import HtmlElement, collapse_whitespace, fold
+from feeds.patterns import compile_pattern
 
 SHORT_BLOCK_WORDS = 60
 """Blocks longer than this are never leftovers: they are part of what is being said."""
@@ -71,7 +70,7 @@ _ANYWHERE_PATTERNS = (
 )
 # one pattern of alternatives, in RE2: a block is searched once in linear time, not once
 # per phrasing (Python's engine took 9 times longer on the combined pattern)
-_ANYWHERE = re2.compile("(?i)" + "|".join(f"(?:{p})" for p in _ANYWHERE_PATTERNS))
+_ANYWHERE = compile_pattern("|".join(f"(?:{p})" for p in _ANYWHERE_PATTERNS), case_sensitive=False)
 _SHORT_ONLY = re.compile(  # metadata lines, which only ever come as short blocks
     r"\b(?:created|last (?:modified|updated))\s*:?\s*\d", re.IGNORECASE
 )

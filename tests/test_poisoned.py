@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,9 @@ from hypothesis import strategies as st
 
 import feeds.pipeline
 from feeds.config import Config, SourceConfig
+from feeds.errors import ConfigError
 from feeds.fetch import Fetcher, retry_after
+from feeds.filters import rejection
 from feeds.models import Link, Page
 from feeds.normalise import link_article, normalise
 from feeds.pipeline import run_feeds
@@ -30,6 +33,7 @@ from feeds.workers import ExtractionPool
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, listing_html, numbered_articles
 from tests.sitesim import SiteSim
+from tests.test_filters import ITEM
 
 NOW = datetime(2024, 3, 10, 12, tzinfo=UTC)
 OVERFLOWING = "9999-12-31T23:59:59-23:59"
@@ -351,3 +355,36 @@ def test_garbage_in_retry_after(value: str) -> None:
     response.headers["Retry-After"] = value.encode("utf-8", "replace").decode("latin-1")
     waited = retry_after(response)
     assert waited is None or waited >= 0
+
+
+# Patterns from the config run in linear time, or are refused when the config loads.
+
+
+def test_a_backtracking_pattern_cannot_hang_a_run(write_config: WriteConfig) -> None:
+    config = write_config(
+        "feeds:\n  news:\n    sources: [{url: 'https://herald.example/'}]\n"
+        "    include: ['^(\\w+\\s?)+$']\n"
+    )
+    title = " ".join(["word"] * 40) + "!"
+    item = replace(ITEM, title=title, content_html=f"<p>{title}</p>", summary=title)
+    # with a backtracking engine this would not end in the lifetime of the machine
+    assert rejection(item, config.feeds["news"], max_age=None, now=NOW) == (
+        "matched no include rule"
+    )
+
+
+@pytest.mark.parametrize("pattern", ["(?=ferry)f", "(a)\\1", "(?<!x)y"])
+@pytest.mark.parametrize("field", ["url_pattern", "url_exclude", "include", "exclude"])
+def test_patterns_re2_cannot_run_are_refused_at_load(
+    write_config: WriteConfig, pattern: str, field: str
+) -> None:
+    source = (
+        "{url: 'https://herald.example/'"
+        + (f", {field}: '{pattern}'" if field.startswith("url_") else "")
+        + "}"
+    )
+    rules = f"    {field}: ['{pattern}']\n" if not field.startswith("url_") else ""
+    with pytest.raises(ConfigError) as raised:
+        write_config(f"feeds:\n  news:\n    sources: [{source}]\n{rules}")
+    assert "not a valid regular expression for RE2" in raised.value.message
+    assert f".{field}" in str(raised.value)  # file:line: field: reason

@@ -25,6 +25,7 @@ from typing import Literal
 
 from feeds.config import SourceConfig
 from feeds.models import Link, Page
+from feeds.patterns import compile_pattern
 from feeds.sources.listing import read_listing
 from feeds.sources.sitemap import gunzip, read_sitemap
 from feeds.sources.syndication import read_feed
@@ -105,8 +106,8 @@ def filter_links(
     """Links of the source's own site (or ``allow_domains``), matching ``url_pattern``, not
     ``url_exclude``, not older than ``max_age`` when their date is known; no duplicates."""
     domains = {site_of(site), site_of(source.location), *source.allow_domains} - {""}
-    pattern = re.compile(source.url_pattern) if source.url_pattern else None
-    exclude = re.compile(source.url_exclude) if source.url_exclude else None
+    pattern = compile_pattern(source.url_pattern) if source.url_pattern else None
+    exclude = compile_pattern(source.url_exclude) if source.url_exclude else None
     oldest = now - max_age if max_age else None
     kept: dict[str, Link] = {}
     for link in links:
