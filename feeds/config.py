@@ -517,6 +517,7 @@ def parse_config(text: str, file: Path) -> Config:
         raise ConfigError(file, None, "", f"invalid YAML: {exc}") from exc
     except (TypeError, ValueError, RecursionError) as exc:  # ruamel on a mapping as a key...
         raise ConfigError(file, None, "", f"YAML this file cannot use: {exc}") from exc
+    _check_expansion(tree, file)
     if tree is None:
         raise ConfigError(file, 1, "feeds", "the file is empty; it needs at least one feed")
     if not isinstance(tree, Mapping):
@@ -541,6 +542,53 @@ def parse_config(text: str, file: Path) -> Config:
 
 
 _YAML_WARNINGS = (YAMLWarning, YAMLFutureWarning)
+MAX_YAML_VALUES = 100_000
+"""Values a config may hold once its aliases are expanded: far more than any real one,
+far fewer than an alias bomb (703 bytes that expand to billions)."""
+MAX_YAML_ALIASES = 1_000
+"""Aliases a config may use: ``<<: *defaults`` per feed is a handful."""
+_MAX_YAML_DEPTH = 64
+
+
+def _check_expansion(tree: Any, file: Path) -> None:
+    """Refuse a YAML tree whose aliases expand it beyond ``MAX_YAML_VALUES`` values (or
+    that uses more than ``MAX_YAML_ALIASES`` aliases), before anything walks it whole.
+    The parser shares an aliased node rather than copying it, so sizes are counted once
+    per node: linear in the file, whatever it expands to."""
+    sizes: dict[int, int] = {}
+    aliases = 0
+
+    def size(node: Any, depth: int) -> int:
+        nonlocal aliases
+        if not isinstance(node, (Mapping, list)):
+            return 1
+        if id(node) in sizes:
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                raise _too_big(file, node, f"more than {MAX_YAML_ALIASES:,} aliases")
+            return sizes[id(node)]
+        if depth > _MAX_YAML_DEPTH:
+            raise _too_big(file, node, f"values nested more than {_MAX_YAML_DEPTH} deep")
+        children = [*node.keys(), *node.values()] if isinstance(node, Mapping) else node
+        total = 1 + sum(size(child, depth + 1) for child in children)
+        if total > MAX_YAML_VALUES:
+            raise _too_big(
+                file, node, f"more than {MAX_YAML_VALUES:,} values once its aliases are expanded"
+            )
+        sizes[id(node)] = total
+        return total
+
+    size(tree, 0)
+
+
+def _too_big(file: Path, node: Any, what: str) -> ConfigError:
+    line = getattr(getattr(node, "lc", None), "line", None)
+    return ConfigError(
+        file,
+        line + 1 if isinstance(line, int) else None,
+        "",
+        f"the YAML holds {what} (an alias bomb?); write the values out, or use fewer aliases",
+    )
 
 
 def _load_yaml(text: str) -> tuple[Any, list[warnings.WarningMessage]]:

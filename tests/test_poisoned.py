@@ -388,3 +388,42 @@ def test_patterns_re2_cannot_run_are_refused_at_load(
         write_config(f"feeds:\n  news:\n    sources: [{source}]\n{rules}")
     assert "not a valid regular expression for RE2" in raised.value.message
     assert f".{field}" in str(raised.value)  # file:line: field: reason
+
+
+# YAML aliases are bounded: an alias bomb is refused before anything expands it.
+
+
+def alias_bomb(field: str) -> str:
+    """703 bytes or so that expand to 9**9 values, in ``field`` of a feed."""
+    anchors = "x0: &a0 ['lol','lol','lol','lol','lol','lol','lol','lol','lol']\n" + "".join(
+        f"x{n}: &a{n} [" + ",".join([f"*a{n - 1}"] * 9) + "]\n" for n in range(1, 9)
+    )
+    return anchors + (
+        f"feeds:\n  news:\n    sources: [{{url: 'https://herald.example/'}}]\n    {field}: *a8\n"
+    )
+
+
+@pytest.mark.parametrize("field", ["include", "title"])
+def test_an_alias_bomb_is_refused_by_check_and_once(tmp_path: Any, field: str) -> None:
+    from click.testing import CliRunner
+
+    from feeds.cli import main
+
+    config = tmp_path / "feeds.yaml"
+    config.write_text(alias_bomb(field))
+    assert len(config.read_bytes()) < 800
+    for command in ("check", "once"):
+        result = CliRunner().invoke(main, ["-c", str(config), command])
+        assert result.exit_code == 2
+        assert "more than 100,000 values once its aliases are expanded" in result.stderr
+        assert f"{config}:" in result.stderr
+    assert not (tmp_path / "output").exists()
+
+
+def test_a_few_aliases_are_fine(write_config: WriteConfig) -> None:
+    config = write_config(
+        "feeds:\n"
+        "  news: &defaults {interval: 2h, max_items: 20, sources: [{url: 'https://h.example/'}]}\n"
+        "  sport: {<<: *defaults, sources: [{url: 'https://herald.example/sport/'}]}\n"
+    )
+    assert config.feeds["sport"].max_items == 20
