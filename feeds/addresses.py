@@ -47,10 +47,28 @@ def is_public_address(address: str) -> bool:
     if ip is None:
         return False
     if isinstance(ip, ipaddress.IPv6Address):
-        mapped = ip.ipv4_mapped or ip.sixtofour
-        if mapped is not None:
-            ip = mapped
+        if any(ip in network for network in _LOCAL_TRANSLATION):
+            return False
+        embedded = ip.ipv4_mapped or ip.sixtofour or _embedded_ipv4(ip)
+        if embedded is not None:
+            ip = embedded
     return ip.is_global and not ip.is_multicast
+
+
+# IPv6 forms that carry an IPv4 address in their last 32 bits: IPv4-compatible (::/96),
+# IPv4-translated (::ffff:0:0:0/96) and NAT64's well-known prefix (64:ff9b::/96); each
+# reaches the IPv4 address it carries, so it is judged as that address
+_EMBEDDING_IPV4 = tuple(
+    ipaddress.IPv6Network(network) for network in ("::/96", "::ffff:0:0:0/96", "64:ff9b::/96")
+)
+# NAT64 for local use (RFC 8215): where it leads is the local network's business
+_LOCAL_TRANSLATION = (ipaddress.IPv6Network("64:ff9b:1::/48"),)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if any(ip in network for network in _EMBEDDING_IPV4):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 class AddressGuard:

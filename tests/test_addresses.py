@@ -49,10 +49,23 @@ INTERNAL = [
     "::ffff:127.0.0.1",
     "::ffff:169.254.169.254",
     "2002:7f00:1::",  # 6to4 wrapping 127.0.0.1
+    "::127.0.0.2",  # IPv4-compatible
+    "::ffff:0:7f00:2",  # IPv4-translated (SIIT)
+    "::ffff:0:a9fe:a9fe",  # 169.254.169.254, translated
+    "64:ff9b::7f00:2",  # NAT64's well-known prefix before 127.0.0.2
+    "64:ff9b::a9fe:a9fe",  # and before the metadata service
+    "64:ff9b:1::808:808",  # NAT64 for local use (RFC 8215)
     "ff02::1",
     "not an address",
 ]
-PUBLIC = ["8.8.8.8", "1.1.1.1", "93.184.215.14", "2606:4700:4700::1111", "2a00:1450:4001::1"]
+PUBLIC = [
+    "8.8.8.8",
+    "1.1.1.1",
+    "93.184.215.14",
+    "2606:4700:4700::1111",
+    "2a00:1450:4001::1",
+    "64:ff9b::808:808",  # NAT64 of 8.8.8.8: the public address it carries
+]
 
 
 @pytest.mark.parametrize("address", INTERNAL)
