@@ -162,7 +162,14 @@ def publish(
             for fmt in formats
         }
         _write_all(channel, items, [_writer(channel, fmt, out) for fmt, out in files.items()])
-        written = [file_name(channel.feed_id, fmt) for fmt, out in files.items() if out.commit()]
+        # every format written out in full before any is put in place: a full disk (or any
+        # write error) leaves every old file, not a new RSS beside an old Atom
+        changed = [(fmt, out) for fmt, out in files.items() if out.finish()]
+        for _, out in changed:
+            out.put_in_place()
+        if changed:
+            _fsync_directory(output_dir)
+        written = [file_name(channel.feed_id, fmt) for fmt, _ in changed]
     if channel.stylesheet and write_if_changed(
         output_dir / STYLESHEET_NAME, _template(STYLESHEET_NAME).encode()
     ):
@@ -270,6 +277,15 @@ class _Replacement:
 
     def commit(self) -> bool:
         """Put the new version in place, durably; returns whether the file changed."""
+        changed = self.finish()
+        if changed:
+            self.put_in_place()
+            _fsync_directory(self.path.parent)
+        return changed
+
+    def finish(self) -> bool:
+        """Write out the new version, durably, beside the old file; returns whether it
+        differs from the old one (an unchanged one is dropped when the block ends)."""
         assert self._temporary is not None
         self._write_pending()
         unchanged = self._old is not None and self._old.read(1) == b""
@@ -281,11 +297,15 @@ class _Replacement:
             self._handle.flush()
             os.fsync(self._handle.fileno())
             self._handle.close()
+        return True
+
+    def put_in_place(self) -> None:
+        """Rename the finished new version over the old file (atomic; no space needed)."""
+        assert self._temporary is not None
+        with self._reporting():
             self._temporary.chmod(0o644)
             self._temporary.replace(self.path)
-            self._temporary = None
-            _fsync_directory(self.path.parent)
-        return True
+        self._temporary = None
 
     def _write_pending(self) -> None:
         block = b"".join(self._pending)

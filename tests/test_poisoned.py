@@ -427,3 +427,69 @@ def test_a_few_aliases_are_fine(write_config: WriteConfig) -> None:
         "  sport: {<<: *defaults, sources: [{url: 'https://herald.example/sport/'}]}\n"
     )
     assert config.feeds["sport"].max_items == 20
+
+
+# A feed's formats are replaced together: a full disk leaves them all as they were.
+
+
+def test_a_full_disk_replaces_no_format(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from feeds.errors import PublishError
+    from feeds.publish import FORMATS, _Replacement, publish
+    from tests.test_publish import CHANNEL, ITEMS
+
+    formats = list(FORMATS.values())
+    publish(CHANNEL, ITEMS, formats, tmp_path)
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    real = _Replacement._write_pending
+
+    def full_disk_for_atom(self: _Replacement) -> None:
+        if self.path.suffix == ".atom":
+            with self._reporting():
+                raise OSError(errno.ENOSPC, "No space left on device")
+        real(self)
+
+    monkeypatch.setattr(_Replacement, "_write_pending", full_disk_for_atom)
+    edited = [replace(ITEMS[0], title="An edited title"), *ITEMS[1:]]
+    with pytest.raises(PublishError, match="No space left on device"):
+        publish(CHANNEL, edited, formats, tmp_path)
+    after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    assert after == before  # no format replaced, no temporary file left
+
+
+def test_a_publish_failure_is_recorded_for_status(
+    site: SiteSim, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from feeds.publish import _Replacement
+    from feeds.status import collect_status
+
+    articles = numbered_articles(2)
+    for article in articles:
+        site.add(article.path, article_html(site.origin, article, articles))
+    site.add("/news/", listing_html(articles))
+    config = news_config(write_config, site.url("/news/"))
+
+    def full_disk(self: _Replacement) -> None:
+        with self._reporting():
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_Replacement, "_write_pending", full_disk)
+    with Fetcher.for_config(config) as fetcher, ExtractionPool(0) as pool:
+        [(_, outcome)] = list(
+            run_feeds(
+                list(config.feeds.values()),
+                settings=config.settings,
+                fetcher=fetcher,
+                pool=pool,
+            )
+        )
+    assert "No space left on device" in str(outcome)
+    with Store.in_directory(config.settings.state_dir) as store:
+        health = store.feed_health("news", datetime.now(UTC))
+        [status] = collect_status(config, store, datetime.now(UTC))
+    assert health.last_result == "failed"
+    assert "cannot write" in (health.last_error or "")
+    assert "No space left on device" in repr(status)
