@@ -482,6 +482,8 @@ class Fetcher:
         started = time.monotonic()
         with self._lock:
             self.requests_made += 1
+        # one deadline for the whole download: headers (of every redirect) and body
+        _current.deadline = _Deadline(self._deadlines, started + self.options.timeout)
         try:
             response = self.session.get(
                 url,
@@ -496,9 +498,13 @@ class Fetcher:
         except requests.exceptions.TooManyRedirects as exc:
             raise FetchError(url, f"more than {self.options.max_redirects} redirects") from exc
         except requests.exceptions.ConnectionError as exc:
+            if _current.deadline.expired.is_set():  # the socket was shut mid-headers
+                raise _TransientError(f"timed out after {self.options.timeout:g}s") from exc
             raise _TransientError(f"cannot connect: {_root_cause(exc)}") from exc
         except requests.exceptions.RequestException as exc:
             raise FetchError(url, f"request failed: {_root_cause(exc)}") from exc
+        finally:
+            _current.deadline = _NO_DEADLINE
         with response:
             return self._read_response(url, response, started)
 
@@ -689,6 +695,47 @@ class _PinnedConnection(HTTPConnection):
         finally:
             self._dns_host = name
         raise failures[-1]  # connectable gives at least one address
+
+    def getresponse(self) -> Any:
+        """Read the response's status line and headers within the download's deadline:
+        a server sending them a byte at a time (each read quick, so no read timeout
+        fires) has its socket shut when the time is up."""
+        deadline = getattr(_current, "deadline", _NO_DEADLINE)
+        if deadline.deadlines is None:
+            return super().getresponse()
+        watchdog = deadline.deadlines.call_at(
+            deadline.at, functools.partial(_shut, self.sock, deadline.expired)
+        )
+        try:
+            return super().getresponse()
+        finally:
+            deadline.deadlines.cancel(watchdog)
+
+
+class _Deadline:
+    """When the download the current thread makes must be over, and the ``Deadlines``
+    that cut it then."""
+
+    def __init__(self, deadlines: Deadlines | None, at: float) -> None:
+        self.deadlines = deadlines
+        self.at = at
+        self.expired = threading.Event()
+
+
+class _CurrentDownload(threading.local):
+    deadline: _Deadline
+
+
+_NO_DEADLINE = _Deadline(None, float("inf"))
+_current = _CurrentDownload()
+_current.deadline = _NO_DEADLINE
+
+
+def _shut(sock: socket.socket | None, expired: threading.Event) -> None:
+    expired.set()
+    if sock is not None:
+        with contextlib.suppress(OSError):  # already closed
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class _PinnedHTTPSConnection(_PinnedConnection, HTTPSConnection):

@@ -371,3 +371,32 @@ def test_stop_interrupts_a_waiting_request(httpserver: HTTPServer) -> None:
     with pytest.raises(FetchStoppedError, match="feeds is stopping"):
         fetcher.fetch(httpserver.url_for("/p"), request=no_robots)
     assert time.monotonic() - started < 1.0
+
+
+def test_headers_trickled_a_byte_at_a_time_are_cut_at_the_timeout() -> None:
+    """One deadline covers the whole download, headers included: each byte comes well
+    within the read timeout, so only the deadline can stop it (the server counts what it
+    could send before the fetcher shut the connection)."""
+    headers = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nX-Padding: " + b"x" * 400
+    sent: list[int] = []
+
+    def trickle(handler: SimHandler) -> None:
+        count = 0
+        with contextlib.suppress(OSError):
+            for byte in headers:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+                count += 1
+                time.sleep(0.02)
+        sent.append(count)
+        handler.close_connection = True
+
+    with SiteSim() as site:
+        site.respond("/slow", trickle)
+        fetcher = loopback_fetcher(replace(OPTIONS, timeout=0.5, retries=0))
+        with pytest.raises(FetchError, match=r"timed out after 0.5s"):
+            fetcher.fetch(site.url("/slow"))
+        deadline = time.monotonic() + 10
+        while not sent and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert sent and sent[0] < len(headers)  # cut before the headers were over
