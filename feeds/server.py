@@ -57,6 +57,13 @@ class _Representation:
     last_modified: datetime
 
 
+CONNECTION_LIMIT = 1000
+"""Connections held open at once; beyond this, new ones wait (waitress's default, 100,
+let 100 slow clients starve every reader and ``/healthz``)."""
+IDLE_TIMEOUT = 30
+"""Seconds a connection may stay silent before the server closes it."""
+
+
 class FeedServer:
     """The HTTP server of an output directory."""
 
@@ -75,7 +82,18 @@ class FeedServer:
         self.max_age = max_age or (lambda name: _DEFAULT_MAX_AGE)
         self._cache: dict[str, tuple[tuple[int, int], _Representation]] = {}
         self._lock = threading.Lock()
-        self._server = create_server(self.app, host=host, port=port, threads=threads)
+        self._server = create_server(
+            self.app,
+            host=host,
+            port=port,
+            threads=threads,
+            # slow or idle clients hold a connection, not a thread: allow many (poll, not
+            # select, which stops at 1,024 descriptors), and close the idle ones soon
+            connection_limit=CONNECTION_LIMIT,
+            channel_timeout=IDLE_TIMEOUT,
+            cleanup_interval=max(1, IDLE_TIMEOUT // 3),
+            asyncore_use_poll=True,
+        )
         self._thread: threading.Thread | None = None
 
     @property

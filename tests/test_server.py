@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -255,3 +257,23 @@ def test_many_clients_at_once_all_get_correct_answers(server: FeedServer, output
         thread.join(timeout=120)
     assert done[0] == clients * per_client
     assert wrong == []
+
+
+def test_150_slow_connections_do_not_starve_healthz(server: FeedServer) -> None:
+    """Clients that open a connection and send half a request (slowloris) hold a
+    connection each, not a thread: with 150 of them, more than waitress's default limit
+    of 100, /healthz and the feeds still answer."""
+    host, port = server.address
+    slow = []
+    try:
+        for _ in range(150):
+            client = socket.create_connection((host, port), timeout=5)
+            client.sendall(b"GET /news.xml HTTP/1.1\r\nHost: feeds\r\nX-Slow: ")
+            slow.append(client)
+        health = request(server, "/healthz")
+        assert health.status == 200
+        assert json.loads(health.body) == {"status": "ok"}  # type: ignore[attr-defined]
+        assert request(server, "/news.xml").status == 200
+    finally:
+        for client in slow:
+            client.close()
