@@ -4,9 +4,11 @@ A page (or a feed, a sitemap, a redirect) can point anywhere, including at addre
 only the machine running feeds can reach: its own services on loopback, the private
 network, a cloud provider's metadata service. The config is trusted; pages are not. So:
 
-- the hosts the config names (those of source URLs and of the WebSub hub, and the
-  domains of ``allow_domains`` with their subdomains) may be requested whatever they
-  resolve to (tests and intranet sources on 127.0.0.1 work);
+- the origins the config names (scheme-independent host and port of source URLs and of
+  the WebSub hub; the domains of ``allow_domains`` with their subdomains, on any port)
+  may be requested whatever they resolve to (tests and intranet sources on 127.0.0.1
+  work), and each feed's requests only those its own sources name (``Trust``): a
+  redirect on one feed's site does not reach a host:port only another feed names;
 - any other host is requested only over http or https, and only when every address its
   name resolves to is a public one (not loopback, private, link-local, shared, reserved,
   multicast or unspecified); an IP literal is checked as it is.
@@ -25,6 +27,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from feeds.errors import FetchError
@@ -71,13 +74,40 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """What requests may reach whatever it resolves to: origins (host and port; a port of
+    None: any port of that host) and domains (with their subdomains, on any port)."""
+
+    origins: frozenset[tuple[str, int | None]] = frozenset()
+    domains: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, named: Iterable[str], domains: Iterable[str] = ()) -> Trust:
+        """The trust of URLs (their host and port) and bare host names (any port)."""
+        origins = {origin for entry in named if (origin := _origin(entry)) is not None}
+        return cls(frozenset(origins), _names(domains))
+
+    def allows(self, host: str, port: int) -> bool:
+        """Whether ``host`` on ``port`` is named."""
+        host = host.lower().rstrip(".")
+        return (
+            (host, port) in self.origins
+            or (host, None) in self.origins
+            or any(host == domain or host.endswith("." + domain) for domain in self.domains)
+        )
+
+    def __or__(self, other: Trust) -> Trust:
+        return Trust(self.origins | other.origins, self.domains | other.domains)
+
+
 class AddressGuard:
-    """Refuses requests to non-web schemes and to internal addresses, except to the hosts
-    the config names. Safe to use from several threads."""
+    """Refuses requests to non-web schemes and to internal addresses, except to the
+    origins the config names. Safe to use from several threads."""
 
     def __init__(
         self,
-        trusted_hosts: Iterable[str] = (),
+        trusted: Iterable[str] = (),
         trusted_domains: Iterable[str] = (),
         *,
         resolver: Resolver = resolve_host,
@@ -85,16 +115,17 @@ class AddressGuard:
         self._resolver = resolver
         self._verdicts: dict[tuple[str, int], tuple[float, str | None]] = {}
         self._lock = threading.Lock()
-        self.trust(trusted_hosts, trusted_domains)
+        self.scope = Trust()
+        self.trust(trusted, trusted_domains)
 
-    def trust(self, hosts: Iterable[str], domains: Iterable[str] = ()) -> None:
-        """Trust these hosts and domains (with their subdomains) instead of the previous
-        ones: what a config names, when it is loaded again."""
-        self.trusted_hosts = _names(hosts)
-        self.trusted_domains = _names(domains)
+    def trust(self, named: Iterable[str], domains: Iterable[str] = ()) -> None:
+        """Trust these URLs' origins (or bare hosts, on any port) and domains instead of
+        the previous ones: what a config names, when it is loaded again."""
+        self.scope = Trust.of(named, domains)
 
-    def check(self, url: str) -> None:
-        """Raise ``FetchError`` if ``url`` may not be requested."""
+    def check(self, url: str, scope: Trust | None = None) -> None:
+        """Raise ``FetchError`` if ``url`` may not be requested by a feed trusting
+        ``scope`` (by default: all that the config names)."""
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
@@ -106,7 +137,7 @@ class AddressGuard:
             port = parts.port or (443 if scheme == "https" else 80)
         except ValueError:
             raise FetchError(url, "refused: the URL's port is not a number") from None
-        if self.trusts(host):
+        if (scope or self.scope).allows(host, port):
             return
         refusal = self._refusal(host, port)
         if refusal is not None:
@@ -118,7 +149,7 @@ class AddressGuard:
         address (nothing to resolve: connect as usual). ``OSError`` when the name does
         not resolve."""
         host = host.rstrip(".")
-        if self.trusts(host):
+        if self.scope.allows(host, port):
             return None
         literal = _ip(host) is not None
         addresses = [host] if literal else list(dict.fromkeys(self._resolver(host, port)))
@@ -128,13 +159,6 @@ class AddressGuard:
         if not addresses:
             raise OSError(f"{host} resolves to no address")
         return None if literal else addresses
-
-    def trusts(self, host: str) -> bool:
-        """Whether the config names ``host`` (a trusted host, or in a trusted domain)."""
-        host = host.lower().rstrip(".")
-        return host in self.trusted_hosts or any(
-            host == domain or host.endswith("." + domain) for domain in self.trusted_domains
-        )
 
     def _refusal(self, host: str, port: int) -> str | None:
         """Why ``host`` may not be requested, or None (verdicts on names kept a while)."""
@@ -153,6 +177,21 @@ class AddressGuard:
         with self._lock:
             self._verdicts[(host, port)] = (now + VERDICT_SECONDS, verdict)
         return verdict
+
+
+def _origin(entry: str) -> tuple[str, int | None] | None:
+    """(host, port) of a URL, the port filled in from its scheme; (host, None) for a bare
+    host name; None for neither."""
+    if "://" not in entry:
+        host = entry.lower().rstrip(".")
+        return (host, None) if host else None
+    parts = urlsplit(entry)
+    try:
+        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    except ValueError:
+        return None
+    host = (parts.hostname or "").rstrip(".")
+    return (host, port) if host else None
 
 
 def _names(hosts: Iterable[str]) -> frozenset[str]:

@@ -467,19 +467,23 @@ class Config:
         ]
 
     @property
-    def trusted_hosts(self) -> tuple[str, ...]:
-        """Hosts the config names (source URLs, the WebSub hub): requests may go there
-        whatever address they resolve to."""
-        urls = [str(s.url) for f in self.feeds.values() for s in f.sources if s.url is not None]
-        if self.settings.websub_hub is not None:
-            urls.append(str(self.settings.websub_hub))
-        return tuple(dict.fromkeys(urlsplit(url).hostname or "" for url in urls))
+    def trusted_urls(self) -> tuple[str, ...]:
+        """URLs the config names (source URLs, the WebSub hub): requests may go to their
+        origins (host and port) whatever address they resolve to."""
+        return tuple(dict.fromkeys(u for feed in self.feeds.values() for u in self.named_by(feed)))
 
     @property
     def trusted_domains(self) -> tuple[str, ...]:
         """The domains of the sources' ``allow_domains`` (their subdomains too)."""
         domains = [d for f in self.feeds.values() for s in f.sources for d in s.allow_domains]
         return tuple(dict.fromkeys(domains))
+
+    def named_by(self, feed: Feed) -> list[str]:
+        """The URLs one feed names: its sources', and the WebSub hub it pings."""
+        urls = [str(source.url) for source in feed.sources if source.url is not None]
+        if self.settings.websub_hub is not None:
+            urls.append(str(self.settings.websub_hub))
+        return urls
 
     @property
     def local_roots(self) -> tuple[Path, ...]:

@@ -49,7 +49,7 @@ from feeds.leftovers import drop_leftovers, drop_repeated_blocks
 from feeds.media import restore_media
 from feeds.metadata import clean_author, date_from_url, strip_site_name
 from feeds.models import Article, Page
-from feeds.urls import is_web_url, resolve
+from feeds.urls import is_web_url, origin_of, resolve
 
 log = logging.getLogger(__name__)
 _TRAFILATURA = threading.Lock()
@@ -231,8 +231,8 @@ def join_parts(first: Article, parts: list[Article]) -> Article:
 
 def _continues(page_url: str, candidate: str) -> bool:
     page, following = urlsplit(page_url), urlsplit(candidate)
-    if (page.hostname or "") != (following.hostname or "") or candidate == page_url:
-        return False
+    if origin_of(page_url) != origin_of(candidate) or candidate == page_url:
+        return False  # another site, or the same host on another port
     stem = re.sub(r"(?:\.(?:html?|php|aspx?))?/?$", "", page.path)
     # from a part ("/story/2/") the parts continue the article's own path ("/story")
     stem = re.sub(r"(?:/(?:page/|part/|p/)?|[-_](?:page-?|part-?)?)\d{1,3}$", "", stem)

@@ -53,7 +53,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from feeds.addresses import AddressGuard
+from feeds.addresses import AddressGuard, Trust
 from feeds.config import Config, Settings, SourceConfig
 from feeds.deadlines import Deadlines
 from feeds.errors import FetchError, FetchStoppedError
@@ -146,16 +146,20 @@ class RequestOptions:
     user_agent: str | None = None
     proxy: str | None = None
     obey_robots: bool = True
+    trust: Trust | None = None
+    """What the requests may reach whatever it resolves to: the origins the feed names
+    (None: all that the config names)."""
 
     @classmethod
-    def from_source(cls, source: SourceConfig) -> RequestOptions:
-        """The request options of a configured source."""
+    def from_source(cls, source: SourceConfig, trust: Trust | None = None) -> RequestOptions:
+        """The request options of a configured source (of a feed trusting ``trust``)."""
         return cls(
             headers=tuple(source.headers.items()),
             cookies=tuple(source.cookies.items()),
             user_agent=source.user_agent,
             proxy=source.proxy,
             obey_robots=source.robots == "obey",
+            trust=trust,
         )
 
 
@@ -245,12 +249,12 @@ class Fetcher:
     ) -> Fetcher:
         """The fetcher of a config (its settings, local roots and trusted hosts), with
         ``extra_urls`` trusted too (URLs the user gave on the command line)."""
-        settings, roots, hosts, domains = (
+        settings, roots, urls, domains = (
             (Settings(), (), (), ())
             if config is None
-            else (config.settings, config.local_roots, config.trusted_hosts, config.trusted_domains)
+            else (config.settings, config.local_roots, config.trusted_urls, config.trusted_domains)
         )
-        named = [*hosts, *(urlsplit(url).hostname or "" for url in extra_urls)]
+        named = [*urls, *extra_urls]
         return cls(
             FetchOptions.from_settings(settings),
             local_roots=(*roots, *extra_roots),
@@ -261,7 +265,7 @@ class Fetcher:
         """Take up a reloaded config's local roots and the hosts it names (the settings
         of a running fetcher stay), so that a feed added to it can reach its sources."""
         self.local_roots = _resolved(config.local_roots)
-        self.guard.trust(config.trusted_hosts, config.trusted_domains)
+        self.guard.trust(config.trusted_urls, config.trusted_domains)
 
     def __enter__(self) -> Fetcher:
         return self
@@ -298,7 +302,7 @@ class Fetcher:
         ``Page`` with status 304 and an empty body comes back when nothing changed."""
         if urlsplit(url).scheme.lower() == "file":
             return self._read_local(url)
-        self.guard.check(url)  # other schemes, internal hosts: refused before robots.txt
+        self.guard.check(url, request.trust)  # refused before robots.txt
         if request.obey_robots:
             self._check_robots(url, request)
         headers = dict(request.headers)
@@ -484,6 +488,7 @@ class Fetcher:
             self.requests_made += 1
         # one deadline for the whole download: headers (of every redirect) and body
         _current.deadline = _Deadline(self._deadlines, started + self.options.timeout)
+        _current.trust = request.trust  # every redirect is checked against the feed's
         try:
             response = self.session.get(
                 url,
@@ -505,6 +510,7 @@ class Fetcher:
             raise FetchError(url, f"request failed: {_root_cause(exc)}") from exc
         finally:
             _current.deadline = _NO_DEADLINE
+            _current.trust = None
         with response:
             return self._read_response(url, response, started)
 
@@ -658,7 +664,7 @@ class _GuardedAdapter(requests.adapters.HTTPAdapter):
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
         url = request.url or ""
-        self.guard.check(url)
+        self.guard.check(url, getattr(_current, "trust", None))
         if not kwargs.get("proxies"):
             kwargs["proxies"] = self.environment_proxies.for_url(url)
         try:
@@ -724,6 +730,7 @@ class _Deadline:
 
 class _CurrentDownload(threading.local):
     deadline: _Deadline
+    trust: Trust | None = None
 
 
 _NO_DEADLINE = _Deadline(None, float("inf"))

@@ -29,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from feeds.addresses import Trust
 from feeds.config import Config, ExtractRules, Feed, Settings, SourceConfig
 from feeds.errors import (
     ExtractionError,
@@ -188,6 +189,13 @@ def run_feeds(
         for future in as_completed(running):
             error = future.exception()
             yield running[future], error if isinstance(error, Exception) else future.result()
+
+
+def feed_trust(feed: Feed) -> Trust:
+    """What one feed's requests may reach whatever it resolves to: the origins of its own
+    sources and its sources' ``allow_domains`` (not what other feeds name)."""
+    urls = [str(source.url) for source in feed.sources if source.url is not None]
+    return Trust.of(urls, [domain for source in feed.sources for domain in source.allow_domains])
 
 
 def failed_run(feed: Feed, message: str) -> RunReport:
@@ -384,6 +392,7 @@ class _FeedRun:
         self.budget = feed.max_new_per_run
         """New articles this run may still take (None: no limit)."""
         self._sketch_index: SketchIndex | None = None
+        self.trust = feed_trust(feed)
 
     def run_source_guarded(self, source: SourceConfig) -> None:
         """Run a source inside its own failure boundary: an unexpected error (a bug, or
@@ -413,7 +422,7 @@ class _FeedRun:
                 ),
             )
             return
-        request = RequestOptions.from_source(source)
+        request = RequestOptions.from_source(source, self.trust)
         max_age = self.feed.max_age_for(source)
         rules = rules_key(self.feed, max_age)
         config = _config_key(source, rules)

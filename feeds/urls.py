@@ -66,6 +66,19 @@ def site_of(url: str) -> str:
     return host.removeprefix("www.")
 
 
+def origin_of(url: str) -> tuple[str, int | None]:
+    """The site of a URL and its port, None for the default port of http or https: a
+    link to the same host on another port is another site (another server)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ("", None)
+    if port == _DEFAULT_PORTS.get(parts.scheme.lower()):
+        port = None
+    return site_of(url), port
+
+
 def same_site(url: str, other: str) -> bool:
     """Whether two URLs are on the same site (``www.`` ignored)."""
     return site_of(url) == site_of(other)

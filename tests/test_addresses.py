@@ -9,6 +9,7 @@ fake resolvers, and refused or never connected to).
 from __future__ import annotations
 
 import ssl
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,9 +18,11 @@ import trustme
 from pytest_httpserver import HTTPServer
 
 from feeds.addresses import AddressGuard, Resolver, is_public_address
+from feeds.config import SourceConfig
 from feeds.errors import FetchError
 from feeds.fetch import Fetcher, FetchOptions, RequestOptions
 from feeds.hosts import Politeness
+from feeds.models import Link
 from feeds.storage import Store
 from tests.conftest import WriteConfig, run_once
 from tests.sitesim import SiteSim
@@ -178,8 +181,38 @@ def test_the_config_trusts_its_source_hosts_hub_and_allowed_domains(
         "      - url: http://127.0.0.1:8000/news/\n        allow_domains: [corp.example]\n"
         "      - url: https://news.example/feed.xml\n"
     )
-    assert set(config.trusted_hosts) == {"127.0.0.1", "news.example", "hub.example"}
+    assert set(config.trusted_urls) == {
+        "http://127.0.0.1:8000/news/",
+        "https://news.example/feed.xml",
+        "http://hub.example/",
+    }
     assert config.trusted_domains == ("corp.example",)
+    guard = AddressGuard(config.trusted_urls, config.trusted_domains, resolver=DNS)
+    guard.check("http://127.0.0.1:8000/other")  # the origin a source names
+    with pytest.raises(FetchError, match="internal address"):
+        guard.check("http://127.0.0.1:22/")  # the same host on another port is not named
+
+
+def test_a_feed_trusts_only_what_its_own_sources_name(
+    write_config: WriteConfig,
+) -> None:
+    from feeds.pipeline import feed_trust
+
+    config = write_config(
+        "feeds:\n"
+        "  a:\n    sources: [{url: 'http://127.0.0.2:8001/news/'}]\n"
+        "  b:\n    sources: [{url: 'http://127.0.0.3:8002/admin-area/', "
+        "allow_domains: [corp.example]}]\n"
+    )
+    guard = AddressGuard(config.trusted_urls, config.trusted_domains, resolver=DNS)
+    a, b = feed_trust(config.feeds["a"]), feed_trust(config.feeds["b"])
+    guard.check("http://127.0.0.2:8001/story", a)
+    guard.check("http://127.0.0.3:8002/admin", b)
+    guard.check("http://wiki.corp.example/", b)
+    for url in ("http://127.0.0.3:8002/admin", "http://wiki.corp.example/"):
+        with pytest.raises(FetchError, match="internal address"):
+            guard.check(url, a)  # named by feed b only
+    guard.check("http://127.0.0.3:8002/admin")  # the config as a whole names it
 
 
 # through the fetcher: every redirect is checked, and nothing reaches the internal host
@@ -368,3 +401,48 @@ def test_an_https_connection_goes_to_the_address_checked_and_verifies_the_name(
             assert b"internal secret" in page.body
             with pytest.raises(FetchError, match="certificate"):  # checked against the name
                 client.fetch(f"https://127.0.0.2:{port}/secret", request=NO_ROBOTS)
+
+
+def test_a_redirect_to_what_only_another_feed_names_is_refused(
+    httpserver: HTTPServer, internal: SiteSim, write_config: WriteConfig
+) -> None:
+    from feeds.pipeline import feed_trust
+
+    config = write_config(
+        "feeds:\n"
+        f"  a:\n    sources: [{{url: '{httpserver.url_for('/news/')}'}}]\n"
+        f"  b:\n    sources: [{{url: '{internal.url('/')}'}}]\n"
+    )
+    url = redirect(httpserver, "/go", internal.url("/secret"))
+    guard = AddressGuard(config.trusted_urls, config.trusted_domains)
+    feed_a = RequestOptions(obey_robots=False, trust=feed_trust(config.feeds["a"]))
+    with fetcher(guard) as client:
+        with pytest.raises(FetchError, match="127.0.0.2 is an internal"):
+            client.fetch(url, request=feed_a)
+        internal.collect()
+        assert internal.paths() == []
+        feed_b = RequestOptions(obey_robots=False, trust=feed_trust(config.feeds["b"]))
+        assert client.fetch(internal.url("/secret"), request=feed_b).status == 200
+
+
+NOW = datetime(2024, 3, 10, tzinfo=UTC)
+
+
+def test_the_same_host_on_another_port_is_not_the_source_site() -> None:
+    from feeds.extract import continuation
+    from feeds.html import parse_document
+    from feeds.sources import filter_links
+
+    source = SourceConfig(url="http://127.0.0.1:8001/news/")
+    links = [
+        Link(url="http://127.0.0.1:8001/story", source=source.location),
+        Link(url="http://127.0.0.1:8002/admin", source=source.location),
+        Link(url="http://127.0.0.1/other", source=source.location),
+    ]
+    kept = filter_links(links, source, site=source.location, max_age=None, now=NOW)
+    assert [link.url for link in kept] == ["http://127.0.0.1:8001/story"]
+    page = "http://127.0.0.1:8001/story"
+    document = parse_document('<a rel="next" href="http://127.0.0.1:8002/story/2">2</a>')
+    assert continuation(document, page, page, None) is None  # not joined as a next page
+    document = parse_document('<a rel="next" href="http://127.0.0.1:8001/story/2">2</a>')
+    assert continuation(document, page, page, None) == "http://127.0.0.1:8001/story/2"

@@ -29,7 +29,7 @@ from feeds.patterns import compile_pattern
 from feeds.sources.listing import read_listing
 from feeds.sources.sitemap import gunzip, read_sitemap
 from feeds.sources.syndication import read_feed
-from feeds.urls import site_of
+from feeds.urls import origin_of, site_of
 
 Kind = Literal["listing", "feed", "sitemap"]
 MAX_SITEMAPS = 50
@@ -103,9 +103,12 @@ def filter_links(
     max_age: timedelta | None,
     now: datetime,
 ) -> list[Link]:
-    """Links of the source's own site (or ``allow_domains``), matching ``url_pattern``, not
-    ``url_exclude``, not older than ``max_age`` when their date is known; no duplicates."""
-    domains = {site_of(site), site_of(source.location), *source.allow_domains} - {""}
+    """Links of the source's own site (its host and port; ``www.`` aside, and the default
+    ports of http and https alike) or of ``allow_domains`` (any port), matching
+    ``url_pattern``, not ``url_exclude``, not older than ``max_age`` when their date is
+    known; no duplicates."""
+    own = {origin_of(site), origin_of(source.location)}
+    domains = set(source.allow_domains)
     pattern = compile_pattern(source.url_pattern) if source.url_pattern else None
     exclude = compile_pattern(source.url_exclude) if source.url_exclude else None
     oldest = now - max_age if max_age else None
@@ -115,8 +118,8 @@ def filter_links(
         if link.url.startswith("file:"):
             if source.path is None:
                 continue  # a web page cannot send us to local files
-        elif not _on_domains(url, domains):
-            continue
+        elif not _on_own_site(url, own) and not _on_domains(url, domains):
+            continue  # another site, or the same host on another port
         if pattern is not None and not pattern.search(url):
             continue
         if exclude is not None and exclude.search(url):
@@ -125,6 +128,16 @@ def filter_links(
             continue
         kept.setdefault(url, link)
     return list(kept.values())
+
+
+def _on_own_site(url: str, own: set[tuple[str, int | None]]) -> bool:
+    """Whether the URL is on one of the sites (or their subdomains), on its port."""
+    host, port = origin_of(url)
+    return any(
+        port == own_port and (host == own_host or host.endswith("." + own_host))
+        for own_host, own_port in own
+        if own_host
+    )
 
 
 def _on_domains(url: str, domains: set[str]) -> bool:
