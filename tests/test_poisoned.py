@@ -31,9 +31,10 @@ from feeds.sources import discover
 from feeds.storage import Store
 from feeds.workers import ExtractionPool
 from tests.conftest import WriteConfig, run_once
-from tests.newssite import article_html, listing_html, numbered_articles
+from tests.newssite import article_html, listing_html, numbered_articles, serve_news
 from tests.sitesim import SiteSim
 from tests.test_filters import ITEM
+from tests.test_sources import doc
 
 NOW = datetime(2024, 3, 10, 12, tzinfo=UTC)
 OVERFLOWING = "9999-12-31T23:59:59-23:59"
@@ -60,9 +61,7 @@ def published_titles(config: Config) -> list[str]:
 
 def test_poisoned_articles_fail_alone(site: SiteSim, write_config: WriteConfig) -> None:
     articles = numbered_articles(5)
-    for article in articles:
-        site.add(article.path, article_html(site.origin, article, articles))
-    site.add("/news/", listing_html(articles))
+    serve_news(site, articles)
     # a lone surrogate in a JSON-LD image URL (it once broke storage)
     poisoned = article_html(site.origin, articles[0], articles).replace(
         "</head>",
@@ -144,19 +143,7 @@ JSON_FEED_SHAPES: list[dict[str, Any]] = [
 
 def json_feed(items: list[Any]) -> Page:
     body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items})
-    return page_of(body.encode(), "application/feed+json")
-
-
-def page_of(body: bytes, content_type: str, url: str = "https://herald.example/feed") -> Page:
-    return Page(
-        url=url,
-        final_url=url,
-        status=200,
-        content_type=content_type,
-        body=body,
-        encoding="utf-8",
-        fetched_at=NOW,
-    )
+    return doc(body, "https://herald.example/feed", "application/feed+json")
 
 
 SOURCE = SourceConfig.model_validate({"url": "https://herald.example/feed"})
@@ -208,9 +195,7 @@ def test_an_unexpected_error_in_a_source_fails_that_source_alone(
     site: SiteSim, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     articles = numbered_articles(2)
-    for article in articles:
-        site.add(article.path, article_html(site.origin, article, articles))
-    site.add("/news/", listing_html(articles))
+    serve_news(site, articles)
     site.add("/other/", listing_html(articles))
     config = write_config(
         "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n"
@@ -316,7 +301,7 @@ def test_garbage_in_one_rss_item(title: str, date: str, link: str, category: str
         f"<pubDate>{xml_text(date)}</pubDate><category>{xml_text(category)}</category></item>"
     )
     body = f'<?xml version="1.0"?><rss version="2.0"><channel>{bad}{good}</channel></rss>'
-    check_rest_published(page_of(body.encode(), "application/rss+xml"))
+    check_rest_published(doc(body, "https://herald.example/feed", "application/rss+xml"))
 
 
 @settings(max_examples=60, deadline=None)
@@ -325,7 +310,7 @@ def test_garbage_in_one_sitemap_entry(loc: str, date: str) -> None:
     good = "".join(f"<url><loc>{url}</loc><lastmod>2024-03-01</lastmod></url>" for url in GOOD)
     bad = f"<url><loc>{xml_text(loc)}</loc><lastmod>{xml_text(date)}</lastmod></url>"
     body = f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{bad}{good}</urlset>'
-    check_rest_published(page_of(body.encode(), "application/xml"))
+    check_rest_published(doc(body, "https://herald.example/feed", "application/xml"))
 
 
 @settings(max_examples=60, deadline=None)
@@ -341,7 +326,7 @@ def test_garbage_in_one_listing_entry(href: str, date: str, title: str) -> None:
     good = "".join(entry.format(url, "A story", "2024-03-01") for url in GOOD)
     bad = entry.format(xml_text(href).replace("'", ""), xml_text(title), xml_text(date))
     body = f"<html><body><ul>{bad}{good}</ul></body></html>"
-    page = page_of(body.encode(), "text/html", "https://herald.example/news/")
+    page = doc(body, "https://herald.example/news/", "text/html")
     found = discover(page, source, max_age=None, now=NOW)
     assert set(GOOD) <= {link.url for link in found.links}
     for link in found.links:
@@ -467,9 +452,7 @@ def test_a_publish_failure_is_recorded_for_status(
     from feeds.status import collect_status
 
     articles = numbered_articles(2)
-    for article in articles:
-        site.add(article.path, article_html(site.origin, article, articles))
-    site.add("/news/", listing_html(articles))
+    serve_news(site, articles)
     config = news_config(write_config, site.url("/news/"))
 
     def full_disk(self: _Replacement) -> None:
