@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from feeds.pipeline import Clock, run_feed, utc_now
 from feeds.storage import Store
 from feeds.workers import ExtractionPool
 from tests.newssite import NewsSite
+from tests.sitesim import SiteSim
 
 DATA = Path(__file__).parent / "data"
 
@@ -38,6 +39,15 @@ def news_site(httpserver: HTTPServer) -> NewsSite:
 
 
 WriteConfig = Callable[[str], Config]
+
+
+@pytest.fixture
+def site() -> Iterator[SiteSim]:
+    """A simulated site on 127.0.0.1 (modules that want another address define their own)."""
+    with SiteSim("127.0.0.1") as sim:
+        yield sim
+
+
 FAST_SETTINGS = (
     "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n  retries: 1\n"
 )

@@ -9,7 +9,6 @@ UTC, JSON Feed fields of the wrong type, JSON nested 200,000 deep, a year-2999 d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,7 +23,7 @@ from feeds.config import Config, SourceConfig
 from feeds.errors import ConfigError
 from feeds.fetch import Fetcher, retry_after
 from feeds.filters import rejection
-from feeds.models import Link, Page
+from feeds.models import Link, Page, RunReport
 from feeds.normalise import link_article, normalise
 from feeds.pipeline import run_feeds
 from feeds.sources import discover
@@ -34,24 +33,15 @@ from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, listing_html, numbered_articles, serve_news
 from tests.sitesim import SiteSim
 from tests.test_filters import ITEM
+from tests.test_source_kinds import feed_config
 from tests.test_sources import doc
 
 NOW = datetime(2024, 3, 10, 12, tzinfo=UTC)
 OVERFLOWING = "9999-12-31T23:59:59-23:59"
 
 
-@pytest.fixture
-def site() -> Iterator[SiteSim]:
-    with SiteSim("127.0.0.1") as sim:
-        yield sim
-
-
 def news_config(write_config: WriteConfig, source: str) -> Config:
-    return write_config(
-        "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n"
-        "  retries: 0\n  max_items: 100\n"
-        f"feeds:\n  news:\n    sources:\n      - url: {source}\n"
-    )
+    return feed_config(write_config, f"    sources:\n      - url: {source}\n")
 
 
 def published_titles(config: Config) -> list[str]:
@@ -219,6 +209,15 @@ def test_an_unexpected_error_in_a_source_fails_that_source_alone(
     assert error.message.startswith("unexpected error (KeyError: 'a bug')")
 
 
+def only_outcome(config: Config) -> RunReport | Exception:
+    """What ``run_feeds`` (what ``feeds once`` runs) yields for the config's one feed."""
+    with Fetcher.for_config(config) as fetcher, ExtractionPool(0) as pool:
+        [(_, outcome)] = run_feeds(
+            list(config.feeds.values()), settings=config.settings, fetcher=fetcher, pool=pool
+        )
+    return outcome
+
+
 def test_once_records_a_run_that_stopped_with_an_error(
     write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -228,15 +227,7 @@ def test_once_records_a_run_that_stopped_with_an_error(
         raise RuntimeError("publishing broke")
 
     monkeypatch.setattr(feeds.pipeline, "publish_feed", broken)
-    with Fetcher.for_config(config) as fetcher, ExtractionPool(0) as pool:
-        [(_, outcome)] = list(
-            run_feeds(
-                list(config.feeds.values()),
-                settings=config.settings,
-                fetcher=fetcher,
-                pool=pool,
-            )
-        )
+    outcome = only_outcome(config)
     assert isinstance(outcome, RuntimeError)
     with Store.in_directory(config.settings.state_dir) as store:
         health = store.feed_health("news", NOW)
@@ -460,15 +451,7 @@ def test_a_publish_failure_is_recorded_for_status(
             raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(_Replacement, "_write_pending", full_disk)
-    with Fetcher.for_config(config) as fetcher, ExtractionPool(0) as pool:
-        [(_, outcome)] = list(
-            run_feeds(
-                list(config.feeds.values()),
-                settings=config.settings,
-                fetcher=fetcher,
-                pool=pool,
-            )
-        )
+    outcome = only_outcome(config)
     assert "No space left on device" in str(outcome)
     with Store.in_directory(config.settings.state_dir) as store:
         health = store.feed_health("news", datetime.now(UTC))
