@@ -459,3 +459,27 @@ def test_a_publish_failure_is_recorded_for_status(
     assert health.last_result == "failed"
     assert "cannot write" in (health.last_error or "")
     assert "No space left on device" in repr(status)
+
+
+def test_bidi_controls_and_illegal_characters_leave_urls_and_names() -> None:
+    link = Link(
+        url="https://herald.example/a/\u202egnp.exe",
+        source="https://herald.example/feed",
+        title_hint="\u2067Fares\u2069 rise",
+        author_hint="Ann\u202e Lee",
+        image_hint="https://herald.example/img/\ud800\u2066x.jpg",
+        categories_hint=("Trans\u202eport",),
+    )
+    item = normalise(link_article(link), link, feed="news", first_seen=NOW)
+    published = json.dumps(
+        [item.url, item.title, item.author, item.image, *item.categories, *item.aliases],
+        ensure_ascii=False,
+    )
+    for character in ("\u202e", "\u2066", "\u2067", "\u2069", "\ud800"):
+        assert character not in published
+    assert item.url == "https://herald.example/a/gnp.exe"
+    assert (item.title, item.author, item.image) == (
+        "Fares rise",
+        "Ann Lee",
+        "https://herald.example/img/x.jpg",
+    )
