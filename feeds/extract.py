@@ -322,7 +322,9 @@ def _meta_tags(document: HtmlElement) -> _MetaTags:
     tags = _MetaTags()
     for element in document.iter("meta"):
         name = element.get("property") or element.get("name") or element.get("itemprop") or ""
-        content = collapse_whitespace(element.get("content") or "")
+        # the parser decoded the attribute; a reference left in it was written twice by
+        # the site (``&amp;#8230;``), and a reader must not see it: decoded once more
+        content = collapse_whitespace(html.unescape(element.get("content") or ""))
         if name and content:
             tags.add(name.strip().lower(), content)
     return tags

@@ -11,6 +11,7 @@ import threading
 import unicodedata
 from functools import lru_cache
 from html import escape as html_escape
+from html.entities import html5, name2codepoint
 from urllib.parse import urljoin
 
 import lxml.html
@@ -30,6 +31,9 @@ _UNKNOWN_VOID = re.compile(
     r"<(embed|source|track|wbr|keygen)\b((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>", re.IGNORECASE
 )
 _CHARACTER_REFERENCE = re.compile(r"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));?")
+_NAMED_REFERENCE = re.compile(r"&([A-Za-z][A-Za-z0-9]{1,31});")
+_HTML4_NAMES = frozenset(name2codepoint) | {"apos"}
+_HTML5_ENTITIES = html5
 
 
 def strip_xml_illegal(text: str) -> str:
@@ -39,7 +43,19 @@ def strip_xml_illegal(text: str) -> str:
 
 def _parseable(html: str) -> str:
     html = _CHARACTER_REFERENCE.sub(_legal_reference, strip_xml_illegal(html))
+    html = _NAMED_REFERENCE.sub(_html5_reference, html)
     return _UNKNOWN_VOID.sub(r"<\1\2></\1>", html)
+
+
+def _html5_reference(match: re.Match[str]) -> str:
+    """An HTML5 named reference libxml2 does not know (it knows HTML 4's: ``&percnt;``,
+    ``&period;``, ``&lpar;`` would stay as text) as the characters it stands for, escaped
+    where they are markup."""
+    name = match.group(1)
+    if name in _HTML4_NAMES:
+        return match.group()
+    characters = _HTML5_ENTITIES.get(name + ";")
+    return html_escape(characters) if characters is not None else match.group()
 
 
 def _legal_reference(match: re.Match[str]) -> str:

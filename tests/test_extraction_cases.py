@@ -267,3 +267,13 @@ def test_the_text_view_keeps_cells_apart_and_words_whole(tmp_path: Path) -> None
     words = result.stdout.split()
     for word in long_words.split():
         assert word in words
+
+
+def test_html5_references_and_twice_written_meta_references_are_decoded() -> None:
+    html = article_page(
+        head="<meta name='description' content='Fares rise&amp;#8230; &amp;quot;again&amp;quot;'>",
+        paragraphs=[STORY[0] + " Fares rose by 20&percnt; &lpar;a fifth&rpar;.", *STORY[1:]],
+    )
+    item = item_of(html)
+    assert item.summary == 'Fares rise… "again"'
+    assert "Fares rose by 20% (a fifth)." in text_of_item(item)
