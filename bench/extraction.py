@@ -247,7 +247,8 @@ def measure(
                     found.text(with_title=False), str(case.expected["text"])
                 )
                 if name == "trafilatura":
-                    metadata = trafilatura.extract_metadata(case.body, default_url=case.url)
+                    page = case.body.decode("utf-8", "replace")  # the set is UTF-8
+                    metadata = trafilatura.extract_metadata(page, default_url=case.url)
                     found.title = metadata.title if metadata else None
                     found.author = metadata.author if metadata else None
                 result.title_match = _same(found.title, case.expected.get("title"))
@@ -309,7 +310,10 @@ def main() -> None:
         parser.error("--repeat takes 1 or more")
     halves = HALVES if args.half == "both" else (args.half,)
     datasets = args.shared / "datasets"
-    extractors = {"feeds": feeds_extract, "trafilatura": trafilatura_extract}
+    extractors: dict[str, Callable[[Case], Extracted]] = {
+        "feeds": feeds_extract,
+        "trafilatura": trafilatura_extract,
+    }
     output: dict[str, object] = {}
     for kind, name, reader in (
         ("news", "news-pages", news_pages),
