@@ -2,8 +2,8 @@
 the pattern (a backtracking pattern such as ``^(\\w+\\s?)+$`` cannot hang a run).
 
 RE2 has no backreferences and no lookaround (``(?=``, ``(?<!``...): a pattern that needs
-them is refused when the config is loaded, with RE2's reason. As in RE2, ``\\w``, ``\\d``
-and ``\\b`` are ASCII; ``[[:alpha:]]`` and ``\\pL`` match letters of any script.
+them is refused when the config is loaded, with RE2's reason. As in RE2, ``\\w``, ``\\d``,
+``\\b`` and ``[[:alpha:]]`` are ASCII; ``\\pL`` matches a letter of any script.
 The leftover phrasings of extraction are RE2 patterns too, for speed.
 """
 
