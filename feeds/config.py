@@ -187,7 +187,6 @@ class Settings(_Model):
     max_retry_wait: Duration = timedelta(minutes=1)
     retry_after_limit: Duration = timedelta(hours=1)
     websub_hub: HttpUrl | None = None
-    stylesheet: bool = False
     run_at_start: bool = True
     jitter: Delay | None = None
     unhealthy_after: int = Field(3, ge=1)
@@ -546,6 +545,11 @@ def parse_config(text: str, file: Path) -> Config:
 
 
 _YAML_WARNINGS = (YAMLWarning, YAMLFutureWarning)
+REMOVED_KEYS = {
+    "stylesheet": "removed: browsers are dropping XSLT; every feed now has a page for "
+    "people, output/<feed>.html, linked from index.html. Delete this line",
+}
+"""Keys earlier versions took, with what to do instead."""
 MAX_YAML_VALUES = 100_000
 """Values a config may hold once its aliases are expanded: far more than any real one,
 far fewer than an alias bomb (703 bytes that expand to billions)."""
@@ -667,6 +671,8 @@ def _message(error: ErrorDetails) -> str:
         return "required, but missing"
     if kind == "extra_forbidden":
         key = str(error["loc"][-1])
+        if key in REMOVED_KEYS:
+            return REMOVED_KEYS[key]
         message = "unknown key"
         allowed = _allowed_keys(error)
         if allowed:

@@ -53,7 +53,6 @@ from feeds.urls import is_web_url
 
 EMPTY_FEED_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 """The date of a feed with no items yet: fixed, so an empty feed is stable too."""
-STYLESHEET_NAME = "feed.xsl"
 _NS = {
     "atom": "http://www.w3.org/2005/Atom",
     "content": "http://purl.org/rss/1.0/modules/content/",
@@ -73,16 +72,18 @@ class Writable(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class FeedFormat:
-    """One output format: its config name, file suffix and media type."""
+    """One output format: its config name, file suffix, media type and label."""
 
     name: str
     suffix: str
     media_type: str
+    label: str
+    """What people call it."""
 
 
-RSS = FeedFormat("rss", ".xml", "application/rss+xml")
-ATOM = FeedFormat("atom", ".atom", "application/atom+xml")
-JSON_FEED = FeedFormat("json", ".json", "application/feed+json")
+RSS = FeedFormat("rss", ".xml", "application/rss+xml", "RSS")
+ATOM = FeedFormat("atom", ".atom", "application/atom+xml", "Atom")
+JSON_FEED = FeedFormat("json", ".json", "application/feed+json", "JSON Feed")
 FORMATS = {fmt.name: fmt for fmt in (RSS, ATOM, JSON_FEED)}
 
 
@@ -100,7 +101,6 @@ class Channel:
     language: str | None = None
     icon: str | None = None
     hub: str | None = None
-    stylesheet: bool = False
 
     def url(self, fmt: FeedFormat) -> str:
         """Where the file of ``fmt`` is served: its self link."""
@@ -110,6 +110,11 @@ class Channel:
 def file_name(feed_id: str, fmt: FeedFormat) -> str:
     """The file a feed is published to in the output directory."""
     return f"{feed_id}{fmt.suffix}"
+
+
+def page_name(feed_id: str) -> str:
+    """The feed's page for people (its items as a browser shows them)."""
+    return f"{feed_id}.html"
 
 
 def feed_formats(feed: Feed) -> list[FeedFormat]:
@@ -143,7 +148,6 @@ def channel_for(
         language=feed.language,
         icon=feed.icon or icon,
         hub=settings.websub_hub,
-        stylesheet=settings.stylesheet,
     )
 
 
@@ -158,30 +162,29 @@ def publish(
     a big feed is never all in memory."""
     with ExitStack() as stack:
         files = {
-            fmt: stack.enter_context(_Replacement(output_dir / file_name(channel.feed_id, fmt)))
+            file_name(channel.feed_id, fmt): stack.enter_context(
+                _Replacement(output_dir / file_name(channel.feed_id, fmt))
+            )
             for fmt in formats
         }
-        _write_all(channel, items, [_writer(channel, fmt, out) for fmt, out in files.items()])
-        # every format written out in full before any is put in place: a full disk (or any
+        page = page_name(channel.feed_id)
+        files[page] = stack.enter_context(_Replacement(output_dir / page))
+        writers = [_writer(channel, fmt, files[file_name(channel.feed_id, fmt)]) for fmt in formats]
+        writers.append(_feed_page_document(channel, formats, files[page]))
+        _write_all(channel, items, writers)
+        # every file written out in full before any is put in place: a full disk (or any
         # write error) leaves every old file, not a new RSS beside an old Atom
-        changed = [(fmt, out) for fmt, out in files.items() if out.finish()]
+        changed = [(name, out) for name, out in files.items() if out.finish()]
         for _, out in changed:
             out.put_in_place()
         if changed:
             _fsync_directory(output_dir)
-        written = [file_name(channel.feed_id, fmt) for fmt, _ in changed]
-    if channel.stylesheet and write_if_changed(
-        output_dir / STYLESHEET_NAME, _template(STYLESHEET_NAME).encode()
-    ):
-        written.append(STYLESHEET_NAME)
-    return tuple(written)
+    return tuple(name for name, _ in changed)
 
 
 def files_in_place(channel: Channel, formats: Sequence[FeedFormat], output_dir: Path) -> bool:
     """Whether every file ``publish`` writes for the feed is in ``output_dir``."""
-    names = [file_name(channel.feed_id, fmt) for fmt in formats]
-    if channel.stylesheet:
-        names.append(STYLESHEET_NAME)
+    names = [*(file_name(channel.feed_id, fmt) for fmt in formats), page_name(channel.feed_id)]
     return all((output_dir / name).is_file() for name in names)
 
 
@@ -483,8 +486,6 @@ def _clean(text: str) -> str:
 
 def _rss_document(channel: Channel, w: _XmlWriter) -> DocumentWriter:
     w.start()
-    if channel.stylesheet:
-        w.pi("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET_NAME}"')
     namespaces = {f"xmlns:{prefix}": uri for prefix, uri in _NS.items()}
     with w.element("rss", {"version": "2.0", **namespaces}), w.element("channel"):
         w.leaf("title", channel.title, plain=True)
@@ -531,8 +532,6 @@ def _rss_item(item: Item, w: _XmlWriter) -> None:
 
 def _atom_document(channel: Channel, w: _XmlWriter) -> DocumentWriter:
     w.start()
-    if channel.stylesheet:
-        w.pi("xml-stylesheet", f'type="text/xsl" href="{STYLESHEET_NAME}"')
     attributes = {"xmlns": _NS["atom"]}
     if channel.language:
         attributes["xml:lang"] = channel.language
@@ -577,6 +576,68 @@ def _atom_entry(item: Item, w: _XmlWriter) -> None:
     if item.image:
         w.leaf("link", None, _link(item.image, "enclosure", _image_type(item.image)))
     w.close("entry")
+
+
+def _feed_page_document(
+    channel: Channel, formats: Sequence[FeedFormat], out: Writable
+) -> DocumentWriter:
+    """``<feed>.html``: the feed's items as a person reads them, with a link to each of
+    the feed's formats (and autodiscovery of them). No script; every field escaped."""
+    head, foot = _template("feed.html").split("${items}")
+    fields = {
+        "title": html.escape(channel.title),
+        "description": html.escape(channel.description),
+        "site": html.escape(channel.site_url),
+        "lang": html.escape(channel.language or "en"),
+        "alternates": _alternates(channel, formats),
+        "subscribe": _subscribe_links(channel.feed_id, formats),
+        "version": __version__,
+    }
+    out.write(Template(head).substitute(fields).encode())
+    count = 0
+    while (item := (yield)) is not None:
+        count += 1
+        out.write(_page_entry(item).encode())
+    empty = "" if count else "    <p>No items yet: the feed has not found any.</p>\n"
+    out.write((empty + Template(foot).substitute(fields)).encode())
+
+
+def _page_entry(item: Item) -> str:
+    image = (
+        f'      <img src="{html.escape(item.image)}" alt="" loading="lazy">\n'
+        if item.image and is_web_url(item.image)
+        else ""
+    )
+    byline = f" · {html.escape(item.author)}" if item.author else ""
+    when = f"{item.published:%Y-%m-%d %H:%M} UTC"
+    return (
+        "    <article>\n"
+        f'      <h2><a href="{html.escape(item.url)}">{html.escape(item.title)}</a></h2>\n'
+        f'      <p class="meta"><time datetime="{_rfc3339(item.published)}">{when}</time>'
+        f"{byline}</p>\n"
+        f"{image}"
+        f"      <p>{html.escape(item.summary)}</p>\n"
+        f'      <p><a href="{html.escape(item.url)}">Read the article</a></p>\n'
+        "    </article>\n"
+    )
+
+
+def _alternates(channel: Channel, formats: Sequence[FeedFormat]) -> str:
+    """``<link rel="alternate">`` for each format of a feed (readers and browsers find
+    the feed from the page)."""
+    return "\n".join(
+        f'  <link rel="alternate" type="{fmt.media_type}" '
+        f'title="{html.escape(channel.title)} ({fmt.label})" '
+        f'href="{html.escape(file_name(channel.feed_id, fmt))}">'
+        for fmt in formats
+    )
+
+
+def _subscribe_links(feed_id: str, formats: Sequence[FeedFormat]) -> str:
+    return ", ".join(
+        f'<a href="{html.escape(file_name(feed_id, fmt))}" type="{fmt.media_type}">{fmt.label}</a>'
+        for fmt in formats
+    )
 
 
 def _json_feed_document(channel: Channel, out: Writable) -> DocumentWriter:
@@ -679,42 +740,43 @@ class Listing:
 
 
 def render_index(listings: Sequence[Listing], *, title: str = "Feeds") -> bytes:
-    """``index.html``: every feed with its description, item count, last update and a
-    subscribe link per format."""
+    """``index.html``: every feed with its description, item count, last update, its page
+    and a subscribe link per format; the OPML files; autodiscovery of every feed."""
     rows = []
     for listing in listings:
         channel = listing.channel
-        links = " ".join(
-            f'<a href="{html.escape(file_name(channel.feed_id, fmt))}" type="{fmt.media_type}">'
-            f"{fmt.name.upper() if fmt is not JSON_FEED else 'JSON Feed'}</a>"
-            for fmt in listing.formats
-        )
         updated = "never"
         if channel.updated != EMPTY_FEED_DATE:
             when = f"{channel.updated:%Y-%m-%d %H:%M} UTC"
             updated = f'<time datetime="{_rfc3339(channel.updated)}">{when}</time>'
-
+        page = html.escape(page_name(channel.feed_id))
+        site = html.escape(channel.site_url)
         rows.append(
             f"""    <li>
-      <h2><a href="{html.escape(channel.site_url)}">{html.escape(channel.title)}</a></h2>
+      <h2><a href="{page}">{html.escape(channel.title)}</a></h2>
       <p>{html.escape(channel.description)}</p>
-      <p>{listing.items} items · updated {updated} · subscribe: {links}</p>
+      <p>{_count(listing.items, "item")} · updated {updated} · from <a href="{site}">{site}</a></p>
+      <p>Subscribe: {_subscribe_links(channel.feed_id, listing.formats)}</p>
     </li>"""
         )
-    alternates = "\n".join(
-        f'  <link rel="alternate" type="{listing.formats[0].media_type}" '
-        f'title="{html.escape(listing.channel.title)}" '
-        f'href="{html.escape(file_name(listing.channel.feed_id, listing.formats[0]))}">'
-        for listing in listings
+    opml = ", ".join(
+        f'<a href="{opml_name(fmt)}">{opml_name(fmt)}</a>'
+        + (f" ({fmt.label})" if fmt is not None else " (each feed in its first format)")
+        for fmt in (None, *FORMATS.values())
     )
     page = Template(_template("index.html")).substitute(
         title=html.escape(title),
-        alternates=alternates,
-        count=len(listings),
+        alternates="\n".join(_alternates(listing.channel, listing.formats) for listing in listings),
+        count=_count(len(listings), "feed"),
+        opml=opml,
         feeds="\n".join(rows),
         version=__version__,
     )
     return page.encode()
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def render_opml(

@@ -43,7 +43,6 @@ CONTENT_TYPES = {
     ".json": "application/feed+json; charset=utf-8",
     ".opml": "text/x-opml; charset=utf-8",
     ".html": "text/html; charset=utf-8",
-    ".xsl": "text/xsl; charset=utf-8",
 }
 _GZIP_MIN_BYTES = 512
 _DEFAULT_MAX_AGE = 300

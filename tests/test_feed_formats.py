@@ -109,6 +109,7 @@ def test_formats_are_chosen_per_feed(site: SiteSim, write_config: WriteConfig) -
         "feeds.opml",
         "index.html",
         "pier.atom",
+        "pier.html",  # the feed's page for people, whatever its formats
         "pier.json",
     ]
     [outline] = etree.parse(str(out / "feeds.opml")).findall(".//outline")

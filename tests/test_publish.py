@@ -10,6 +10,7 @@ import os
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -93,7 +94,7 @@ def test_golden_files(fmt: FeedFormat) -> None:
 def test_every_format_passes_the_strict_check(fmt: FeedFormat) -> None:
     check_feed(render(CHANNEL, ITEMS, fmt), fmt.name)
     check_feed(render(CHANNEL, [], fmt), fmt.name)
-    hubbed = replace(CHANNEL, hub="https://hub.example/", stylesheet=True)
+    hubbed = replace(CHANNEL, hub="https://hub.example/")
     check_feed(render(hubbed, ITEMS, fmt), fmt.name)
 
 
@@ -180,6 +181,7 @@ def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
         "harbour.xml",
         "harbour.atom",
         "harbour.json",
+        "harbour.html",
     )
     stats = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
 
@@ -187,6 +189,7 @@ def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stats
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "harbour.atom",
+        "harbour.html",
         "harbour.json",
         "harbour.xml",
     ]
@@ -204,16 +207,18 @@ def test_a_feed_of_many_blocks_is_compared_to_its_last_byte(tmp_path: Path) -> N
         )
         for n in range(200)
     ]
-    assert publish(CHANNEL, many, [RSS], tmp_path) == ("harbour.xml",)
+    assert publish(CHANNEL, many, [RSS], tmp_path) == ("harbour.xml", "harbour.html")
     assert (tmp_path / "harbour.xml").stat().st_size > 3 * 256 * 1024
     assert publish(CHANNEL, many, [RSS], tmp_path) == ()
 
     last_edited = [*many[:-1], replace(many[-1], content_html="<p>Corrected.</p>")]
+    # the page shows summaries, not content: it stays as it was
     assert publish(CHANNEL, last_edited, [RSS], tmp_path) == ("harbour.xml",)
     assert b"Corrected." in (tmp_path / "harbour.xml").read_bytes()
-    assert publish(CHANNEL, last_edited[:-1], [RSS], tmp_path) == ("harbour.xml",)
-    assert publish(CHANNEL, last_edited[:-1], [RSS], tmp_path) == ()
-    assert render(CHANNEL, last_edited[:-1], RSS) == (tmp_path / "harbour.xml").read_bytes()
+    shorter = last_edited[:-1]
+    assert publish(CHANNEL, shorter, [RSS], tmp_path) == ("harbour.xml", "harbour.html")
+    assert publish(CHANNEL, shorter, [RSS], tmp_path) == ()
+    assert render(CHANNEL, shorter, RSS) == (tmp_path / "harbour.xml").read_bytes()
 
 
 def test_an_edit_changes_only_its_item_and_the_feed_date() -> None:
@@ -270,7 +275,96 @@ def test_index_lists_every_feed_with_subscribe_links() -> None:
         in page
     )
     assert "Jobs &amp; offers" in page and "0 items · updated never" in page
-    etree.fromstring(page.encode(), etree.HTMLParser())
+    assert '<a href="harbour.atom" type="application/atom+xml">Atom</a>' in page
+    assert "ATOM" not in page
+    assert "2 feeds." in page and "1 feed." in render_index(LISTINGS[:1]).decode()
+    assert "1 item ·" in render_index([replace(LISTINGS[0], items=1)]).decode()
+    # every feed's page, every OPML file, and autodiscovery of every feed in every format
+    assert '<h2><a href="harbour.html">The Harbour Herald</a></h2>' in page
+    for name in ("feeds.opml", "feeds-rss.opml", "feeds-atom.opml", "feeds-json.opml"):
+        assert f'<a href="{name}">{name}</a>' in page
+    alternates = {
+        (link.get("type"), link.get("href"))
+        for link in html_tree(page).iter("link")
+        if link.get("rel") == "alternate"
+    }
+    assert alternates == {
+        ("application/rss+xml", "harbour.xml"),
+        ("application/atom+xml", "harbour.atom"),
+        ("application/feed+json", "harbour.json"),
+        ("application/atom+xml", "jobs.atom"),
+    }
+    assert_plain_html5(page)
+
+
+def html_tree(page: str) -> Any:
+    return etree.fromstring(page.encode(), etree.HTMLParser())
+
+
+def assert_plain_html5(page: str) -> None:
+    """A page for people: an HTML5 document whose every element is closed where it
+    should be (Python's tokenizer, strict about nesting here), with no script at all."""
+    from html.parser import HTMLParser
+
+    void = {"meta", "link", "img", "br", "hr", "input"}
+    opened: list[str] = []
+
+    class Checker(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            assert tag != "script" and not any(name.startswith("on") for name, _ in attrs)
+            if tag not in void:
+                opened.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            assert opened and opened.pop() == tag, f"</{tag}> closes {opened[-1:]}"
+
+    assert page.startswith("<!DOCTYPE html>\n<html lang=")
+    checker = Checker()
+    checker.feed(page)
+    checker.close()
+    assert opened == []
+
+
+def test_each_feed_has_a_page_for_people(tmp_path: Path) -> None:
+    hostile = replace(
+        ITEMS[1],
+        title='<script>alert(1)</script> & "quotes"',
+        author="Ann <b>Lee</b>",
+        summary="5 < 7 & <img src=x onerror=alert(1)>",
+        url="https://herald.example/a?b=1&c=<2>",
+    )
+    publish(CHANNEL, [ITEMS[0], hostile], [RSS, ATOM], tmp_path)
+    page = (tmp_path / "harbour.html").read_text(encoding="utf-8")
+    assert_plain_html5(page)
+    tree = html_tree(page)
+    assert tree.findtext(".//h1") == "The Harbour Herald"
+    assert [a.text for a in tree.findall(".//article/h2/a")] == [ITEMS[0].title, hostile.title]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;" in page
+    assert "5 &lt; 7 &amp; &lt;img src=x onerror=alert(1)&gt;" in page
+    assert 'href="https://herald.example/a?b=1&amp;c=&lt;2&gt;"' in page
+    assert [img.get("src") for img in tree.iter("img")] == [ITEMS[0].image, hostile.image]
+    assert (
+        '<time datetime="2024-03-05T09:30:00Z">2024-03-05 09:30 UTC</time> · Aisha Rahman' in page
+    )
+    assert {(link.get("type"), link.get("href")) for link in tree.iter("link")} == {
+        ("application/rss+xml", "harbour.xml"),
+        ("application/atom+xml", "harbour.atom"),
+    }
+    assert '<a href="index.html">All feeds</a>' in page
+
+
+def test_an_old_config_with_the_stylesheet_setting_says_what_replaced_it(tmp_path: Path) -> None:
+    from feeds.config import load_config
+    from feeds.errors import ConfigError
+
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "settings:\n  stylesheet: true\nfeeds:\n  a: {sources: [{url: 'https://a.example/'}]}\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(config)
+    assert "settings.stylesheet: removed" in str(raised.value)
+    assert "output/<feed>.html" in str(raised.value)
 
 
 @pytest.mark.parametrize(
