@@ -631,7 +631,10 @@ def _byline(document: HtmlElement) -> str | None:
             marked.append(element)
         elif _BYLINE_CLASS.search(element.get("class", "")):
             classed.append(element)
-    for element in (*marked, *classed):
+    candidates = [*marked, *classed]
+    # the innermost: "By <span class=author>Ann</span> · 3 May" is Ann, not the whole line
+    nested = {id(ancestor) for e in candidates for ancestor in e.iterancestors()}
+    for element in (e for e in candidates if id(e) not in nested):
         name = element.find('.//*[@itemprop="name"]')
         text = text_of(name if name is not None else element)
         if text and len(text) <= _BYLINE_MAX_CHARS:

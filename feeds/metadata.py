@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+from feeds.dates import find_date
 from feeds.html import collapse_whitespace
 
 _SEPARATORS = (" | ", " - ", " – ", " — ", " :: ", " · ", " » ", " // ")
@@ -32,7 +33,7 @@ _NOBODY = {
     "editor", "editorial", "staff", "webmaster", "user", "none",
 }  # fmt: skip
 _CONTACT = re.compile(r"\S+@\S+\.\S+|https?://\S+|(?<!\w)@\w+")
-_AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\band\b|&|\|)\s*", re.IGNORECASE)
+_AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|\band\b|&|\||·|•)\s*", re.IGNORECASE)
 _DATE_IN_URL = re.compile(
     r"/((?:19|20)\d{2})[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:[/.-]|$)"
     r"|/((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:[/.-]|$)"
@@ -82,6 +83,7 @@ def clean_author(text: str | None) -> str | None:
             part = _AFFILIATION.sub("", part).strip(" .,:;-–—()")
         if (
             not part
+            or find_date(part) is not None  # "By Ann Lee · 20 November 2026"
             or part.casefold() in _NOBODY
             or part.casefold().endswith(" by")  # "Article by", with the name elsewhere
             or _ROLE.fullmatch(part)

@@ -277,3 +277,15 @@ def test_html5_references_and_twice_written_meta_references_are_decoded() -> Non
     item = item_of(html)
     assert item.summary == 'Fares rise… "again"'
     assert "Fares rose by 20% (a fifth)." in text_of_item(item)
+
+
+@pytest.mark.parametrize(
+    "byline",
+    [
+        '<p class="byline">By <span class="author">Mira Okafor</span> · <time>20 March 2024</time></p>',
+        '<p class="byline">By Mira Okafor · 20 March 2024</p>',
+        '<div class="byline"><a rel="author" href="/people/mira">Mira Okafor</a></div>',
+    ],
+)
+def test_the_author_from_a_visible_byline_without_its_date(byline: str) -> None:
+    assert item_of(article_page(before=byline)).author == "Mira Okafor"
