@@ -83,7 +83,9 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
     image = _absolute_web_url(base, article.image or link.image_hint) or _first_image(
         article.html, base
     )
-    summary = clean_text(article.description or link.summary_hint or "") or summarise(article.text)
+    summary = clean_text(article.description or link.summary_hint or "") or summarise(
+        _without_headline(article.text, title)
+    )
     # a date the page's metadata gives wins; then the source's (a feed entry's), then one
     # guessed from the page's text; without any, the item keeps the time it was first seen
     if article.published is not None and not article.date_guessed:
@@ -302,9 +304,10 @@ def _opening_words(text: str, words: int = 12) -> str:
 
 def _without_headline(text: str, title: str) -> str:
     """The article's text without a first line repeating its title: two copies of a story
-    are compared on what they say, whatever their headlines."""
+    are compared on what they say, whatever their headlines, and a summary made of the
+    text does not begin by saying the title again."""
     first, _, rest = text.partition("\n")
-    return rest if collapse_whitespace(first).casefold() == title.casefold() else text
+    return rest if fold(first) == fold(title) else text
 
 
 def _resolve_lazy_images(root: HtmlElement) -> None:
