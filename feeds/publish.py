@@ -585,11 +585,12 @@ def _feed_page_document(
     the feed's formats (and autodiscovery of them). No script; every field escaped."""
     head, foot = _template("feed.html").split("${items}")
     fields = {
+        "head": _page_head(
+            channel.title, channel.language, _alternates(channel, formats), _FEED_PAGE_STYLE
+        ),
         "title": html.escape(channel.title),
         "description": html.escape(channel.description),
         "site": html.escape(channel.site_url),
-        "lang": html.escape(channel.language or "en"),
-        "alternates": _alternates(channel, formats),
         "subscribe": _subscribe_links(channel.feed_id, formats),
         "version": __version__,
     }
@@ -764,15 +765,35 @@ def render_index(listings: Sequence[Listing], *, title: str = "Feeds") -> bytes:
         + (f" ({fmt.label})" if fmt is not None else " (each feed in its first format)")
         for fmt in (None, *FORMATS.values())
     )
+    alternates = "\n".join(_alternates(listing.channel, listing.formats) for listing in listings)
     page = Template(_template("index.html")).substitute(
+        head=_page_head(title, "en", alternates, _INDEX_STYLE),
         title=html.escape(title),
-        alternates="\n".join(_alternates(listing.channel, listing.formats) for listing in listings),
         count=_count(len(listings), "feed"),
         opml=opml,
         feeds="\n".join(rows),
         version=__version__,
     )
     return page.encode()
+
+
+_INDEX_STYLE = """    ul { padding: 0; }
+    li { list-style: none; margin: 0 0 1.5rem; }
+    p { margin: .2rem 0; }"""
+_FEED_PAGE_STYLE = """    article { margin: 0 0 2.5rem; }
+    p { margin: .3rem 0; }
+    .meta { color: #555; font-size: .9rem; }
+    img { max-width: 100%; height: auto; margin: .5rem 0; }"""
+
+
+def _page_head(title: str, language: str | None, alternates: str, style: str) -> str:
+    """The head both pages share: language, title, no icon request, autodiscovery links."""
+    return Template(_template("head.html")).substitute(
+        lang=html.escape(language or "en"),
+        title=html.escape(title),
+        alternates=alternates,
+        style=style,
+    )
 
 
 def _count(number: int, noun: str) -> str:
