@@ -97,9 +97,6 @@ class Trust:
             or any(host == domain or host.endswith("." + domain) for domain in self.domains)
         )
 
-    def __or__(self, other: Trust) -> Trust:
-        return Trust(self.origins | other.origins, self.domains | other.domains)
-
 
 class AddressGuard:
     """Refuses requests to non-web schemes and to internal addresses, except to the

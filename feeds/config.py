@@ -430,6 +430,11 @@ class Feed:
     formats: tuple[str, ...] = ("rss", "atom", "json")
     cron: str | None = None
 
+    @property
+    def source_urls(self) -> list[str]:
+        """The URLs of the feed's web sources."""
+        return [str(source.url) for source in self.sources if source.url is not None]
+
     def max_age_for(self, source: SourceConfig) -> timedelta | None:
         """How old an article of ``source`` may be: its own ``max_age``, else the feed's."""
         return source.max_age or self.max_age
@@ -479,7 +484,7 @@ class Config:
 
     def named_by(self, feed: Feed) -> list[str]:
         """The URLs one feed names: its sources', and the WebSub hub it pings."""
-        urls = [str(source.url) for source in feed.sources if source.url is not None]
+        urls = feed.source_urls
         if self.settings.websub_hub is not None:
             urls.append(str(self.settings.websub_hub))
         return urls

@@ -19,7 +19,6 @@ from lxml import etree
 from lxml.cssselect import CSSSelector, SelectorError
 from lxml.html import HtmlElement as HtmlElement
 
-_WHITESPACE = re.compile(r"\s+")
 # Characters XML 1.0 forbids, plus the C1 controls and non-characters readers choke on.
 _XML_ILLEGAL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]"

@@ -86,7 +86,7 @@ _LAST = re.compile(
 
 def drop_leftovers(root: HtmlElement) -> int:
     """Remove leftover blocks from an article's HTML; returns how many were removed."""
-    blocks = [element for element in root.iter(*_BLOCKS) if _is_leaf_block(element)]
+    blocks = _leaf_blocks(root)
     texts = [collapse_whitespace(element.text_content()) for element in blocks]
     dropped = 0
     for index, (element, text) in enumerate(zip(blocks, texts, strict=True)):
@@ -110,7 +110,7 @@ def drop_repeated_blocks(root: HtmlElement) -> int:
     standfirst the page also shows as a paragraph), compared folded; returns how many."""
     seen: set[str] = set()
     dropped = 0
-    for element in [element for element in root.iter(*_BLOCKS) if _is_leaf_block(element)]:
+    for element in _leaf_blocks(root):
         text = fold(element.text_content())
         if text.count(" ") + 1 < _REPEAT_MIN_WORDS:
             continue
@@ -128,6 +128,11 @@ def _disguised(text: str) -> bool:
         return False
     mixed = sum(1 for word in text.split() if _LATIN.search(word) and _CYRILLIC.search(word))
     return mixed >= 3
+
+
+def _leaf_blocks(root: HtmlElement) -> list[HtmlElement]:
+    """The blocks of the article that hold no other block, in order."""
+    return [element for element in root.iter(*_BLOCKS) if _is_leaf_block(element)]
 
 
 def _is_leaf_block(element: HtmlElement) -> bool:

@@ -42,10 +42,10 @@ _KEY_CHARS = 60
 _MIN_KEY_CHARS = 16  # a block with fewer characters (spaces aside) says too little to place
 _MIN_IMAGE_SIDE = 48  # pixels: smaller images are icons, buttons and trackers
 _IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg)(?:[?#]|$)", re.IGNORECASE)
-LAZY_SRC_ATTRIBUTES = (
+_LAZY_SRC_ATTRIBUTES = (
     "data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-hi-res-src",
 )  # fmt: skip
-SRCSET_ATTRIBUTES = ("data-srcset", "data-lazy-srcset", "srcset")
+_SRCSET_ATTRIBUTES = ("data-srcset", "data-lazy-srcset", "srcset")
 _PLACEHOLDER = re.compile(
     r"placeholder|blank\.|spacer|transparent|1x1|pixel\.|lazy|loading|gr[ae]y\.gif", re.I
 )
@@ -136,8 +136,8 @@ def image_source(image: HtmlElement) -> tuple[str | None, str | None]:
     A lazy-loading attribute (``data-src``, ``data-original``...) wins over ``src``, which
     then holds a placeholder; a ``src`` that is a data URI or looks like a placeholder
     gives way to the best candidate of ``srcset`` (or ``data-srcset``)."""
-    srcset = next((image.get(name) for name in SRCSET_ATTRIBUTES if image.get(name)), None)
-    lazy = next((image.get(name) for name in LAZY_SRC_ATTRIBUTES if image.get(name)), None)
+    srcset = next((image.get(name) for name in _SRCSET_ATTRIBUTES if image.get(name)), None)
+    lazy = next((image.get(name) for name in _LAZY_SRC_ATTRIBUTES if image.get(name)), None)
     if lazy and not lazy.startswith("data:"):
         return lazy.strip(), srcset
     src = (image.get("src") or "").strip()

@@ -194,8 +194,8 @@ def run_feeds(
 def feed_trust(feed: Feed) -> Trust:
     """What one feed's requests may reach whatever it resolves to: the origins of its own
     sources and its sources' ``allow_domains`` (not what other feeds name)."""
-    urls = [str(source.url) for source in feed.sources if source.url is not None]
-    return Trust.of(urls, [domain for source in feed.sources for domain in source.allow_domains])
+    domains = [domain for source in feed.sources for domain in source.allow_domains]
+    return Trust.of(feed.source_urls, domains)
 
 
 def failed_run(feed: Feed, message: str) -> RunReport:
