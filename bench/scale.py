@@ -3,7 +3,7 @@
     python bench/scale.py [--pages ../shared/datasets/news-pages] [--articles 1000]
                           [--large 5000] [--feeds 40] [--hosts 4] [--latency 0.05]
                           [--repeat 3]
-                          [--only floor,cold,memory,polite,publish] [--time-limit 1800]
+                          [--only floor,cold,memory,polite] [--time-limit 1800]
 
 Simulated sites (tests/sitesim.py, one forked server per loopback address 127.0.0.2,
 127.0.0.3, ...: ETag/304, added latency) serve ``--feeds`` feeds, the articles shared
@@ -26,7 +26,6 @@ warm     ``feeds once`` again: nothing new (every source answers 304)
 memory   a cold run with ``--large`` articles: its peak memory against the cold run's
 polite   100 feeds on 20 hosts, 20 new articles each (light generated pages), with the
          default politeness (1 request/s per host): time against the per-host bound
-publish  writing a 10,000-item feed (RSS, Atom, JSON Feed) from the state database
 
 Memory is the peak, sampled every 0.2 s, of the proportional set size (PSS: shared pages
 split between the processes sharing them) summed over the process tree of ``feeds``
@@ -41,9 +40,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
-import resource
 import signal
 import statistics
 import subprocess
@@ -51,10 +48,9 @@ import sys
 import tempfile
 import threading
 import time
-import tracemalloc
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,9 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from feeds.config import load_config  # noqa: E402
 from feeds.fetch import detect_encoding  # noqa: E402
-from feeds.models import Item, Link, Page  # noqa: E402
-from feeds.pipeline import publish_feed  # noqa: E402
-from feeds.storage import Store  # noqa: E402
+from feeds.models import Link, Page  # noqa: E402
 from feeds.workers import ArticleJob, ExtractionPool, default_workers, outcome_of  # noqa: E402
 from tests.newssite import article_html, numbered_articles  # noqa: E402
 from tests.sitesim import SiteSim  # noqa: E402
@@ -476,87 +470,6 @@ def polite_scenario(args: argparse.Namespace) -> None:
         )
 
 
-def publish_child(directory: Path, items: int, formats: str) -> None:
-    """(In a fresh process) store ``items`` items, then time writing the feed's files."""
-    config_path = directory / "feeds.yaml"
-    config_path.write_text(
-        "settings:\n  output_dir: output\n  state_dir: state\n"
-        f"feeds:\n  big:\n    max_items: {items}\n    formats: [{formats}]\n"
-        "    sources: [{url: 'http://127.0.0.2/'}]\n"
-    )
-    config = load_config(config_path)
-    now = datetime.now(UTC)
-    paragraph = (
-        "<p>The council met on Tuesday to discuss the harbour, the ferries and the new "
-        "pier; residents asked about parking, noise and the opening hours of the library.</p>"
-    )
-    with Store.in_directory(config.settings.state_dir) as store, store.transaction():
-        for n in range(items):
-            store.add_item(
-                Item(
-                    id=f"urn:uuid:00000000-0000-4000-8000-{n:012d}",
-                    feed="big",
-                    url=f"http://127.0.0.2/news/{n}",
-                    title=f"Story number {n} about the harbour",
-                    published=now - timedelta(minutes=n),
-                    updated=now - timedelta(minutes=n),
-                    summary="The council met on Tuesday to discuss the harbour.",
-                    content_html=paragraph * 20 + f'<p><img src="http://127.0.0.2/{n}.jpg"></p>',
-                    fingerprint=(),
-                    first_seen=now - timedelta(minutes=n),
-                    author="A. Reporter",
-                    categories=("harbour", "council"),
-                )
-            )
-    # reopened, as after the runs that stored the items (closing checkpoints the WAL)
-    with Store.in_directory(config.settings.state_dir) as store:
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
-        written = publish_feed(config.feeds["big"], settings=config.settings, store=store)
-        seconds = time.perf_counter() - started
-        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        # again, tracing allocations (which slows everything down): same work, same files
-        tracemalloc.start()
-        publish_feed(config.feeds["big"], settings=config.settings, store=store)
-        _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    sizes = {name: (config.settings.output_dir / name).stat().st_size for name in written}
-    print(
-        json.dumps(
-            {
-                "seconds": seconds,
-                "python_peak_mb": peak / 2**20,
-                "max_rss_mb": rss_after / 1024,
-                "rss_growth_mb": (rss_after - rss_before) / 1024,
-                "files": sizes,
-            }
-        )
-    )
-
-
-def publish_scenario(items: int) -> None:
-    for formats in ("rss,atom,json", "rss", "atom", "json"):
-        with tempfile.TemporaryDirectory() as tmp:
-            command = [sys.executable, __file__, "--publish-child", tmp, "--items", str(items)]
-            result = subprocess.run(
-                [*command, "--formats", formats],
-                capture_output=True,
-                text=True,
-                timeout=remaining(),
-                check=True,
-            )
-        figures = json.loads(result.stdout)
-        sizes = figures["files"].items()
-        files = ", ".join(f"{name} {size / 2**20:.1f} MB" for name, size in sizes)
-        print(
-            f"publish {figures['seconds']:7.2f} s  {items} items [{formats}]; Python allocations "
-            f"peak {figures['python_peak_mb']:.1f} MB, process peak RSS "
-            f"{figures['max_rss_mb']:.0f} MB (+{figures['rss_growth_mb']:.0f} MB while writing); "
-            f"{files}"
-        )
-    print("publish target: < 1 s and < 100 MB for a 10,000-item feed")
-
-
 def main() -> None:
     global DEADLINE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -569,15 +482,9 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=3, help="cold runs, each between two floors (median)"
     )
-    parser.add_argument("--items", type=int, default=10000, help="items of the publish scenario")
-    parser.add_argument("--only", default="floor,cold,warm,memory,polite,publish")
+    parser.add_argument("--only", default="floor,cold,warm,memory,polite")
     parser.add_argument("--time-limit", type=float, default=1800)
-    parser.add_argument("--publish-child", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--formats", default="rss,atom,json", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.publish_child:
-        publish_child(args.publish_child, args.items, args.formats)
-        return
     if args.repeat < 1:
         parser.error("--repeat: at least one cold run")
     DEADLINE = time.monotonic() + args.time_limit
@@ -588,8 +495,6 @@ def main() -> None:
             scale_scenarios(args, only)
         if "polite" in only:
             polite_scenario(args)
-        if "publish" in only:
-            publish_scenario(args.items)
     except TimeLimitError:
         sys.exit(f"stopped: the time limit ({args.time_limit:.0f} s) was reached")
 

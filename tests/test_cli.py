@@ -12,6 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from feeds.cli import main
+from feeds.publish import FORMATS, JSON_FEED
+from tests.feedcheck import check_feed
 from tests.newssite import NewsSite
 
 ROOT = Path(__file__).parent.parent
@@ -89,8 +91,9 @@ def test_once_runs_the_bundled_sample_site_offline(tmp_path: Path) -> None:
 
     assert status == 0, err
     assert out.startswith("riverside: 3 new, 0 updated, 0 unchanged, 0 duplicate, 0 failed")
-    assert (tmp_path / "output" / "riverside.xml").is_file()
-    assert (tmp_path / "output" / "riverside.atom").is_file()
+    for fmt in FORMATS.values():  # every format, strictly checked
+        parsed = check_feed((tmp_path / "output" / f"riverside{fmt.suffix}").read_bytes(), fmt.name)
+        assert len(parsed["items"] if fmt is JSON_FEED else parsed.entries) == 3
     assert (tmp_path / "state" / "feeds.sqlite3").is_file()
 
     status, out, _ = invoke("--config", str(config_dir / "feeds.yaml"), "once")

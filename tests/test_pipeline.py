@@ -12,8 +12,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from feeds.html import block_text, parse_fragment
+from feeds.publish import feed_formats
 from feeds.storage import Store
 from tests.conftest import DATA, WriteConfig, run_once
+from tests.feedcheck import check_feed
 from tests.newssite import BOILERPLATE, NewsSite, SiteArticle
 
 
@@ -216,6 +218,8 @@ def test_seed_article_becomes_one_clean_item(
     report = run_once(config, "world")
 
     assert report.new == 1
+    for fmt in feed_formats(config.feeds["world"]):  # strictly checked
+        check_feed((config.settings.output_dir / f"world{fmt.suffix}").read_bytes(), fmt.name)
     for feed_file in feed_paths(config, "world"):
         [entry] = read_feed(feed_file).entries
         assert entry.title == SEED_TITLE

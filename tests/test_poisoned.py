@@ -418,15 +418,15 @@ def test_a_full_disk_replaces_no_format(tmp_path: Any, monkeypatch: pytest.Monke
     formats = list(FORMATS.values())
     publish(CHANNEL, ITEMS, formats, tmp_path)
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
-    real = _Replacement._write_pending
+    real = _Replacement.write
 
-    def full_disk_for_atom(self: _Replacement) -> None:
+    def full_disk_for_atom(self: _Replacement, data: bytes) -> int:
         if self.path.suffix == ".atom":
             with self._reporting():
                 raise OSError(errno.ENOSPC, "No space left on device")
-        real(self)
+        return real(self, data)
 
-    monkeypatch.setattr(_Replacement, "_write_pending", full_disk_for_atom)
+    monkeypatch.setattr(_Replacement, "write", full_disk_for_atom)
     edited = [replace(ITEMS[0], title="An edited title"), *ITEMS[1:]]
     with pytest.raises(PublishError, match="No space left on device"):
         publish(CHANNEL, edited, formats, tmp_path)
@@ -446,11 +446,11 @@ def test_a_publish_failure_is_recorded_for_status(
     serve_news(site, articles)
     config = news_config(write_config, site.url("/news/"))
 
-    def full_disk(self: _Replacement) -> None:
+    def full_disk(self: _Replacement, data: bytes) -> int:
         with self._reporting():
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(_Replacement, "_write_pending", full_disk)
+    monkeypatch.setattr(_Replacement, "write", full_disk)
     outcome = only_outcome(config)
     assert "No space left on device" in str(outcome)
     with Store.in_directory(config.settings.state_dir) as store:
