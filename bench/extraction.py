@@ -47,8 +47,8 @@ sys.path.insert(0, str(ROOT))
 import trafilatura  # noqa: E402
 
 from feeds.errors import ExtractionError  # noqa: E402
-from feeds.extract import extract_article  # noqa: E402
-from feeds.fetch import detect_encoding  # noqa: E402
+from feeds.extraction.article import extract_article  # noqa: E402
+from feeds.fetching.client import detect_encoding  # noqa: E402
 from feeds.html import block_text, parse_fragment  # noqa: E402
 from feeds.models import Item, Link, Page  # noqa: E402
 from feeds.normalise import normalise  # noqa: E402

@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from feeds.publish import FORMATS, file_name  # noqa: E402
+from feeds.publishing.channel import file_name  # noqa: E402
+from feeds.publishing.formats import FORMATS  # noqa: E402
 from tests.feedcheck import FeedProblemError, check_feed  # noqa: E402
 from tests.sitesim import SiteSim  # noqa: E402
 

@@ -23,10 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from feeds.config import load_config  # noqa: E402
-from feeds.fetch import Fetcher  # noqa: E402
+from feeds.fetching.client import Fetcher  # noqa: E402
 from feeds.models import RunReport  # noqa: E402
-from feeds.pipeline import run_feed  # noqa: E402
-from feeds.storage import Store  # noqa: E402
+from feeds.run.feed import run_feed  # noqa: E402
+from feeds.storage.sqlite import Store  # noqa: E402
 from tests.newssite import article_html, numbered_articles  # noqa: E402
 from tests.sitesim import SiteSim  # noqa: E402
 

@@ -33,9 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 from feeds.config import load_config  # noqa: E402
 from feeds.models import Item  # noqa: E402
-from feeds.pipeline import publish_feed  # noqa: E402
-from feeds.publish import FORMATS, channel_for, render, render_feed_page  # noqa: E402
-from feeds.storage import Store  # noqa: E402
+from feeds.publishing.formats import FORMATS, render  # noqa: E402
+from feeds.publishing.pages import render_feed_page  # noqa: E402
+from feeds.run.publish import (  # noqa: E402
+    channel_for,
+    publish_feed,
+)
+from feeds.storage.sqlite import Store  # noqa: E402
 
 T = TypeVar("T")
 PARAGRAPH = (

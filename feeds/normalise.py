@@ -19,6 +19,7 @@ from html import escape, unescape
 import nh3
 
 from feeds.dates import FUTURE_TOLERANCE
+from feeds.extraction.media import EMBED_MARK, image_source
 from feeds.html import (
     HtmlElement,
     collapse_whitespace,
@@ -27,7 +28,6 @@ from feeds.html import (
     serialize_inner,
     strip_xml_illegal,
 )
-from feeds.media import EMBED_MARK, image_source
 from feeds.models import Article, Item, Link
 from feeds.urls import clean_url, escaped, is_web_url, path_of, resolve, same_site, scheme_of
 

@@ -9,11 +9,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from feeds.config import Config, load_config
-from feeds.fetch import Fetcher
+from feeds.extraction.workers import ExtractionPool
+from feeds.fetching.client import Fetcher
 from feeds.models import RunReport
-from feeds.pipeline import Clock, run_feed, utc_now
-from feeds.storage import Store
-from feeds.workers import ExtractionPool
+from feeds.run.feed import Clock, run_feed, utc_now
+from feeds.storage.sqlite import Store
 from tests.newssite import NewsSite
 from tests.sitesim import SiteSim
 

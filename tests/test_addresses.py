@@ -17,13 +17,13 @@ import pytest
 import trustme
 from pytest_httpserver import HTTPServer
 
-from feeds.addresses import AddressGuard, Resolver, is_public_address
 from feeds.config import SourceConfig
 from feeds.errors import FetchError
-from feeds.fetch import Fetcher, FetchOptions, RequestOptions
-from feeds.hosts import Politeness
+from feeds.fetching.addresses import AddressGuard, Resolver, is_public_address
+from feeds.fetching.client import Fetcher, FetchOptions, RequestOptions
+from feeds.fetching.hosts import Politeness
 from feeds.models import Link
-from feeds.storage import Store
+from feeds.storage.sqlite import Store
 from tests.conftest import WriteConfig, run_once
 from tests.sitesim import SiteSim
 
@@ -196,7 +196,7 @@ def test_the_config_trusts_its_source_hosts_hub_and_allowed_domains(
 def test_a_feed_trusts_only_what_its_own_sources_name(
     write_config: WriteConfig,
 ) -> None:
-    from feeds.pipeline import feed_trust
+    from feeds.run.feed import feed_trust
 
     config = write_config(
         "feeds:\n"
@@ -367,7 +367,7 @@ def resolving_to_127_0_0_2(monkeypatch: pytest.MonkeyPatch) -> AddressGuard:
     made to the address the guard resolved."""
     public = is_public_address
     monkeypatch.setattr(
-        "feeds.addresses.is_public_address",
+        "feeds.fetching.addresses.is_public_address",
         lambda address: address == "127.0.0.2" or public(address),
     )
     return AddressGuard(resolver=lambda host, port: ["127.0.0.2"])
@@ -406,7 +406,7 @@ def test_an_https_connection_goes_to_the_address_checked_and_verifies_the_name(
 def test_a_redirect_to_what_only_another_feed_names_is_refused(
     httpserver: HTTPServer, internal: SiteSim, write_config: WriteConfig
 ) -> None:
-    from feeds.pipeline import feed_trust
+    from feeds.run.feed import feed_trust
 
     config = write_config(
         "feeds:\n"
@@ -429,7 +429,7 @@ NOW = datetime(2024, 3, 10, tzinfo=UTC)
 
 
 def test_the_same_host_on_another_port_is_not_the_source_site() -> None:
-    from feeds.extract import continuation
+    from feeds.extraction.article import continuation
     from feeds.html import parse_document
     from feeds.sources import filter_links
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from feeds.server import FeedServer
+from feeds.service.server import FeedServer
 from tests.conftest import WriteConfig, run_once
 from tests.sitesim import SiteSim
 
@@ -110,8 +110,8 @@ def served(tmp_path: Path, write_config: WriteConfig) -> Iterator[tuple[FeedServ
         )
         report = run_once(config, "harbour")
         assert report.new == 2, report
-        from feeds.pipeline import publish_index
-        from feeds.storage import Store
+        from feeds.run.publish import publish_index
+        from feeds.storage.sqlite import Store
 
         with Store.in_directory(config.settings.state_dir) as store:
             publish_index(config, store)

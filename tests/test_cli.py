@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from feeds.cli import main
-from feeds.publish import FORMATS, JSON_FEED
+from feeds.cli.commands import main
+from feeds.publishing.formats import FORMATS
+from feeds.publishing.json_feed import JSON_FEED
 from tests.feedcheck import check_feed
 from tests.newssite import NewsSite
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from feeds.deadlines import Deadlines
+from feeds.fetching.deadlines import Deadlines
 
 
 def test_actions_run_in_deadline_order_and_cancelled_ones_never() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from feeds.config import ExtractRules
 from feeds.errors import ExtractionError
-from feeds.extract import extract_article
+from feeds.extraction.article import extract_article
 from feeds.models import Page
 from tests.conftest import DATA
 

@@ -27,7 +27,7 @@ import pytest
 
 from feeds.config import Config
 from feeds.errors import PublishError
-from feeds.storage import DATABASE_NAME, Store
+from feeds.storage.sqlite import DATABASE_NAME, Store
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import SiteArticle, article_html, listing_html, numbered_articles
 from tests.sitesim import SimHandler, SiteSim
@@ -197,7 +197,7 @@ def test_a_faulty_page_loses_nothing(
 
 KILLED_WHILE_WRITING = """
 import os, signal, sys
-import feeds.publish as publish
+import feeds.publishing.files as publish
 
 original = publish._Replacement.write
 
@@ -209,7 +209,7 @@ def write(self, data):
 
 publish._Replacement.write = write
 if __name__ == "__main__":
-    from feeds.cli import main
+    from feeds.cli.commands import main
     main(["--config", sys.argv[1], "once"])
 """
 
@@ -280,8 +280,8 @@ def test_sigkill_while_writing_leaves_the_old_file_and_the_next_run_completes(
 
 WRITE_FAULTS = {
     # where the write fails: creating the new file, making it durable, putting it in place
-    "read-only": ("feeds.publish.tempfile.mkstemp", errno.EROFS),
-    "full": ("feeds.publish.os.fsync", errno.ENOSPC),
+    "read-only": ("feeds.publishing.files.tempfile.mkstemp", errno.EROFS),
+    "full": ("feeds.publishing.files.os.fsync", errno.ENOSPC),
     "denied": ("pathlib.Path.replace", errno.EACCES),
 }
 
@@ -356,7 +356,7 @@ def test_a_locked_database_is_a_clear_error_without_traceback(
     assert invoke("--config", str(config.file), "once")[0] == 0
     site.publish(numbered_articles(FIRST + LATER, prefix="harbour"))
     database = config.settings.state_dir / DATABASE_NAME
-    monkeypatch.setattr("feeds.storage.BUSY_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr("feeds.storage.sqlite.BUSY_TIMEOUT_SECONDS", 0.5)
     holder = sqlite3.connect(database, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another program holds the database
     try:

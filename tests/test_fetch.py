@@ -16,10 +16,10 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from feeds.addresses import AddressGuard
 from feeds.errors import FetchError, FetchStoppedError
-from feeds.fetch import Fetcher, FetchOptions, RequestOptions, detect_encoding
-from feeds.hosts import Politeness
+from feeds.fetching.addresses import AddressGuard
+from feeds.fetching.client import Fetcher, FetchOptions, RequestOptions, detect_encoding
+from feeds.fetching.hosts import Politeness
 from tests.sitesim import SimHandler, SiteSim
 
 OPTIONS = FetchOptions(

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from feeds.config import Feed, FilterRule, SourceConfig
-from feeds.filters import field_values, rejection, rules_key
 from feeds.models import Item
+from feeds.run.filters import field_values, rejection, rules_key
 
 NOW = datetime(2024, 3, 10, tzinfo=UTC)
 ITEM = Item(

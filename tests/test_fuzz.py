@@ -20,7 +20,7 @@ from feeds.config import load_config
 from feeds.errors import ConfigError
 from feeds.models import Article, Link
 from feeds.normalise import normalise
-from feeds.publish import FORMATS, render
+from feeds.publishing.formats import FORMATS, render
 from tests.test_publish import CHANNEL as PUBLISH_CHANNEL
 
 NOW = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)

@@ -23,11 +23,12 @@ from lxml import html as lxml_html
 
 from feeds.config import SourceConfig
 from feeds.errors import ExtractionError, SourceError
-from feeds.extract import extract_article
-from feeds.fetch import detect_encoding
+from feeds.extraction.article import extract_article
+from feeds.fetching.client import detect_encoding
 from feeds.models import Item, Link, Page
 from feeds.normalise import clean_html, normalise
-from feeds.publish import FORMATS, publish
+from feeds.publishing.files import publish
+from feeds.publishing.formats import FORMATS
 from feeds.sources import discover
 from tests.conftest import DATA
 from tests.test_publish import CHANNEL

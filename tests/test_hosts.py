@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from feeds.hosts import (
+from feeds.fetching.hosts import (
     HostGate,
     HostGates,
     Politeness,

@@ -15,14 +15,14 @@ from typing import Any
 import feedparser
 import pytest
 
-import feeds.workers
-from feeds.addresses import AddressGuard
+import feeds.extraction.workers
 from feeds.config import Config
-from feeds.fetch import Fetcher, FetchJob, FetchOptions
-from feeds.hosts import Politeness
+from feeds.fetching.addresses import AddressGuard
+from feeds.fetching.client import Fetcher, FetchJob, FetchOptions
+from feeds.fetching.hosts import Politeness
 from feeds.models import Page
-from feeds.pipeline import GIVE_UP_AFTER_RUNS
-from feeds.storage import DATABASE_NAME
+from feeds.run.feed import GIVE_UP_AFTER_RUNS
+from feeds.storage.sqlite import DATABASE_NAME
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, listing_html, numbered_articles, serve_news
 from tests.sitesim import SimHandler, SiteSim
@@ -54,13 +54,13 @@ def config_for(
 @pytest.fixture
 def extraction_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
-    real = feeds.workers.extract_article
+    real = feeds.extraction.workers.extract_article
 
     def counting(page: Any, rules: Any) -> Any:
         calls.append(page.url)
         return real(page, rules)
 
-    monkeypatch.setattr(feeds.workers, "extract_article", counting)
+    monkeypatch.setattr(feeds.extraction.workers, "extract_article", counting)
     return calls
 
 

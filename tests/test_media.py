@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from feeds.extract import extract_article
+from feeds.extraction.article import extract_article
+from feeds.extraction.leftovers import drop_leftovers
+from feeds.extraction.media import attach_captions, restore_media
 from feeds.html import parse_document, parse_fragment, to_html
-from feeds.leftovers import drop_leftovers
-from feeds.media import attach_captions, restore_media
 from feeds.models import Page
 
 BASE = "https://herald.example/news/story"

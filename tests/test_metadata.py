@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from feeds.extract import extract_article
-from feeds.metadata import clean_author, date_from_url, strip_site_name
+from feeds.extraction.article import extract_article
+from feeds.extraction.metadata import clean_author, date_from_url, strip_site_name
 from feeds.models import Page
 
 BODY = "".join(

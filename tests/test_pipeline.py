@@ -12,8 +12,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from feeds.html import block_text, parse_fragment
-from feeds.publish import feed_formats
-from feeds.storage import Store
+from feeds.run.publish import feed_formats
+from feeds.storage.sqlite import Store
 from tests.conftest import DATA, WriteConfig, run_once
 from tests.feedcheck import check_feed
 from tests.newssite import BOILERPLATE, NewsSite, SiteArticle

@@ -18,17 +18,17 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import feeds.pipeline
+import feeds.run.feed
 from feeds.config import Config, SourceConfig
 from feeds.errors import ConfigError
-from feeds.fetch import Fetcher, retry_after
-from feeds.filters import rejection
+from feeds.extraction.workers import ExtractionPool
+from feeds.fetching.client import Fetcher, retry_after
 from feeds.models import Link, Page, RunReport
 from feeds.normalise import link_article, normalise
-from feeds.pipeline import run_feeds
+from feeds.run.feed import run_feeds
+from feeds.run.filters import rejection
 from feeds.sources import discover
-from feeds.storage import Store
-from feeds.workers import ExtractionPool
+from feeds.storage.sqlite import Store
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, listing_html, numbered_articles, serve_news
 from tests.sitesim import SiteSim
@@ -192,14 +192,14 @@ def test_an_unexpected_error_in_a_source_fails_that_source_alone(
         f"feeds:\n  news:\n    sources:\n      - url: {site.url('/other/')}\n"
         f"      - url: {site.url('/news/')}\n"
     )
-    real = feeds.pipeline.discover
+    real = feeds.run.feed.discover
 
     def buggy(page: Page, *args: Any, **kwargs: Any) -> Any:
         if page.url.endswith("/other/"):
             raise KeyError("a bug")
         return real(page, *args, **kwargs)
 
-    monkeypatch.setattr(feeds.pipeline, "discover", buggy)
+    monkeypatch.setattr(feeds.run.feed, "discover", buggy)
 
     report = run_once(config, "news", clock=lambda: NOW)
 
@@ -226,7 +226,7 @@ def test_once_records_a_run_that_stopped_with_an_error(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("publishing broke")
 
-    monkeypatch.setattr(feeds.pipeline, "publish_feed", broken)
+    monkeypatch.setattr(feeds.run.feed, "publish_feed", broken)
     outcome = only_outcome(config)
     assert isinstance(outcome, RuntimeError)
     with Store.in_directory(config.settings.state_dir) as store:
@@ -383,7 +383,7 @@ def alias_bomb(field: str) -> str:
 def test_an_alias_bomb_is_refused_by_check_and_once(tmp_path: Any, field: str) -> None:
     from click.testing import CliRunner
 
-    from feeds.cli import main
+    from feeds.cli.commands import main
 
     config = tmp_path / "feeds.yaml"
     config.write_text(alias_bomb(field))
@@ -412,7 +412,8 @@ def test_a_full_disk_replaces_no_format(tmp_path: Any, monkeypatch: pytest.Monke
     import errno
 
     from feeds.errors import PublishError
-    from feeds.publish import FORMATS, _Replacement, publish
+    from feeds.publishing.files import _Replacement, publish
+    from feeds.publishing.formats import FORMATS
     from tests.test_publish import CHANNEL, ITEMS
 
     formats = list(FORMATS.values())
@@ -439,8 +440,8 @@ def test_a_publish_failure_is_recorded_for_status(
 ) -> None:
     import errno
 
-    from feeds.publish import _Replacement
-    from feeds.status import collect_status
+    from feeds.publishing.files import _Replacement
+    from feeds.service.status import collect_status
 
     articles = numbered_articles(2)
     serve_news(site, articles)

@@ -18,21 +18,12 @@ from lxml import etree
 
 from feeds.errors import PublishError
 from feeds.models import Item
-from feeds.publish import (
-    ATOM,
-    FORMATS,
-    JSON_FEED,
-    RSS,
-    Channel,
-    FeedFormat,
-    Listing,
-    display_html,
-    publish,
-    render,
-    render_index,
-    render_opml,
-    write_if_changed,
-)
+from feeds.publishing.channel import Channel, FeedFormat, display_html
+from feeds.publishing.files import publish, write_if_changed
+from feeds.publishing.formats import FORMATS, render
+from feeds.publishing.json_feed import JSON_FEED
+from feeds.publishing.pages import Listing, render_index, render_opml
+from feeds.publishing.rss_atom import ATOM, RSS
 from tests.conftest import DATA
 from tests.feedcheck import check_feed
 

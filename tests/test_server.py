@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from feeds.server import FeedServer
+from feeds.service.server import FeedServer
 
 FEED = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'

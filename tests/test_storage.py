@@ -11,7 +11,14 @@ import pytest
 
 from feeds.errors import StorageError
 from feeds.models import Item, RunError, RunReport
-from feeds.storage import MIGRATIONS, SourceHealth, Store, Validators, format_time, parse_time
+from feeds.storage.sqlite import (
+    MIGRATIONS,
+    SourceHealth,
+    Store,
+    Validators,
+    format_time,
+    parse_time,
+)
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -13,16 +13,16 @@ import feedparser
 import pytest
 
 from feeds.config import Config, Feed, SourceConfig
-from feeds.fetch import Fetcher
-from feeds.models import Link, Page
-from feeds.pipeline import interleave_by_site, run_feeds
-from feeds.workers import (
+from feeds.extraction.workers import (
     ArticleJob,
     ArticleOutcome,
     ExtractionPool,
     outcome_of,
     process_article,
 )
+from feeds.fetching.client import Fetcher
+from feeds.models import Link, Page
+from feeds.run.feed import interleave_by_site, run_feeds
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, numbered_articles, serve_news
 from tests.sitesim import SiteSim

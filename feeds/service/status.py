@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from feeds.config import Config
-from feeds.storage import Store
+from feeds.storage.sqlite import Store
 
 NextRun = Callable[[str], datetime | None]
 

@@ -29,8 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from feeds.addresses import Trust
-from feeds.config import Config, ExtractRules, Feed, Settings, SourceConfig
+from feeds.config import ExtractRules, Feed, Settings, SourceConfig
 from feeds.errors import (
     ExtractionError,
     FetchError,
@@ -39,29 +38,17 @@ from feeds.errors import (
     SourceError,
     StorageError,
 )
-from feeds.extract import extract_article, join_parts
-from feeds.fetch import Fetcher, FetchJob, RequestOptions
-from feeds.filters import rejection, rules_key
+from feeds.extraction.article import extract_article, join_parts
+from feeds.extraction.workers import ArticleJob, ArticleOutcome, ExtractionPool, outcome_of
+from feeds.fetching.addresses import Trust
+from feeds.fetching.client import Fetcher, FetchJob, RequestOptions
 from feeds.models import Article, Item, Link, Page, RunError, RunReport
 from feeds.normalise import SketchIndex, link_article, normalise
-from feeds.publish import (
-    FORMATS,
-    Listing,
-    channel_for,
-    feed_formats,
-    file_name,
-    files_in_place,
-    opml_name,
-    publication_key,
-    publish,
-    render_index,
-    render_opml,
-    write_if_changed,
-)
+from feeds.run.filters import rejection, rules_key
+from feeds.run.publish import ping_hub, publish_feed
 from feeds.sources import discover, max_pages
-from feeds.storage import SourceHealth, Store, Validators
+from feeds.storage.sqlite import SourceHealth, Store, Validators
 from feeds.urls import is_web_url, path_of, resolve
-from feeds.workers import ArticleJob, ArticleOutcome, ExtractionPool, outcome_of
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +131,7 @@ def run_feed(
         run.progress.source_done()
     written = publish_feed(feed, settings=settings, store=store)
     if written and settings.websub_hub:
-        _ping_hub(settings.websub_hub, feed, settings, written, fetcher)
+        ping_hub(settings.websub_hub, feed, settings, written, fetcher)
     report = run.tally.report(feed, time.monotonic() - started, written)
     with store.transaction():
         store.record_run(report, run.now)
@@ -257,68 +244,6 @@ def with_parts(
         parts.append(part)
         following = part.next_page
     return join_parts(article, parts)
-
-
-def publish_feed(feed: Feed, *, settings: Settings, store: Store) -> tuple[str, ...]:
-    """Write the feed's files from its stored items; returns the files that changed.
-
-    When neither the items nor the channel changed since the files were last written,
-    and the files are all there, nothing is read or written (the steady state). The key
-    of what was written is stored only once the files are in place: after a failed write
-    the next run writes them again."""
-    updated, items = store.newest_state(feed.id, feed.max_items)
-    channel = channel_for(feed, settings, updated=updated, icon=store.feed_icon(feed.id))
-    formats = feed_formats(feed)
-    key = publication_key(channel, formats, items)
-    if store.published_key(feed.id) == key and files_in_place(
-        channel, formats, settings.output_dir
-    ):
-        return ()
-    written = publish(
-        channel, store.iter_items(feed.id, feed.max_items), formats, settings.output_dir
-    )
-    with store.transaction():
-        store.set_published_key(feed.id, key)
-    return written
-
-
-def publish_index(config: Config, store: Store) -> tuple[str, ...]:
-    """Write ``index.html`` and the OPML files listing every feed of the config."""
-    settings = config.settings
-    listings = [
-        Listing(
-            channel=channel_for(
-                feed,
-                settings,
-                updated=store.newest_update(feed.id, feed.max_items),
-                icon=store.feed_icon(feed.id),
-            ),
-            formats=tuple(feed_formats(feed)),
-            items=min(store.count_items(feed.id), feed.max_items),
-        )
-        for feed in config.feeds.values()
-    ]
-    files = {"index.html": render_index(listings)}
-    for fmt in (None, *FORMATS.values()):
-        files[opml_name(fmt)] = render_opml(listings, fmt)
-    return tuple(
-        name for name, data in files.items() if write_if_changed(settings.output_dir / name, data)
-    )
-
-
-def _ping_hub(
-    hub: str, feed: Feed, settings: Settings, written: tuple[str, ...], fetcher: Fetcher
-) -> None:
-    """Tell the WebSub hub which of the feed's files changed; a failure is only logged."""
-    topics = [
-        settings.base_url + file_name(feed.id, fmt)
-        for fmt in feed_formats(feed)
-        if file_name(feed.id, fmt) in written
-    ]
-    try:
-        fetcher.ping_hub(hub, topics)
-    except FetchError as error:
-        log.warning("feed %s: %s (%s)", feed.id, error.message, hub)
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from feeds.config import SourceConfig
 from feeds.errors import SourceError
-from feeds.fetch import Fetcher
+from feeds.fetching.client import Fetcher
 from feeds.html import base_url, parse_document, text_of
 from feeds.models import Page
 from feeds.sources import detect_kind, discover

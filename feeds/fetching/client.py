@@ -53,11 +53,11 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from feeds.addresses import AddressGuard, Trust
 from feeds.config import Config, Settings, SourceConfig
-from feeds.deadlines import Deadlines
 from feeds.errors import FetchError, FetchStoppedError
-from feeds.hosts import HostGates, Politeness, StoppedError, TooEarlyError
+from feeds.fetching.addresses import AddressGuard, Trust
+from feeds.fetching.deadlines import Deadlines
+from feeds.fetching.hosts import HostGates, Politeness, StoppedError, TooEarlyError
 from feeds.html import ascii_number
 from feeds.models import Page
 

@@ -40,7 +40,7 @@ from typing import TextIO
 
 from feeds.config import ExtractRules, Settings
 from feeds.errors import ExtractionError, SourceError
-from feeds.extract import extract_article
+from feeds.extraction.article import extract_article
 from feeds.models import Article, Item, Link, Page
 from feeds.normalise import normalise
 
@@ -243,9 +243,9 @@ class ExtractionPool:
                 self._executor = None
             if self._executor is None:
                 context = multiprocessing.get_context("forkserver")
-                # trafilatura too, which feeds.extract imports on first use: loaded once,
+                # trafilatura too, which feeds.extraction.article imports on first use: loaded once,
                 # in the fork server, not in each worker
-                context.set_forkserver_preload(["feeds.workers", "trafilatura"])
+                context.set_forkserver_preload(["feeds.extraction.workers", "trafilatura"])
                 self._executor = ProcessPoolExecutor(
                     max_workers=self.workers,
                     mp_context=context,

@@ -30,7 +30,7 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from feeds import __version__
-from feeds.add import explore, feed_entry, feed_id_for
+from feeds.cli.add import explore, feed_entry, feed_id_for
 from feeds.config import (
     Config,
     Feed,
@@ -40,22 +40,20 @@ from feeds.config import (
     yaml_text,
 )
 from feeds.errors import ConfigError, FeedsError
-from feeds.fetch import Fetcher, RequestOptions, saved_page
+from feeds.extraction.workers import ExtractionPool
+from feeds.fetching.client import Fetcher, RequestOptions, saved_page
 from feeds.html import block_text, parse_fragment
 from feeds.models import Link, RunReport
 from feeds.normalise import normalise
-from feeds.pipeline import extract_with_parts, publish_index, run_feeds, utc_now
-from feeds.publish import (
-    display_html,
-    json_feed_item,
-    prepare_output_dir,
-    remove_leftovers,
-)
+from feeds.publishing.channel import display_html
+from feeds.publishing.files import prepare_output_dir, remove_leftovers
+from feeds.publishing.json_feed import json_feed_item
+from feeds.run.feed import extract_with_parts, run_feeds, utc_now
+from feeds.run.publish import publish_index
+from feeds.service.status import collect_status
 from feeds.sources import discover
-from feeds.status import collect_status
-from feeds.storage import DATABASE_NAME, StateLock, Store
+from feeds.storage.sqlite import DATABASE_NAME, StateLock, Store
 from feeds.urls import is_web_url
-from feeds.workers import ExtractionPool
 
 log = logging.getLogger("feeds")
 
@@ -327,7 +325,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context, no_serve: bool) -> None:
     """Run as a service: every feed on its schedule, output served over HTTP."""
-    from feeds.service import Service  # APScheduler and waitress only for the service
+    from feeds.service.scheduler import Service  # APScheduler and waitress only for the service
 
     try:
         service = Service(ctx.obj["config_path"], serve=not no_serve)
@@ -346,7 +344,7 @@ def run(ctx: click.Context, no_serve: bool) -> None:
 @click.pass_context
 def serve(ctx: click.Context) -> None:
     """Serve the output directory over HTTP (and /healthz), without running feeds."""
-    from feeds.service import serve_only
+    from feeds.service.scheduler import serve_only
 
     _load(ctx)  # a mistake is reported before anything starts
     try:

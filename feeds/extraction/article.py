@@ -31,6 +31,9 @@ from lxml import etree
 from feeds.config import ExtractRules
 from feeds.dates import find_date, parse_date, plausible
 from feeds.errors import ExtractionError
+from feeds.extraction.leftovers import drop_leftovers, drop_repeated_blocks
+from feeds.extraction.media import restore_media
+from feeds.extraction.metadata import clean_author, date_from_url, strip_site_name
 from feeds.html import (
     HtmlElement,
     base_url,
@@ -45,9 +48,6 @@ from feeds.html import (
     text_of,
     to_html,
 )
-from feeds.leftovers import drop_leftovers, drop_repeated_blocks
-from feeds.media import restore_media
-from feeds.metadata import clean_author, date_from_url, strip_site_name
 from feeds.models import Article, Page
 from feeds.urls import is_web_url, origin_of, resolve
 

@@ -35,14 +35,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds.config import Config, Feed, load_config
 from feeds.errors import ConfigError, FeedsError
-from feeds.fetch import Fetcher
+from feeds.extraction.workers import ExtractionPool
+from feeds.fetching.client import Fetcher
 from feeds.models import RunReport
-from feeds.pipeline import failed_run, publish_index, run_feed, utc_now
-from feeds.publish import feed_formats, file_name, prepare_output_dir, remove_leftovers
-from feeds.server import FeedServer
-from feeds.status import collect_status
-from feeds.storage import StateLock, Store
-from feeds.workers import ExtractionPool
+from feeds.publishing.channel import file_name
+from feeds.publishing.files import prepare_output_dir, remove_leftovers
+from feeds.run.feed import failed_run, run_feed, utc_now
+from feeds.run.publish import feed_formats, publish_index
+from feeds.service.server import FeedServer
+from feeds.service.status import collect_status
+from feeds.storage.sqlite import StateLock, Store
 
 log = logging.getLogger(__name__)
 
