@@ -26,7 +26,7 @@ from feeds.config import load_config  # noqa: E402
 from feeds.fetching.client import Fetcher  # noqa: E402
 from feeds.models import RunReport  # noqa: E402
 from feeds.run.feed import run_feed  # noqa: E402
-from feeds.storage.sqlite import Store  # noqa: E402
+from feeds.storage import open_store  # noqa: E402
 from tests.newssite import article_html, numbered_articles  # noqa: E402
 from tests.sitesim import SiteSim  # noqa: E402
 
@@ -60,7 +60,7 @@ def run(config_path: Path) -> tuple[float, RunReport]:
     config = load_config(config_path)
     feed = config.feeds["bench"]
     with (
-        Store.in_directory(config.settings.state_dir) as store,
+        open_store(config.settings.state_dir) as store,
         Fetcher.for_config(config) as fetcher,
     ):
         started = time.perf_counter()

@@ -39,7 +39,7 @@ from feeds.run.publish import (  # noqa: E402
     channel_for,
     publish_feed,
 )
-from feeds.storage.sqlite import Store  # noqa: E402
+from feeds.storage import open_store  # noqa: E402
 
 T = TypeVar("T")
 PARAGRAPH = (
@@ -61,13 +61,13 @@ def measure(directory: Path, size: int, repeat: int, paragraphs: int) -> dict[st
     feed = config.feeds["big"]
     now = datetime(2026, 11, 1, tzinfo=UTC)
     items = [_item(n, now, paragraphs) for n in range(size)]
-    with Store.in_directory(config.settings.state_dir) as store, store.transaction():
+    with open_store(config.settings.state_dir) as store, store.transaction():
         for item in items:
             store.add_item(item)
 
     whole: list[tuple[float, float]] = []
     files: dict[str, int] = {}
-    with Store.in_directory(config.settings.state_dir) as store:
+    with open_store(config.settings.state_dir) as store:
         for run in range(repeat):
             settings = config.settings.model_copy(update={"output_dir": directory / f"out{run}"})
             written, timing = _timed(

@@ -13,7 +13,7 @@ from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.client import Fetcher
 from feeds.models import RunReport
 from feeds.run.feed import Clock, run_feed, utc_now
-from feeds.storage.sqlite import Store
+from feeds.storage import open_store
 from tests.newssite import NewsSite
 from tests.sitesim import SiteSim
 
@@ -77,7 +77,7 @@ def run_once(
     """Run one feed of ``config`` once, as ``feeds once --feed`` does (extracting in this
     thread unless a ``pool`` is given)."""
     with (
-        Store.in_directory(config.settings.state_dir) as store,
+        open_store(config.settings.state_dir) as store,
         Fetcher.for_config(config) as fetcher,
     ):
         return run_feed(

@@ -23,7 +23,7 @@ from feeds.fetching.addresses import AddressGuard, Resolver, is_public_address
 from feeds.fetching.client import Fetcher, FetchOptions, RequestOptions
 from feeds.fetching.hosts import Politeness
 from feeds.models import Link
-from feeds.storage.sqlite import Store
+from feeds.storage import open_store
 from tests.conftest import WriteConfig, run_once
 from tests.sitesim import SiteSim
 
@@ -301,7 +301,7 @@ def test_an_article_redirecting_inside_fails_alone_and_the_rest_is_published(
     assert "internal address" in report.errors[0].message
     internal.collect()
     assert internal.paths() == []
-    with Store.in_directory(config.settings.state_dir) as store:
+    with open_store(config.settings.state_dir) as store:
         assert [item.title for item in store.items("news", 10)] == ["A good story about ferries"]
 
 

@@ -111,9 +111,9 @@ def served(tmp_path: Path, write_config: WriteConfig) -> Iterator[tuple[FeedServ
         report = run_once(config, "harbour")
         assert report.new == 2, report
         from feeds.run.publish import publish_index
-        from feeds.storage.sqlite import Store
+        from feeds.storage import open_store
 
-        with Store.in_directory(config.settings.state_dir) as store:
+        with open_store(config.settings.state_dir) as store:
             publish_index(config, store)
         server.start()
         try:

@@ -27,7 +27,8 @@ import pytest
 
 from feeds.config import Config
 from feeds.errors import PublishError
-from feeds.storage.sqlite import DATABASE_NAME, Store
+from feeds.storage import open_store
+from feeds.storage.sqlite import DATABASE_NAME
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import SiteArticle, article_html, listing_html, numbered_articles
 from tests.sitesim import SimHandler, SiteSim
@@ -158,7 +159,7 @@ def assert_published(config: Config, site: Site, articles: list[SiteArticle]) ->
     expected = sorted(site.sim.url(article.path) for article in articles)
     for name, links in published_links(config).items():
         assert sorted(links) == expected, name
-    with Store.in_directory(config.settings.state_dir) as store:
+    with open_store(config.settings.state_dir) as store:
         assert store.count_items("harbour") == len(articles)
 
 
@@ -265,7 +266,7 @@ def test_sigkill_while_writing_leaves_the_old_file_and_the_next_run_completes(
     assert killed.returncode == -signal.SIGKILL
     for name, data in before.items():
         assert (config.settings.output_dir / name).read_bytes() == data, name
-    with Store.in_directory(config.settings.state_dir) as store:  # opens, consistent
+    with open_store(config.settings.state_dir) as store:  # opens, consistent
         assert store.count_items("harbour") == FIRST + LATER
     assert list(config.settings.output_dir.glob(".harbour.xml.*"))  # the temporary file
 

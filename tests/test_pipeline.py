@@ -13,7 +13,7 @@ from pytest_httpserver import HTTPServer
 
 from feeds.html import block_text, parse_fragment
 from feeds.run.publish import feed_formats
-from feeds.storage.sqlite import Store
+from feeds.storage import open_store
 from tests.conftest import DATA, WriteConfig, run_once
 from tests.feedcheck import check_feed
 from tests.newssite import BOILERPLATE, NewsSite, SiteArticle
@@ -175,7 +175,7 @@ def test_failing_source_keeps_previous_items(
     assert report.failed_entirely
     assert "HTTP 503" in report.errors[0].message
     assert feed_paths(config)[0].read_bytes() == before
-    with Store.in_directory(config.settings.state_dir) as store:
+    with open_store(config.settings.state_dir) as store:
         assert store.count_items("harbour") == 3
 
 

@@ -27,8 +27,9 @@ from feeds.models import Link, Page, RunReport
 from feeds.normalise import link_article, normalise
 from feeds.run.feed import run_feeds
 from feeds.run.filters import rejection
+from feeds.service.status import collect_status
 from feeds.sources import discover
-from feeds.storage.sqlite import Store
+from feeds.storage import open_store
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, listing_html, numbered_articles, serve_news
 from tests.sitesim import SiteSim
@@ -229,10 +230,10 @@ def test_once_records_a_run_that_stopped_with_an_error(
     monkeypatch.setattr(feeds.run.feed, "publish_feed", broken)
     outcome = only_outcome(config)
     assert isinstance(outcome, RuntimeError)
-    with Store.in_directory(config.settings.state_dir) as store:
-        health = store.feed_health("news", NOW)
-    assert health.last_run is not None and health.last_result == "failed"
-    assert "RuntimeError: publishing broke" in (health.last_error or "")
+    with open_store(config.settings.state_dir) as store:
+        [status] = collect_status(config, store, NOW)
+    assert status.last_run is not None and status.result == "failed"
+    assert "RuntimeError: publishing broke" in (status.last_error or "")
 
 
 # Property: garbage in one entry of each source kind, and in response headers.
@@ -454,11 +455,10 @@ def test_a_publish_failure_is_recorded_for_status(
     monkeypatch.setattr(_Replacement, "write", full_disk)
     outcome = only_outcome(config)
     assert "No space left on device" in str(outcome)
-    with Store.in_directory(config.settings.state_dir) as store:
-        health = store.feed_health("news", datetime.now(UTC))
+    with open_store(config.settings.state_dir) as store:
         [status] = collect_status(config, store, datetime.now(UTC))
-    assert health.last_result == "failed"
-    assert "cannot write" in (health.last_error or "")
+    assert status.result == "failed"
+    assert "cannot write" in (status.last_error or "")
     assert "No space left on device" in repr(status)
 
 

@@ -1,8 +1,11 @@
-"""The SQLite state: schema, items, URLs, ordering, failures."""
+"""The storage contract, held by every implementation (SQLite and memory): items, URLs,
+ordering, validators, source health, runs, feed info, transactions, batched lookups.
+Then what only SQLite has: its schema, migrations, file errors and time format."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,14 +14,29 @@ import pytest
 
 from feeds.errors import StorageError
 from feeds.models import Item, RunError, RunReport
-from feeds.storage.sqlite import (
-    MIGRATIONS,
-    SourceHealth,
-    Store,
-    Validators,
-    format_time,
-    parse_time,
-)
+from feeds.run.policy import edit_date
+from feeds.storage.interface import RunRecord, SourceHealth, Store, Validators, content_hash
+from feeds.storage.memory import MemoryState
+from feeds.storage.sqlite import MIGRATIONS, SqliteStore, format_time, parse_time
+
+OpenStore = Callable[[], Store]
+"""Opens a new connection to the same state."""
+
+
+@pytest.fixture(params=["sqlite", "memory"])
+def connect(request: pytest.FixtureRequest, tmp_path: Path) -> OpenStore:
+    """Each contract test runs against every implementation."""
+    if request.param == "sqlite":
+        return lambda: SqliteStore.in_directory(tmp_path)
+    state = MemoryState()
+    return state.connect
+
+
+@pytest.fixture
+def store(connect: OpenStore) -> Iterator[Store]:
+    with connect() as opened:
+        yield opened
+
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -42,77 +60,207 @@ def make_item(n: int, **fields: object) -> Item:
     return Item(**values)  # type: ignore[arg-type]
 
 
-def test_schema_is_migrated_and_reopened(tmp_path: Path) -> None:
-    with Store.in_directory(tmp_path) as store, store.transaction():
+# the contract
+
+
+def test_items_round_trip_newest_first(store: Store) -> None:
+    items = [make_item(n) for n in range(3)]
+    with store.transaction():
+        for item in items:
+            store.add_item(item)
+    stored = store.items("f", limit=2)
+    assert stored == [replace(items[2], aliases=()), replace(items[1], aliases=())]
+    assert store.count_items("f") == 3 and store.count_items("other") == 0
+
+
+def test_ties_keep_insertion_order_newest_last(store: Store) -> None:
+    same_time = [make_item(n, published=T0, updated=T0) for n in range(3)]
+    with store.transaction():
+        for item in same_time:
+            store.add_item(item)
+    assert [i.title for i in store.items("f", 10)] == ["Story 2", "Story 1", "Story 0"]
+
+
+def test_writes_are_seen_by_every_connection(connect: OpenStore) -> None:
+    with connect() as first, first.transaction():
+        first.add_item(make_item(1))
+    with connect() as second:
+        assert second.count_items("f") == 1
+
+
+def test_urls_lead_to_items_per_feed(store: Store) -> None:
+    with store.transaction():
         store.add_item(make_item(1))
-    with Store.in_directory(tmp_path) as store:
+        store.add_urls("f", make_item(1).id, ["https://news.example/amp/1"])
+    assert (
+        store.item_id_for_urls("f", ["https://x.example/", "https://news.example/amp/1"])
+        == make_item(1).id
+    )
+    assert store.known_urls(
+        "f", ["https://news.example/1?from=home", "https://news.example/2"]
+    ) == {"https://news.example/1?from=home": make_item(1).id}
+    assert store.known_urls("other-feed", ["https://news.example/1"]) == {}
+
+
+def test_known_urls_of_a_long_listing_in_one_call(store: Store) -> None:
+    """More URLs than SQLite takes parameters in one query: items, left-out URLs under
+    these rules and under others."""
+    with store.transaction():
+        for n in range(0, 1500, 3):
+            store.add_item(make_item(n))
+        store.add_rejected(
+            "f", [f"https://news.example/{n}" for n in range(1, 1500, 3)], "r", "old", T0
+        )
+        store.add_rejected(
+            "f", [f"https://news.example/{n}" for n in range(2, 1500, 3)], "q", "old", T0
+        )
+    urls = [f"https://news.example/{n}" for n in range(1500)]
+    known = store.known_urls("f", urls, "r")
+    assert len(known) == 1000
+    assert known["https://news.example/0"] == make_item(0).id
+    assert known["https://news.example/1"] == ""
+    assert "https://news.example/2" not in known
+
+
+def test_an_item_stored_twice_is_kept_once(store: Store) -> None:
+    """Idempotent by id: a run redone after a crash adds nothing twice."""
+    with store.transaction():
+        store.add_item(make_item(1))
+        store.add_item(make_item(1, title="Another title"))
+    assert [item.title for item in store.items("f", 10)] == ["Story 1"]
+
+
+def test_recent_items_carry_fingerprints(store: Store) -> None:
+    big = (2**64 - 1, 2**63, 0)
+    with store.transaction():
+        store.add_item(make_item(1, fingerprint=big))
+    [known] = store.newest_fingerprints("f")
+    assert (known.id, known.title, known.fingerprint) == (make_item(1).id, "Story 1", big)
+
+
+def test_transaction_rolls_back_on_error(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.add_item(make_item(1))
+        store.save_validators("https://a/", Validators('"e"'), T0)
+        raise RuntimeError("crash")
+    assert store.count_items("f") == 0
+    assert store.validators("https://a/") == Validators()
+
+
+def test_run_history(store: Store) -> None:
+    failed = RunReport(
+        feed="f", new=0, sources=1, sources_failed=1, errors=(RunError("s", "u", "m"),)
+    )
+    with store.transaction():
+        store.record_run(RunReport(feed="f", new=2, sources=1, duration=1.5), T0)
+        store.record_run(failed, T0 + timedelta(hours=1))
+    assert store.recent_runs("f", 10) == [
+        RunRecord(T0 + timedelta(hours=1), 1, 1, 0, "u: m"),
+        RunRecord(T0, 1, 0, 0, None),
+    ]
+    assert store.recent_runs("f", 1) == store.recent_runs("f", 10)[:1]
+    assert store.new_items_since("f", T0) == 2
+    assert store.new_items_since("f", T0 + timedelta(minutes=1)) == 0
+    assert store.recent_runs("other", 10) == []
+
+
+def test_validators_round_trip(store: Store) -> None:
+    with store.transaction():
+        assert store.validators("https://a/") == Validators()
+        store.save_validators("https://a/", Validators('"e1"', "Tue, 05 Mar 2024"), T0)
+        assert store.validators("https://a/") == Validators('"e1"', "Tue, 05 Mar 2024")
+        store.save_validators("https://a/", Validators(), T0)
+        assert store.validators("https://a/") == Validators()
+
+
+def test_source_health_counts_failures_until_a_success(store: Store) -> None:
+    later = T0 + timedelta(hours=2)
+    with store.transaction():
+        assert store.source_health("f", "s") == SourceHealth()
+        store.record_source_failure("f", "s", "HTTP 500", T0, None)
+        store.record_source_failure("f", "s", "HTTP 502", T0, later)
+        health = store.source_health("f", "s")
+        assert (health.failures, health.last_error, health.next_attempt) == (2, "HTTP 502", later)
+        store.record_source_success("f", "s", later, "config-key")
+        store.record_links_seen("f", "s", 12)
+        store.set_broken("f", "s", "no links")
+    health = store.source_health("f", "s")
+    assert (health.failures, health.next_attempt, health.last_success) == (0, None, later)
+    assert (health.config, health.links_seen, health.broken) == ("config-key", 12, "no links")
+    assert store.sources_health("f") == {"s": health}
+    with store.transaction():
+        store.set_broken("f", "s", None)
+    assert store.source_health("f", "s").broken is None
+
+
+def test_replaced_content_keeps_id_link_and_first_seen(store: Store) -> None:
+    original = make_item(1)
+    edited = replace(original, id="other", url="https://elsewhere/", content_html="<p>new</p>")
+    later = T0 + timedelta(days=1)
+    with store.transaction():
+        store.add_item(original, "source")
+    assert store.stored_hash("f", original.id) == content_hash(original)
+    assert store.stored_hash("f", "nothing") is None
+    key = store.newest_state("f", 10)[1]
+    with store.transaction():
+        store.replace_content(original.id, edited, later)
+    [stored] = store.items("f", 10)
+    assert (stored.id, stored.url, stored.published, stored.first_seen) == (
+        original.id,
+        original.url,
+        original.published,
+        original.first_seen,
+    )
+    assert (stored.content_html, stored.updated) == ("<p>new</p>", later)
+    assert store.stored_hash("f", original.id) == content_hash(edited)
+    assert store.newest_state("f", 10) == (later, store.newest_state("f", 10)[1])
+    assert store.newest_state("f", 10)[1] != key
+    with store.transaction():
+        store.replace_content(original.id, original, None)  # the date stays
+    assert store.items("f", 10)[0].updated == later
+    assert [r.id for r in store.recent_items("f", "source", T0)] == [original.id]
+    assert store.recent_items("f", "source", later) == []
+
+
+def test_feed_info_round_trip(store: Store) -> None:
+    assert (store.feed_icon("f"), store.published_key("f")) == (None, None)
+    with store.transaction():
+        store.set_feed_icon("f", "https://news.example/icon.png")
+        store.set_published_key("f", "key")
+    assert store.feed_icon("f") == "https://news.example/icon.png"
+    assert store.published_key("f") == "key"
+    assert store.feed_icon("other") is None
+
+
+def test_an_article_failure_count_ends_when_its_url_becomes_known(store: Store) -> None:
+    with store.transaction():
+        item = make_item(1)
+        for url in (item.aliases[0], "https://news.example/left-out"):
+            assert store.count_article_failure("f", url, "HTTP 404", T0) == 1
+            assert store.count_article_failure("f", url, "HTTP 404", T0) == 2
+        store.add_item(item)  # the failing URL is one of the item's
+        store.add_rejected("f", ["https://news.example/left-out"], "", "too old", T0)
+        for url in (item.aliases[0], "https://news.example/left-out"):
+            assert store.count_article_failure("f", url, "HTTP 404", T0) == 1  # counted anew
+        assert store.count_article_failure("other", item.aliases[0], "HTTP 404", T0) == 1
+
+
+# SQLite only
+
+
+def test_schema_is_migrated_and_reopened(tmp_path: Path) -> None:
+    with SqliteStore.in_directory(tmp_path) as store, store.transaction():
+        store.add_item(make_item(1))
+    with SqliteStore.in_directory(tmp_path) as store:
         assert store.count_items("f") == 1
     db = sqlite3.connect(tmp_path / "feeds.sqlite3")
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_items_round_trip_newest_first(tmp_path: Path) -> None:
-    items = [make_item(n) for n in range(3)]
-    with Store.in_directory(tmp_path) as store:
-        with store.transaction():
-            for item in items:
-                store.add_item(item)
-        stored = store.items("f", limit=2)
-    assert stored == [replace(items[2], aliases=()), replace(items[1], aliases=())]
-
-
-def test_ties_keep_insertion_order_newest_last(tmp_path: Path) -> None:
-    same_time = [make_item(n, published=T0, updated=T0) for n in range(3)]
-    with Store.in_directory(tmp_path) as store:
-        with store.transaction():
-            for item in same_time:
-                store.add_item(item)
-        assert [i.title for i in store.items("f", 10)] == ["Story 2", "Story 1", "Story 0"]
-
-
-def test_urls_lead_to_items_per_feed(tmp_path: Path) -> None:
-    with Store.in_directory(tmp_path) as store:
-        with store.transaction():
-            store.add_item(make_item(1))
-            store.add_urls("f", make_item(1).id, ["https://news.example/amp/1"])
-        assert (
-            store.item_id_for_urls("f", ["https://x.example/", "https://news.example/amp/1"])
-            == make_item(1).id
-        )
-        assert store.known_urls(
-            "f", ["https://news.example/1?from=home", "https://news.example/2"]
-        ) == {"https://news.example/1?from=home": make_item(1).id}
-        assert store.known_urls("other-feed", ["https://news.example/1"]) == {}
-
-
-def test_recent_items_carry_fingerprints(tmp_path: Path) -> None:
-    big = (2**64 - 1, 2**63, 0)
-    with Store.in_directory(tmp_path) as store:
-        with store.transaction():
-            store.add_item(make_item(1, fingerprint=big))
-        [known] = store.newest_fingerprints("f")
-    assert (known.id, known.title, known.fingerprint) == (make_item(1).id, "Story 1", big)
-
-
-def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
-    with Store.in_directory(tmp_path) as store:
-        with pytest.raises(RuntimeError), store.transaction():
-            store.add_item(make_item(1))
-            raise RuntimeError("crash")
-        assert store.count_items("f") == 0
-
-
-def test_duplicate_id_is_a_storage_error(tmp_path: Path) -> None:
-    with Store.in_directory(tmp_path) as store, store.transaction():
-        store.add_item(make_item(1))
-        with pytest.raises(StorageError, match="UNIQUE constraint"):
-            store.add_item(make_item(1))
-
-
-def test_run_history(tmp_path: Path) -> None:
+def test_run_errors_are_kept_as_json(tmp_path: Path) -> None:
     report = RunReport(feed="f", new=2, sources=1, errors=(RunError("s", "u", "m"),), duration=1.5)
-    with Store.in_directory(tmp_path) as store, store.transaction():
+    with SqliteStore.in_directory(tmp_path) as store, store.transaction():
         store.record_run(report, T0)
     row = (
         sqlite3.connect(tmp_path / "feeds.sqlite3")
@@ -125,7 +273,7 @@ def test_run_history(tmp_path: Path) -> None:
 def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "feeds.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StorageError, match="cannot open the state database .* move it away"):
-        Store.in_directory(tmp_path)
+        SqliteStore.in_directory(tmp_path)
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -133,7 +281,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     db.close()
     with pytest.raises(StorageError, match="newer version of feeds"):
-        Store.in_directory(tmp_path)
+        SqliteStore.in_directory(tmp_path)
 
 
 def test_time_format_sorts_as_text() -> None:
@@ -153,67 +301,12 @@ def test_version_1_database_is_upgraded_keeping_items(tmp_path: Path) -> None:
     )
     db.commit()
     db.close()
-    with Store.in_directory(tmp_path) as store:
+    with SqliteStore.in_directory(tmp_path) as store:
         [item] = store.items("f", 10)
         assert (item.id, item.title) == ("i", "t")
         # no hash yet: the first re-check stores one without calling the item edited
-        with store.transaction():
-            assert not store.update_item("i", replace(make_item(1), feed="f"), T0)
+        stored = store.stored_hash("f", "i")
+        assert stored == "" and edit_date(stored, T0) is None
     assert sqlite3.connect(tmp_path / "feeds.sqlite3").execute("PRAGMA user_version").fetchone()[
         0
     ] == len(MIGRATIONS)
-
-
-def test_validators_round_trip(tmp_path: Path) -> None:
-    with Store.in_directory(tmp_path) as store, store.transaction():
-        assert store.validators("https://a/") == Validators()
-        store.save_validators("https://a/", Validators('"e1"', "Tue, 05 Mar 2024"), T0)
-        assert store.validators("https://a/") == Validators('"e1"', "Tue, 05 Mar 2024")
-        store.save_validators("https://a/", Validators(), T0)
-        assert store.validators("https://a/") == Validators()
-
-
-def test_source_health_counts_failures_until_a_success(tmp_path: Path) -> None:
-    later = T0 + timedelta(hours=2)
-    with Store.in_directory(tmp_path) as store, store.transaction():
-        assert store.source_health("f", "s") == SourceHealth()
-        store.record_source_failure("f", "s", "HTTP 500", T0, None)
-        store.record_source_failure("f", "s", "HTTP 502", T0, later)
-        health = store.source_health("f", "s")
-        assert (health.failures, health.last_error, health.next_attempt) == (2, "HTTP 502", later)
-        store.record_source_success("f", "s", later)
-        health = store.source_health("f", "s")
-        assert (health.failures, health.next_attempt, health.last_success) == (0, None, later)
-
-
-def test_update_item_keeps_id_link_and_dates_unless_content_changed(tmp_path: Path) -> None:
-    original = make_item(1)
-    edited = replace(original, id="other", url="https://elsewhere/", content_html="<p>new</p>")
-    later = T0 + timedelta(days=1)
-    with Store.in_directory(tmp_path) as store:
-        with store.transaction():
-            store.add_item(original, "source")
-            assert not store.update_item(original.id, original, later)
-            assert store.update_item(original.id, edited, later)
-        [stored] = store.items("f", 10)
-        assert (stored.id, stored.url, stored.published) == (
-            original.id,
-            original.url,
-            original.published,
-        )
-        assert (stored.content_html, stored.updated) == ("<p>new</p>", later)
-        assert [r.id for r in store.recent_items("f", "source", T0)] == [original.id]
-        assert store.recent_items("f", "source", later) == []
-
-
-def test_an_article_failure_count_ends_when_its_url_becomes_known(tmp_path: Path) -> None:
-    with Store.in_directory(tmp_path) as store, store.transaction():
-        item = make_item(1)
-        for url in (item.aliases[0], "https://news.example/left-out"):
-            assert store.count_article_failure("f", url, "HTTP 404", T0) == 1
-            assert store.count_article_failure("f", url, "HTTP 404", T0) == 2
-        store.add_item(item)  # the failing URL is one of the item's
-        store.add_rejected("f", ["https://news.example/left-out"], "", "too old", T0)
-        for url in (item.aliases[0], "https://news.example/left-out"):
-            assert store.count_article_failure("f", url, "HTTP 404", T0) == 1  # counted anew
-        assert store.count_article_failure("other", item.aliases[0], "HTTP 404", T0) == 1

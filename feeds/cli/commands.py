@@ -50,9 +50,10 @@ from feeds.publishing.files import prepare_output_dir, remove_leftovers
 from feeds.publishing.json_feed import json_feed_item
 from feeds.run.feed import extract_with_parts, run_feeds, utc_now
 from feeds.run.publish import publish_index
+from feeds.service.lock import StateLock
 from feeds.service.status import collect_status
 from feeds.sources import discover
-from feeds.storage.sqlite import DATABASE_NAME, StateLock, Store
+from feeds.storage import open_store, state_exists
 from feeds.urls import is_web_url
 
 log = logging.getLogger("feeds")
@@ -166,7 +167,7 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
         prepare_output_dir(settings.output_dir)
         lock.acquire()
         remove_leftovers(settings.output_dir)
-        store = Store.in_directory(settings.state_dir)
+        store = open_store(settings.state_dir)
     except FeedsError as exc:
         _fail(str(exc), debug=ctx.obj["debug"])
     pool = ExtractionPool.for_settings(settings)
@@ -288,8 +289,8 @@ def preview(
 def status(ctx: click.Context, as_json: bool) -> None:
     """How every feed is doing: last run, result, items, next run, failures, errors."""
     config = _load(ctx)
-    if (config.settings.state_dir / DATABASE_NAME).exists():
-        with Store.in_directory(config.settings.state_dir) as store:
+    if state_exists(config.settings.state_dir):
+        with open_store(config.settings.state_dir) as store:
             statuses = collect_status(config, store, utc_now())
     else:
         statuses = []

@@ -45,9 +45,11 @@ from feeds.fetching.client import Fetcher, FetchJob, RequestOptions
 from feeds.models import Article, Item, Link, Page, RunError, RunReport
 from feeds.normalise import SketchIndex, link_article, normalise
 from feeds.run.filters import rejection, rules_key
+from feeds.run.policy import edit_date, next_attempt
 from feeds.run.publish import ping_hub, publish_feed
 from feeds.sources import discover, max_pages
-from feeds.storage.sqlite import SourceHealth, Store, Validators
+from feeds.storage import open_store
+from feeds.storage.interface import SourceHealth, Store, Validators, content_hash
 from feeds.urls import is_web_url, path_of, resolve
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,6 @@ class _Silent:
         pass
 
 
-BACKOFF_LIMIT = timedelta(days=1)
 _BROKEN_AFTER_FAILED_ARTICLES = 2
 """New articles that must all fail extraction before a source counts as broken."""
 _MAX_PARTS = 5
@@ -91,23 +92,6 @@ _MAX_PARTS = 5
 def utc_now() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
-
-
-def next_attempt(
-    failures: int, interval: timedelta, now: datetime, retry_after: float | None = None
-) -> datetime | None:
-    """When a source that has now failed ``failures`` times in a row is tried next.
-
-    After one failure it keeps its schedule (None); then it waits 2, 4, 8... intervals, at
-    most a day; never sooner than the server's Retry-After.
-    """
-    when = None
-    if failures >= 2:
-        when = now + min(interval * (1 << min(failures - 1, 16)), BACKOFF_LIMIT)
-    if retry_after:
-        pause = now + timedelta(seconds=retry_after)
-        when = max(when, pause) if when else pause
-    return when
 
 
 def run_feed(
@@ -153,7 +137,7 @@ def run_feeds(
     the exception that stopped it, as it ends."""
 
     def run_one(feed: Feed) -> RunReport:
-        with Store.in_directory(settings.state_dir) as store:
+        with open_store(settings.state_dir) as store:
             started = utc_now()
             try:
                 return run_feed(
@@ -169,7 +153,7 @@ def run_feeds(
                     store.record_run(failed_run(feed, f"{type(exc).__name__}: {exc}"), started)
                 raise
 
-    with Store.in_directory(settings.state_dir):
+    with open_store(settings.state_dir):
         pass  # created and migrated once, before the threads open it
     with ThreadPoolExecutor(settings.parallel_feeds, thread_name_prefix="feed") as runner:
         running = {runner.submit(run_one, feed): feed for feed in interleave_by_site(feeds)}
@@ -593,8 +577,7 @@ class _FeedRun:
             with self._entry_boundary(source, link):
                 changed = False
                 if outcome is not None:  # None: 304, the page did not change
-                    with self.store.transaction():
-                        changed = self.store.update_item(stored.id, outcome, updated=self.now)
+                    changed = self._edit(stored.id, outcome)
                 checked[stored.id] = changed
                 if changed:
                     self.tally.updated += 1
@@ -674,6 +657,16 @@ class _FeedRun:
             return ExtractionError(page.final_url, outcome.error or "no article found")
         self._save_validators(page)
         return item
+
+    def _edit(self, item_id: str, item: Item) -> bool:
+        """Take up an edit of a stored item; returns whether readers see it as updated."""
+        stored = self.store.stored_hash(item.feed, item_id)
+        if stored is None or stored == content_hash(item):
+            return False
+        updated = edit_date(stored, self.now)
+        with self.store.transaction():
+            self.store.replace_content(item_id, item, updated)
+        return updated is not None
 
     def _article_failed(
         self, source: SourceConfig, link: Link, error: SourceError, own_text: bool

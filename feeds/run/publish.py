@@ -15,7 +15,7 @@ from feeds.publishing.channel import EMPTY_FEED_DATE, Channel, FeedFormat, file_
 from feeds.publishing.files import files_in_place, publication_key, publish, write_if_changed
 from feeds.publishing.formats import FORMATS
 from feeds.publishing.pages import Listing, opml_name, render_index, render_opml
-from feeds.storage.sqlite import Store
+from feeds.storage.interface import Store
 from feeds.urls import is_web_url
 
 log = logging.getLogger(__name__)

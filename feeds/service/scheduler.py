@@ -42,9 +42,10 @@ from feeds.publishing.channel import file_name
 from feeds.publishing.files import prepare_output_dir, remove_leftovers
 from feeds.run.feed import failed_run, run_feed, utc_now
 from feeds.run.publish import feed_formats, publish_index
+from feeds.service.lock import StateLock
 from feeds.service.server import FeedServer
 from feeds.service.status import collect_status
-from feeds.storage.sqlite import StateLock, Store
+from feeds.storage import open_store
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,7 @@ class Service:
             self._running.add(feed_id)
         started = utc_now()
         try:
-            with Store.in_directory(self.config.settings.state_dir) as store:
+            with open_store(self.config.settings.state_dir) as store:
                 try:
                     report = run_feed(
                         feed,
@@ -278,7 +279,7 @@ def feeds_health(
 ) -> tuple[bool, dict[str, Any]]:
     """Whether every feed is healthy (no more than ``unhealthy_after`` failed runs in a row,
     no broken source), and each feed's last run, result, items, next run, last error."""
-    with Store.in_directory(config.settings.state_dir) as store:
+    with open_store(config.settings.state_dir) as store:
         statuses = collect_status(config, store, utc_now(), next_run)
     healthy = all(status.healthy for status in statuses)
     feeds = {status.feed: status.as_json() for status in statuses}

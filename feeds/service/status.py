@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feeds.config import Config
-from feeds.storage.sqlite import Store
+from feeds.run.policy import run_result
+from feeds.storage.interface import RunRecord, Store
 
 NextRun = Callable[[str], datetime | None]
 
@@ -45,7 +46,9 @@ def collect_status(
     next run is the last one plus the feed's interval."""
     statuses = []
     for feed in config.feeds.values():
-        health = store.feed_health(feed.id, now)
+        runs = store.recent_runs(feed.id, _RUNS_READ)
+        last = runs[0] if runs else None
+        failed_runs = _failed_in_a_row(runs)
         broken = {
             source: state.broken
             for source, state in store.sources_health(feed.id).items()
@@ -54,19 +57,35 @@ def collect_status(
         if next_run is not None:
             upcoming = next_run(feed.id)
         else:
-            upcoming = health.last_run + feed.interval if health.last_run else None
+            upcoming = last.started + feed.interval if last else None
         statuses.append(
             FeedStatus(
                 feed=feed.id,
-                last_run=health.last_run,
-                result=health.last_result,
+                last_run=last.started if last else None,
+                result=run_result(last.sources, last.sources_failed, last.failed)
+                if last
+                else "never run",
                 items=min(store.count_items(feed.id), feed.max_items),
-                new_last_day=health.new_last_day,
+                new_last_day=store.new_items_since(feed.id, now - timedelta(days=1)),
                 next_run=upcoming,
-                failed_runs=health.failed_runs,
-                last_error=health.last_error,
+                failed_runs=failed_runs,
+                last_error=last.first_error if last else None,
                 broken=broken,
-                healthy=health.failed_runs <= config.settings.unhealthy_after and not broken,
+                healthy=failed_runs <= config.settings.unhealthy_after and not broken,
             )
         )
     return statuses
+
+
+_RUNS_READ = 100
+"""Runs read to count the failed ones in a row (more is reported as 100)."""
+
+
+def _failed_in_a_row(runs: list[RunRecord]) -> int:
+    """Runs in a row, up to the last one, in which no source could be read."""
+    count = 0
+    for run in runs:
+        if run_result(run.sources, run.sources_failed, run.failed) != "failed":
+            break
+        count += 1
+    return count

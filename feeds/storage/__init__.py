@@ -1,0 +1,21 @@
+"""The state: what runs remember between them. ``interface`` says what a store does;
+``sqlite`` keeps it in a state directory (the default), ``memory`` in the process (tests,
+and anything that needs no disk). Nothing outside this package names an implementation:
+it opens a store with ``open_store``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from feeds.storage.interface import Store
+from feeds.storage.sqlite import DATABASE_NAME, SqliteStore
+
+
+def open_store(state_dir: Path) -> Store:
+    """A connection to the state kept in ``state_dir`` (created when missing)."""
+    return SqliteStore.in_directory(state_dir)
+
+
+def state_exists(state_dir: Path) -> bool:
+    """Whether a state has been kept in ``state_dir`` (a run has happened there)."""
+    return (state_dir / DATABASE_NAME).exists()

@@ -1,4 +1,5 @@
-"""SQLite state: items, the URLs that lead to them, HTTP validators and run history.
+"""The state in SQLite: items, the URLs that lead to them, HTTP validators, source health,
+run history (``feeds.storage.interface.Store``).
 
 The only module that imports sqlite3; all SQL lives here. The database is opened in WAL
 mode so readers (``feeds status``, the server) never block a run. The schema is created
@@ -7,26 +8,31 @@ and upgraded by numbered migrations tracked in ``PRAGMA user_version``.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import sqlite3
 import struct
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from feeds.errors import StorageError
 from feeds.models import Item, RunReport
+from feeds.storage.interface import (
+    RECENT_FINGERPRINTS,
+    KnownItem,
+    RecentItem,
+    RunRecord,
+    SourceHealth,
+    Validators,
+    content_hash,
+)
 
 DATABASE_NAME = "feeds.sqlite3"
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-_RECENT_FINGERPRINTS = 2000
 
 MIGRATIONS: Sequence[str] = (
     # 1: items, the URLs that lead to them, and runs
@@ -136,63 +142,6 @@ MIGRATIONS: Sequence[str] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Validators:
-    """What a server said identifies the copy of a page we have."""
-
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SourceHealth:
-    """How a source has been doing, run after run."""
-
-    failures: int = 0
-    last_error: str | None = None
-    last_success: datetime | None = None
-    last_failure: datetime | None = None
-    next_attempt: datetime | None = None
-    config: str = ""
-    """A key of the source's configuration when it last worked: when the configuration
-    changes, the saved validators of its pages no longer say "nothing new for you"."""
-    links_seen: int = 0
-    """Article links the source yielded the last time its pages were read."""
-    broken: str | None = None
-    """Why the source is broken (it stopped yielding links, its articles all fail), if it is."""
-
-
-@dataclass(frozen=True, slots=True)
-class RecentItem:
-    """An item that a source's ``refresh`` re-checks."""
-
-    id: str
-    url: str
-    content_hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class FeedHealth:
-    """A feed's recent runs, for ``/healthz`` and ``feeds status``."""
-
-    last_run: datetime | None
-    last_result: str
-    """``ok``, ``partial`` (some sources or articles failed) or ``failed`` (no source worked)."""
-    last_error: str | None
-    failed_runs: int
-    """Runs in a row, up to the last one, in which no source could be read."""
-    new_last_day: int
-
-
-@dataclass(frozen=True, slots=True)
-class KnownItem:
-    """What deduplication needs to know of a stored item."""
-
-    id: str
-    title: str
-    fingerprint: tuple[int, ...]
-
-
 def format_time(value: datetime) -> str:
     """A UTC timestamp as stored: fixed width, so text order is time order."""
     return value.astimezone(UTC).strftime(_TIME_FORMAT)
@@ -229,11 +178,12 @@ BUSY_TIMEOUT_SECONDS = 30.0
 
 
 def _is_locked(exc: sqlite3.Error) -> bool:
-    return "locked" in str(exc) or "busy" in str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-class Store:
-    """The state database of one state directory."""
+class SqliteStore:
+    """The state database of one state directory: one connection."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -257,11 +207,11 @@ class Store:
             raise StorageError(f"cannot create the state directory {path.parent}: {exc}") from exc
 
     @classmethod
-    def in_directory(cls, state_dir: Path) -> Store:
+    def in_directory(cls, state_dir: Path) -> SqliteStore:
         """Open (creating if needed) the database of a state directory."""
         return cls(state_dir / DATABASE_NAME)
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> SqliteStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -311,28 +261,35 @@ class Store:
 
     def item_id_for_urls(self, feed: str, urls: Iterable[str]) -> str | None:
         """The id of the item of ``feed`` that one of ``urls`` leads to, if any."""
-        for url in dict.fromkeys(urls):
-            row = self._query_one(
-                "SELECT item_id FROM item_urls WHERE feed = ? AND url = ?", (feed, url)
-            )
-            if row is not None:
-                return str(row[0])
-        return None
+        ordered = list(dict.fromkeys(urls))
+        found = self._item_ids(feed, ordered)
+        return next((found[url] for url in ordered if url in found), None)
 
     def known_urls(self, feed: str, urls: Iterable[str], rules: str = "") -> dict[str, str]:
         """Those of ``urls`` that already lead to an item of ``feed`` (with its id), or that
         were left out under the same ``rules`` (with an empty id)."""
-        known = {}
-        for url in dict.fromkeys(urls):
-            item_id = self.item_id_for_urls(feed, [url])
-            if item_id is not None:
-                known[url] = item_id
-            elif self._query_one(
-                "SELECT 1 FROM rejected_urls WHERE feed = ? AND url = ? AND rules = ?",
-                (feed, url, rules),
-            ):
-                known[url] = ""
-        return known
+        ordered = list(dict.fromkeys(urls))
+        known = self._item_ids(feed, ordered)
+        rejected: set[str] = set()
+        for chunk in _chunks([url for url in ordered if url not in known]):
+            rows = self._query(
+                f"""SELECT url FROM rejected_urls WHERE feed = ? AND rules = ?
+                    AND url IN ({",".join("?" * len(chunk))})""",
+                (feed, rules, *chunk),
+            )
+            rejected.update(row[0] for row in rows)
+        return {url: known.get(url, "") for url in ordered if url in known or url in rejected}
+
+    def _item_ids(self, feed: str, urls: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(urls):
+            rows = self._query(
+                f"""SELECT url, item_id FROM item_urls
+                    WHERE feed = ? AND url IN ({",".join("?" * len(chunk))})""",
+                (feed, *chunk),
+            )
+            found.update((row[0], row[1]) for row in rows)
+        return found
 
     def add_rejected(
         self, feed: str, urls: Iterable[str], rules: str, reason: str, now: datetime
@@ -369,7 +326,7 @@ class Store:
             "DELETE FROM article_failures WHERE feed = ? AND url = ?", [(feed, u) for u in urls]
         )
 
-    def newest_fingerprints(self, feed: str, limit: int = _RECENT_FINGERPRINTS) -> list[KnownItem]:
+    def newest_fingerprints(self, feed: str, limit: int = RECENT_FINGERPRINTS) -> list[KnownItem]:
         """The newest items of a feed, for near-duplicate checks."""
         rows = self._query(
             "SELECT id, title, fingerprint FROM items WHERE feed = ? ORDER BY seq DESC LIMIT ?",
@@ -378,12 +335,14 @@ class Store:
         return [KnownItem(row[0], row[1], _unpack(row[2])) for row in rows]
 
     def add_item(self, item: Item, source: str = "") -> None:
-        """Store a new item (found by ``source``) and the URLs that lead to it."""
+        """Store a new item (found by ``source``) and the URLs that lead to it; an item
+        whose id is stored already is left as it is."""
         self._execute(
             """INSERT INTO items (feed, id, url, title, author, published, updated, summary,
                    content_html, image, categories, fingerprint, first_seen, source,
                    content_hash)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (feed, id) DO NOTHING""",
             (
                 item.feed,
                 item.id,
@@ -404,23 +363,21 @@ class Store:
         )
         self.add_urls(item.feed, item.id, [item.url, *item.aliases])
 
-    def update_item(self, item_id: str, item: Item, updated: datetime) -> bool:
-        """Replace the content of a stored item with an edited version; its id, link and
-        first-seen time stay. Returns whether anything readers see changed."""
+    def stored_hash(self, feed: str, item_id: str) -> str | None:
+        """The ``content_hash`` of a stored item ("" for one stored before hashes were
+        kept), or None when there is no such item."""
         row = self._query_one(
-            "SELECT content_hash FROM items WHERE feed = ? AND id = ?", (item.feed, item_id)
+            "SELECT content_hash FROM items WHERE feed = ? AND id = ?", (feed, item_id)
         )
-        if row is None:
-            raise StorageError(f"feed {item.feed}: no item {item_id} to update")
-        new_hash = content_hash(item)
-        if row[0] == new_hash:
-            return False
-        # an item stored before hashes were kept gets its hash, not a new date
-        bump = bool(row[0])
+        return None if row is None else str(row[0])
+
+    def replace_content(self, item_id: str, item: Item, updated: datetime | None) -> None:
+        """Replace what readers see of a stored item; its id, link and first-seen time
+        stay, its ``updated`` becomes ``updated`` unless that is None."""
         self._execute(
             """UPDATE items SET title = ?, author = ?, summary = ?, content_html = ?,
                    image = ?, categories = ?, fingerprint = ?, content_hash = ?,
-                   updated = CASE WHEN ? THEN ? ELSE updated END
+                   updated = coalesce(?, updated)
                WHERE feed = ? AND id = ?""",
             (
                 item.title,
@@ -430,14 +387,12 @@ class Store:
                 item.image,
                 json.dumps(list(item.categories), ensure_ascii=False),
                 _pack(item.fingerprint),
-                new_hash,
-                bump,
-                format_time(updated),
+                content_hash(item),
+                format_time(updated) if updated is not None else None,
                 item.feed,
                 item_id,
             ),
         )
-        return bump
 
     def recent_items(self, feed: str, source: str, since: datetime) -> list[RecentItem]:
         """Items a source found at or after ``since``, to re-check for edits."""
@@ -647,33 +602,25 @@ class Store:
             ),
         )
 
-    def feed_health(self, feed: str, now: datetime) -> FeedHealth:
-        """How a feed's last runs went."""
+    def recent_runs(self, feed: str, limit: int) -> list[RunRecord]:
+        """A feed's last ``limit`` runs, the latest first."""
         rows = self._query(
             """SELECT started, sources, sources_failed, failed, errors FROM runs WHERE feed = ?
-               ORDER BY seq DESC LIMIT 100""",
-            (feed,),
+               ORDER BY seq DESC LIMIT ?""",
+            (feed, limit),
         )
-        failed_runs = 0
-        for row in rows:
-            if not (row[1] and row[2] == row[1]):
-                break
-            failed_runs += 1
-        new_row = self._query_one(
+        return [
+            RunRecord(parse_time(started), sources, sources_failed, failed, _first_error(errors))
+            for started, sources, sources_failed, failed, errors in rows
+        ]
+
+    def new_items_since(self, feed: str, since: datetime) -> int:
+        """How many new items the feed's runs that started at or after ``since`` found."""
+        row = self._query_one(
             "SELECT coalesce(sum(new), 0) FROM runs WHERE feed = ? AND started >= ?",
-            (feed, format_time(now - timedelta(days=1))),
+            (feed, format_time(since)),
         )
-        if not rows:
-            return FeedHealth(None, "never run", None, 0, 0)
-        started, sources, sources_failed, failed, errors = rows[0]
-        result = "failed" if sources and sources_failed == sources else "ok"
-        if result == "ok" and (sources_failed or failed):
-            result = "partial"
-        messages = json.loads(errors)
-        last_error = f"{messages[0]['url']}: {messages[0]['message']}" if messages else None
-        return FeedHealth(
-            parse_time(started), result, last_error, failed_runs, int(new_row[0] if new_row else 0)
-        )
+        return int(row[0]) if row else 0
 
     # plumbing
 
@@ -724,13 +671,16 @@ def _item(row: tuple[Any, ...]) -> Item:
     )
 
 
-def content_hash(item: Item) -> str:
-    """A hash of what readers see of an item, to notice edits."""
-    digest = hashlib.sha256()
-    for part in (item.title, item.author or "", item.summary, item.content_html, item.image or ""):
-        digest.update(part.encode("utf-8", errors="surrogatepass"))
-        digest.update(b"\0")
-    return digest.hexdigest()
+def _first_error(errors: str) -> str | None:
+    messages = json.loads(errors)
+    return f"{messages[0]['url']}: {messages[0]['message']}" if messages else None
+
+
+def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
+    """``values`` in lists of at most ``size`` (SQLite's limit on parameters is 999 or
+    more, depending on its build)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _optional_time(value: str | None) -> datetime | None:
@@ -743,53 +693,3 @@ def _pack(sketch: tuple[int, ...]) -> bytes:
 
 def _unpack(blob: bytes) -> tuple[int, ...]:
     return struct.unpack(f">{len(blob) // 8}Q", blob)
-
-
-class StateLock:
-    """The lock that keeps a second feeds process off a state directory.
-
-    Two processes writing one state would each miss the other's items and validators; the
-    second one is refused at start, with the first one's process id in the message.
-    """
-
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "feeds.lock"
-        self._handle: IO[str] | None = None
-
-    def acquire(self) -> None:
-        """Take the lock, or raise ``StorageError`` saying who holds it."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = self.path.open("a+", encoding="utf-8")
-        except OSError as exc:
-            raise StorageError(f"cannot create the lock file {self.path}: {exc.strerror}") from exc
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise StorageError(
-                f"the state directory {self.path.parent} is in use by feeds process {holder}; "
-                "stop it first (one feeds process per state directory)"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._handle = handle
-
-    def release(self) -> None:
-        """Give the lock up."""
-        if self._handle is not None:
-            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
-
-    def __enter__(self) -> StateLock:
-        if self._handle is None:  # taken already when acquire() was called first
-            self.acquire()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.release()

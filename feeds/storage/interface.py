@@ -1,0 +1,261 @@
+"""What the run, publishing and the service need of the state, as Protocols split by
+concern, and the values they exchange. SQLite (``sqlite.py``) and memory (``memory.py``)
+implement them; ``tests/test_storage.py`` holds every implementation to one contract.
+
+Decisions are not made here: what a run's result was (``run_result``), when an edited
+item gets a new date, when a source is retried, all live in the run's policy. A store
+keeps and returns what it is given; writes are idempotent by URL and item id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from feeds.models import Item, RunReport
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What a server said identifies the copy of a page we have."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """How a source has been doing, run after run."""
+
+    failures: int = 0
+    last_error: str | None = None
+    last_success: datetime | None = None
+    last_failure: datetime | None = None
+    next_attempt: datetime | None = None
+    config: str = ""
+    """A key of the source's configuration when it last worked: when the configuration
+    changes, the saved validators of its pages no longer say "nothing new for you"."""
+    links_seen: int = 0
+    """Article links the source yielded the last time its pages were read."""
+    broken: str | None = None
+    """Why the source is broken (it stopped yielding links, its articles all fail), if it is."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecentItem:
+    """An item that a source's ``refresh`` re-checks."""
+
+    id: str
+    url: str
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class KnownItem:
+    """What deduplication needs to know of a stored item."""
+
+    id: str
+    title: str
+    fingerprint: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A run as the state keeps it, for ``status`` and health checks."""
+
+    started: datetime
+    sources: int
+    sources_failed: int
+    failed: int
+    first_error: str | None
+    """The first error of the run (``url: message``), if any."""
+
+
+RECENT_FINGERPRINTS = 2000
+"""How many of a feed's newest items near-duplicates are looked for among."""
+
+
+def content_hash(item: Item) -> str:
+    """A hash of what readers see of an item, to notice edits."""
+    digest = hashlib.sha256()
+    for part in (item.title, item.author or "", item.summary, item.content_html, item.image or ""):
+        digest.update(part.encode("utf-8", errors="surrogatepass"))
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class ItemStore(Protocol):
+    """A feed's items, the URLs that lead to them, and the URLs it left out."""
+
+    def known_urls(self, feed: str, urls: Iterable[str], rules: str = "") -> dict[str, str]:
+        """Those of ``urls`` that already lead to an item of ``feed`` (with its id), or that
+        were left out under the same ``rules`` (with an empty id). One query."""
+        ...
+
+    def item_id_for_urls(self, feed: str, urls: Iterable[str]) -> str | None:
+        """The id of the item of ``feed`` that one of ``urls`` (the first in order that
+        does) leads to, if any."""
+        ...
+
+    def add_item(self, item: Item, source: str = "") -> None:
+        """Store a new item (found by ``source``) and the URLs that lead to it; an item
+        whose id is stored already is left as it is."""
+        ...
+
+    def add_urls(self, feed: str, item_id: str, urls: Iterable[str]) -> None:
+        """Record that ``urls`` lead to an item, so they are never fetched again."""
+        ...
+
+    def add_rejected(
+        self, feed: str, urls: Iterable[str], rules: str, reason: str, now: datetime
+    ) -> None:
+        """Remember that the feed's ``rules`` left these URLs' article out."""
+        ...
+
+    def count_article_failure(self, feed: str, url: str, error: str, now: datetime) -> int:
+        """Count one more run in which the article at ``url`` failed; returns how many. The
+        count is forgotten once the URL leads to an item or is left out."""
+        ...
+
+    def stored_hash(self, feed: str, item_id: str) -> str | None:
+        """The ``content_hash`` of a stored item ("" for one stored before hashes were
+        kept), or None when there is no such item."""
+        ...
+
+    def replace_content(self, item_id: str, item: Item, updated: datetime | None) -> None:
+        """Replace what readers see of a stored item (title, author, summary, content,
+        image, categories, fingerprint, hash); its id, link and first-seen time stay, its
+        ``updated`` becomes ``updated`` unless that is None."""
+        ...
+
+    def recent_items(self, feed: str, source: str, since: datetime) -> list[RecentItem]:
+        """Items a source found at or after ``since``, oldest first, to re-check."""
+        ...
+
+    def newest_fingerprints(self, feed: str, limit: int = RECENT_FINGERPRINTS) -> list[KnownItem]:
+        """The most recently stored items of a feed, latest first, for near-duplicates."""
+        ...
+
+    def iter_items(self, feed: str, limit: int) -> Iterator[Item]:
+        """The newest ``limit`` items of a feed, newest first (by published date, then
+        first seen, then the order they were stored in)."""
+        ...
+
+    def items(self, feed: str, limit: int) -> list[Item]:
+        """``iter_items`` as a list."""
+        ...
+
+    def newest_update(self, feed: str, limit: int) -> datetime | None:
+        """The latest ``updated`` among the newest ``limit`` items: the feed's own date."""
+        ...
+
+    def newest_state(self, feed: str, limit: int) -> tuple[datetime | None, str]:
+        """Of the feed's newest ``limit`` items: the latest ``updated`` and a digest of
+        which items they are and when each last changed."""
+        ...
+
+    def count_items(self, feed: str) -> int:
+        """How many items a feed has stored."""
+        ...
+
+
+class ValidatorStore(Protocol):
+    """The HTTP validators of the pages last processed."""
+
+    def validators(self, url: str) -> Validators:
+        """The ETag and Last-Modified saved for ``url`` (empty when none)."""
+        ...
+
+    def save_validators(self, url: str, validators: Validators, now: datetime) -> None:
+        """Remember the validators of the copy of ``url`` just processed (empty ones
+        forget them)."""
+        ...
+
+
+class SourceHealthStore(Protocol):
+    """How each source of each feed has been doing."""
+
+    def source_health(self, feed: str, source: str) -> SourceHealth:
+        """How a source has been doing (a fresh record when never run)."""
+        ...
+
+    def sources_health(self, feed: str) -> dict[str, SourceHealth]:
+        """The health of every source of a feed that has been run."""
+        ...
+
+    def record_links_seen(self, feed: str, source: str, links: int) -> None:
+        """How many article links the source yielded this time its pages were read."""
+        ...
+
+    def set_broken(self, feed: str, source: str, reason: str | None) -> None:
+        """Mark a source broken, with the reason; None clears the mark."""
+        ...
+
+    def record_source_success(
+        self, feed: str, source: str, now: datetime, config: str = ""
+    ) -> None:
+        """A source worked (under configuration ``config``): its failure count starts over
+        and no later attempt is set."""
+        ...
+
+    def record_source_failure(
+        self, feed: str, source: str, error: str, now: datetime, next_attempt: datetime | None
+    ) -> None:
+        """A source failed once more; ``next_attempt`` postpones its next try."""
+        ...
+
+
+class RunStore(Protocol):
+    """The history of runs."""
+
+    def record_run(self, report: RunReport, started: datetime) -> None:
+        """Keep a run's outcome."""
+        ...
+
+    def recent_runs(self, feed: str, limit: int) -> list[RunRecord]:
+        """A feed's last ``limit`` runs, the latest first."""
+        ...
+
+    def new_items_since(self, feed: str, since: datetime) -> int:
+        """How many new items the feed's runs that started at or after ``since`` found."""
+        ...
+
+
+class FeedInfoStore(Protocol):
+    """What a feed learnt about its site, and what its files were written from."""
+
+    def feed_icon(self, feed: str) -> str | None:
+        """The icon of the feed's site, as its sources last showed it."""
+        ...
+
+    def set_feed_icon(self, feed: str, icon: str) -> None:
+        """Remember the icon of the feed's site."""
+        ...
+
+    def published_key(self, feed: str) -> str | None:
+        """What the feed's files were last written from (``set_published_key``)."""
+        ...
+
+    def set_published_key(self, feed: str, key: str) -> None:
+        """Remember what the feed's files were written from, once they are in place."""
+        ...
+
+
+class Store(ItemStore, ValidatorStore, SourceHealthStore, RunStore, FeedInfoStore, Protocol):
+    """One connection to a state: every concern, transactions, and closing."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Group writes: all of them land, or none."""
+        ...
+
+    def close(self) -> None:
+        """Give the connection up."""
+        ...
+
+    def __enter__(self) -> Store: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
