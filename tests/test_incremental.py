@@ -21,7 +21,7 @@ from feeds.fetching.addresses import AddressGuard
 from feeds.fetching.client import Fetcher, FetchJob, FetchOptions
 from feeds.fetching.hosts import Politeness
 from feeds.models import Page
-from feeds.run.feed import GIVE_UP_AFTER_RUNS
+from feeds.run.policy import GIVE_UP_AFTER_RUNS
 from feeds.storage.sqlite import DATABASE_NAME
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, listing_html, numbered_articles, serve_news

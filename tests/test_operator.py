@@ -262,6 +262,30 @@ def test_a_broken_source_is_named_kept_and_shown(site: SiteSim, config: Path) ->
     assert json.loads(cli("--config", str(config), "status", "--json")[1])[0]["broken"] == {}
 
 
+def test_a_feed_source_that_empties_stays_broken_until_it_has_links(
+    site: SiteSim, config: Path
+) -> None:
+    """An empty feed is no failure, but one that had entries and has none is broken, and
+    stays marked (in the state, for `feeds status`) until entries come back."""
+    articles = numbered_articles(2)
+    serve_news(site, articles)
+    site.add("/feed.xml", rss_xml(site.origin, articles), content_type="application/rss+xml")
+    config.write_text(
+        SETTINGS + f"feeds:\n  news:\n    sources: [{{url: '{site.url('/feed.xml')}'}}]\n"
+    )
+    assert cli("--config", str(config), "once")[0] == 0
+    site.add("/feed.xml", rss_xml(site.origin, []), content_type="application/rss+xml")
+
+    status, out, _ = cli("--config", str(config), "once")
+
+    assert status == 1 and "yielded no article links, after 2 last time" in out
+    [news] = json.loads(cli("--config", str(config), "status", "--json")[1])
+    assert news["broken"][site.url("/feed.xml")].startswith("yielded no article links")
+    site.add("/feed.xml", rss_xml(site.origin, articles), content_type="application/rss+xml")
+    assert cli("--config", str(config), "once")[0] == 0
+    assert json.loads(cli("--config", str(config), "status", "--json")[1])[0]["broken"] == {}
+
+
 def test_articles_that_all_fail_extraction_break_the_source(site: SiteSim, config: Path) -> None:
     articles = numbered_articles(3)
     site.add("/news/", listing_html(articles))

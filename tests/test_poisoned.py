@@ -18,6 +18,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import feeds.run.discovery
 import feeds.run.feed
 from feeds.config import Config, SourceConfig
 from feeds.errors import ConfigError
@@ -193,14 +194,14 @@ def test_an_unexpected_error_in_a_source_fails_that_source_alone(
         f"feeds:\n  news:\n    sources:\n      - url: {site.url('/other/')}\n"
         f"      - url: {site.url('/news/')}\n"
     )
-    real = feeds.run.feed.discover
+    real = feeds.run.discovery.discover
 
     def buggy(page: Page, *args: Any, **kwargs: Any) -> Any:
         if page.url.endswith("/other/"):
             raise KeyError("a bug")
         return real(page, *args, **kwargs)
 
-    monkeypatch.setattr(feeds.run.feed, "discover", buggy)
+    monkeypatch.setattr(feeds.run.discovery, "discover", buggy)
 
     report = run_once(config, "news", clock=lambda: NOW)
 

@@ -238,6 +238,7 @@ def test_an_article_failure_count_ends_when_its_url_becomes_known(store: Store) 
         for url in (item.aliases[0], "https://news.example/left-out"):
             assert store.count_article_failure("f", url, "HTTP 404", T0) == 1
             assert store.count_article_failure("f", url, "HTTP 404", T0) == 2
+        assert store.article_failures("f", [item.url, item.aliases[0]]) == {item.aliases[0]: 2}
         store.add_item(item)  # the failing URL is one of the item's
         store.add_rejected("f", ["https://news.example/left-out"], "", "too old", T0)
         for url in (item.aliases[0], "https://news.example/left-out"):

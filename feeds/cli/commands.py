@@ -48,7 +48,8 @@ from feeds.normalise import normalise
 from feeds.publishing.channel import display_html
 from feeds.publishing.files import prepare_output_dir, remove_leftovers
 from feeds.publishing.json_feed import json_feed_item
-from feeds.run.feed import extract_with_parts, run_feeds, utc_now
+from feeds.run.articles import extract_with_parts
+from feeds.run.feed import run_feeds, utc_now
 from feeds.run.publish import publish_index
 from feeds.service.lock import StateLock
 from feeds.service.status import collect_status

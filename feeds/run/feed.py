@@ -17,19 +17,18 @@ had. Storage and publishing errors propagate: they concern the whole feed.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from feeds.config import ExtractRules, Feed, Settings, SourceConfig
+from feeds.config import Feed, Settings, SourceConfig
 from feeds.errors import (
     ExtractionError,
     FetchError,
@@ -38,19 +37,31 @@ from feeds.errors import (
     SourceError,
     StorageError,
 )
-from feeds.extraction.article import extract_article, join_parts
-from feeds.extraction.workers import ArticleJob, ArticleOutcome, ExtractionPool, outcome_of
+from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.addresses import Trust
 from feeds.fetching.client import Fetcher, FetchJob, RequestOptions
-from feeds.models import Article, Item, Link, Page, RunError, RunReport
+from feeds.models import Item, Link, Page, RunError, RunReport
 from feeds.normalise import SketchIndex, link_article, normalise
+from feeds.run.articles import Articles, unexpected
+from feeds.run.changes import Broken, Failed, SourceChanges, Worked
+from feeds.run.discovery import read_source
 from feeds.run.filters import rejection, rules_key
-from feeds.run.policy import edit_date, next_attempt
+from feeds.run.policy import (
+    articles_broken,
+    edit_date,
+    give_up_reason,
+    keeps_validators,
+    lasting,
+    links_verdict,
+    next_attempt,
+    plan_links,
+    retry_after,
+    skip_reason,
+    source_key,
+)
 from feeds.run.publish import ping_hub, publish_feed
-from feeds.sources import discover, max_pages
 from feeds.storage import open_store
-from feeds.storage.interface import SourceHealth, Store, Validators, content_hash
-from feeds.urls import is_web_url, path_of, resolve
+from feeds.storage.interface import RecentItem, SourceHealth, Store, Validators, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +92,6 @@ class _Silent:
 
     def source_done(self) -> None:
         pass
-
-
-_BROKEN_AFTER_FAILED_ARTICLES = 2
-"""New articles that must all fail extraction before a source counts as broken."""
-_MAX_PARTS = 5
-"""Pages of a multi-page article joined when no site rule says otherwise."""
 
 
 def utc_now() -> datetime:
@@ -196,40 +201,6 @@ def interleave_by_site(feeds: Iterable[Feed]) -> list[Feed]:
     return ordered
 
 
-def extract_with_parts(
-    page: Page, rules: ExtractRules | None, fetcher: Fetcher, request: RequestOptions
-) -> Article:
-    """The article of a page, with the further parts of a multi-page article fetched and
-    joined. Raises ``SourceError`` when the page itself holds no article."""
-    return with_parts(extract_article(page, rules), rules, fetcher, request, extract_article)
-
-
-def with_parts(
-    article: Article,
-    rules: ExtractRules | None,
-    fetcher: Fetcher,
-    request: RequestOptions,
-    extract: Callable[[Page, ExtractRules | None], Article],
-) -> Article:
-    """``article`` with the further parts of a multi-page article fetched, extracted by
-    ``extract`` and joined, up to the rules' ``max_pages`` pages in all; a part that
-    fails ends the article there."""
-    max_pages = rules.max_pages if rules is not None else _MAX_PARTS
-    parts: list[Article] = []
-    seen = {article.url}
-    following = article.next_page
-    while following and following not in seen and len(parts) + 1 < max_pages:
-        seen.add(following)
-        try:
-            part = extract(fetcher.fetch(following, request=request), rules)
-        except SourceError as error:
-            log.info("part %s of %s left out: %s", following, article.url, error.message)
-            break
-        parts.append(part)
-        following = part.next_page
-    return join_parts(article, parts)
-
-
 @dataclass(slots=True)
 class _Tally:
     new: int = 0
@@ -267,19 +238,10 @@ class _Tally:
         )
 
 
-@dataclass(slots=True)
-class _Discovered:
-    """What the pages of one source yielded in this run."""
-
-    links: list[Link]
-    pages: list[Page]
-    kind: str
-    complete: bool
-    """False when a further page of the source (next page, child sitemap) failed."""
-
-
 class _FeedRun:
-    """The state of one run of one feed."""
+    """One run of one feed: for each source, the facts gathered (its pages, the state,
+    its articles), the policy's decisions taken, the writes gathered in a
+    ``SourceChanges`` and applied in one transaction."""
 
     def __init__(
         self,
@@ -313,171 +275,85 @@ class _FeedRun:
             raise  # the state or the output is at fault, not the source
         except Exception as exc:
             log.exception("feed %s: source %s: unexpected error", self.feed.id, source.location)
-            failures = self.store.source_health(self.feed.id, source.location).failures + 1
-            self._source_failed(source, SourceError(source.location, _unexpected(exc)), failures)
+            changes = SourceChanges(self.feed.id, source.location, self.now)
+            health = self.store.source_health(self.feed.id, source.location)
+            self._failed(source, SourceError(source.location, unexpected(exc)), health, changes)
+            changes.apply(self.store)
 
     def run_source(self, source: SourceConfig) -> None:
+        """Read one source, take its new articles, and record it all."""
         if self.fetcher.stopping:
             return
         health = self.store.source_health(self.feed.id, source.location)
-        if health.next_attempt is not None and health.next_attempt > self.now:
+        skipped = skip_reason(health, self.now)
+        if skipped is not None:
             self.tally.sources_failed += 1
-            self.tally.error(
-                source,
-                SourceError(
-                    source.location,
-                    f"skipped: {health.failures} failures in a row (last: {health.last_error}); "
-                    f"next attempt after {health.next_attempt:%Y-%m-%d %H:%M} UTC",
-                ),
-            )
+            self.tally.error(source, SourceError(source.location, skipped))
             return
+        changes = SourceChanges(self.feed.id, source.location, self.now)
+        self._read(source, health, changes)
+        changes.apply(self.store)
+
+    def _read(self, source: SourceConfig, health: SourceHealth, changes: SourceChanges) -> None:
         request = RequestOptions.from_source(source, self.trust)
         max_age = self.feed.max_age_for(source)
         rules = rules_key(self.feed, max_age)
-        config = _config_key(source, rules)
+        config = source_key(source, rules)
         # validators saved under another configuration cannot say "nothing new"
         conditional = health.config == config
         try:
-            found = self._discover(source, request, max_age, conditional=conditional)
+            found = read_source(
+                source,
+                request,
+                fetcher=self.fetcher,
+                saved=self.store.validators if conditional else lambda url: Validators(),
+                max_age=max_age,
+                now=self.now,
+            )
         except FetchStoppedError:
             return  # shutting down: not the source's fault, and nothing to record
         except SourceError as error:
-            self._source_failed(source, error, health.failures + 1)
+            self._failed(source, error, health, changes)
             return
-        if found is not None and not self._has_links(source, found, health):
-            return
-        refreshed = self._refresh(source, request) if source.refresh else {}
+        if found is not None:
+            for problem in found.problems:
+                self.tally.error(source, problem)
+            known_icon = self.feed.icon or self.store.feed_icon(self.feed.id)
+            if found.icon and known_icon != found.icon and self.feed.icon is None:
+                changes.icon = found.icon
+            changes.links_seen = len(found.links)
+            verdict = links_verdict(
+                len(found.links), found.kind, health, source.links, source.location
+            )
+            if verdict.broken is not None:
+                self._broken(source, verdict.broken, changes)
+            if verdict.failure is not None:
+                self._failed(source, SourceError(source.location, verdict.failure), health, changes)
+                return
+        refreshed = self._refresh(source, request, changes) if source.refresh else {}
         if found is None:  # 304: nothing new on the source's pages
             self.tally.sources_unchanged += 1
             if health.broken:  # the pages are again those last read with success
-                self._broken(source, None)
-            self._source_worked(source, config)
+                changes.broken = Broken(None)
+            changes.outcome = Worked(config)
             return
         known = self.store.known_urls(self.feed.id, (link.url for link in found.links), rules)
-        self.tally.unchanged += sum(1 for i in known.values() if i not in refreshed)
-        new = [link for link in found.links if link.url not in known]
-        if self.budget is not None:
-            new, left = new[: self.budget], len(new) > self.budget
-            self.budget -= len(new)
-        else:
-            left = False
+        plan = plan_links(found.links, known, refreshed, self.budget)
+        self.budget = plan.budget
+        self.tally.unchanged += plan.unchanged
         extracted, failed = self.tally.extracted, self.tally.extraction_failed
-        complete = self._add_new(source, request, new, max_age, rules)
-        extracted, failed = self.tally.extracted - extracted, self.tally.extraction_failed - failed
-        if not extracted and failed >= _BROKEN_AFTER_FAILED_ARTICLES:
-            self._broken(
-                source,
-                f"none of its {failed} new articles could be extracted: the article pages may "
-                "have changed; check the feed's `extract` rules (`feeds preview URL`)",
-            )
-        else:
-            self._broken(source, None)
-        if complete and found.complete and not left:
-            # only then: what was left out must be found again, so the pages must be read again
+        complete = self._add_new(source, request, plan.new, max_age, rules, changes)
+        broken = articles_broken(
+            self.tally.extracted - extracted, self.tally.extraction_failed - failed
+        )
+        if broken is not None:
+            self._broken(source, broken, changes)
+        elif changes.broken is None:  # a mark set by this reading's links stays
+            changes.broken = Broken(None)
+        if keeps_validators(complete, found.complete, plan.postponed):
             for page in found.pages:
-                self._save_validators(page)
-        self._source_worked(source, config)
-
-    def _has_links(self, source: SourceConfig, found: _Discovered, health: SourceHealth) -> bool:
-        """Remember how many links the source yielded; none where there were some marks it
-        broken; a listing without links is a failure too. Returns whether to go on."""
-        with self.store.transaction():
-            self.store.record_links_seen(self.feed.id, source.location, len(found.links))
-        if found.links:
-            return True
-        if health.links_seen:
-            self._broken(
-                source,
-                f"yielded no article links, after {health.links_seen} last time: the site may "
-                "have changed its pages; check the source (`feeds preview --source URL`)",
-            )
-        if found.kind != "listing":
-            return True  # an empty feed or sitemap can be just that
-        if source.links:
-            what = f"its `links` selector {source.links!r} matched nothing"
-            hint = "check it"
-        else:
-            what, hint = "no article links found", "set a `links` selector"
-        error = SourceError(
-            source.location, f"{what}; {hint} (`feeds preview --source {source.location}`)"
-        )
-        self._source_failed(source, error, health.failures + 1)
-        return False
-
-    def _broken(self, source: SourceConfig, reason: str | None) -> None:
-        """Mark the source broken (and report it), or clear the mark with None."""
-        if reason is not None:
-            log.warning("feed %s: source %s is broken: %s", self.feed.id, source.location, reason)
-            self.tally.broken.append(RunError(source.location, source.location, reason))
-        with self.store.transaction():
-            self.store.set_broken(self.feed.id, source.location, reason)
-
-    def _discover(
-        self,
-        source: SourceConfig,
-        request: RequestOptions,
-        max_age: timedelta | None,
-        *,
-        conditional: bool,
-    ) -> _Discovered | None:
-        """Read the source's pages: its URL, then the pages it leads to (next listing page,
-        child sitemaps) up to ``max_pages``. None when every page answered 304."""
-        start = self._start_urls(source, request)
-        queue = deque(start)
-        queued = set(start)
-        links: dict[str, Link] = {}
-        pages: list[Page] = []
-        kind, limit, complete = "listing", len(start), True
-        first_error: SourceError | None = None
-        while queue:
-            url = queue.popleft()
-            try:
-                page = self._fetch_if_modified(url, request, conditional=conditional)
-            except SourceError as error:
-                first_error = first_error or error
-                complete = False
-                if url not in start or len(start) > 1:
-                    self.tally.error(source, error)  # a further page: the source still counts
-                continue
-            if page is None:
-                continue
-            found = discover(page, source, max_age=max_age, now=self.now)
-            for problem in found.problems:
-                self.tally.error(source, SourceError(url, problem))
-            if not pages:
-                kind = found.kind
-                limit = max(limit, max_pages(source, found.kind))
-                self._remember_icon(found.icon)
-            pages.append(page)
-            for link in found.links:
-                links.setdefault(link.url, link)
-            for following in found.more:
-                if following not in queued and len(queued) < limit:
-                    queue.append(following)
-                    queued.add(following)
-        if not pages:
-            if first_error is not None:
-                raise first_error
-            return None
-        return _Discovered(list(links.values()), pages, kind, complete)
-
-    def _start_urls(self, source: SourceConfig, request: RequestOptions) -> list[str]:
-        """Where a source's reading starts: its URL; for ``kind: sitemap`` on a site's home
-        page, the sitemaps its robots.txt lists (else ``/sitemap.xml``)."""
-        if source.kind != "sitemap" or source.url is None or path_of(source.url) != "/":
-            return [source.location]
-        sitemaps = [url for url in self.fetcher.robots_sitemaps(source.url) if is_web_url(url)]
-        return sitemaps or [resolve(source.url, "/sitemap.xml") or source.url]
-
-    def _fetch_if_modified(
-        self, url: str, request: RequestOptions, *, conditional: bool
-    ) -> Page | None:
-        """The page, or None when it has not changed since it was last processed."""
-        saved = self.store.validators(url) if conditional else Validators()
-        page = self.fetcher.fetch(
-            url, request=request, etag=saved.etag, last_modified=saved.last_modified
-        )
-        return None if page.status == 304 else page
+                changes.validators[page.url] = Validators(page.etag, page.last_modified)
+        changes.outcome = Worked(config)
 
     def _add_new(
         self,
@@ -486,6 +362,7 @@ class _FeedRun:
         links: list[Link],
         max_age: timedelta | None,
         rules: str,
+        changes: SourceChanges,
     ) -> bool:
         """Fetch, extract and keep the new links; returns False when one of them must be
         tried again on a later run."""
@@ -501,22 +378,36 @@ class _FeedRun:
                 with self._entry_boundary(source, link):
                     article = link_article(link)
                     item = normalise(article, link, feed=self.feed.id, first_seen=first_seen(link))
-                    self._keep(item, source, max_age, rules)
+                    self._keep(item, max_age, rules, changes)
                 self.progress.article_done()
             return True
         complete = True
+        failures = self.store.article_failures(self.feed.id, position)
         jobs = [FetchJob(link.url, request) for link in links]
-        for link, _, outcome in self._articles(source, request, links, jobs, first_seen):
+        for link, page, outcome in self._articles(source, request).results(links, jobs, first_seen):
             self.progress.article_done()
             if isinstance(outcome, FetchStoppedError) or self.fetcher.stopping:
                 complete = False
                 continue  # shutting down: the rest waits for the next run
             assert outcome is not None  # no conditional request here, so no 304
             with self._entry_boundary(source, link):
-                complete = (
-                    self._take(source, link, outcome, first_seen, max_age, rules) and complete
-                )
+                if isinstance(outcome, Item):
+                    self._keep_validators(page, changes)
+                taken = self._take(
+                    source, link, outcome, first_seen, max_age, rules, changes,
+                    failures.get(link.url, 0),
+                )  # fmt: skip
+                complete = taken and complete
         return complete
+
+    def _articles(self, source: SourceConfig, request: RequestOptions) -> Articles:
+        return Articles(
+            feed_id=self.feed.id,
+            rules=self.feed.rules_for(source),
+            request=request,
+            fetcher=self.fetcher,
+            pool=self.pool,
+        )
 
     @contextmanager
     def _entry_boundary(self, source: SourceConfig, link: Link) -> Iterator[None]:
@@ -528,7 +419,7 @@ class _FeedRun:
             raise  # the state or the output is at fault, not the article
         except Exception as exc:
             log.exception("feed %s: article %s: unexpected error", self.feed.id, link.url)
-            self._article_failed(source, link, SourceError(link.url, _unexpected(exc)), False)
+            self._article_failed(source, link, SourceError(link.url, unexpected(exc)), False)
 
     def _take(
         self,
@@ -538,6 +429,8 @@ class _FeedRun:
         first_seen: Callable[[Link], datetime],
         max_age: timedelta | None,
         rules: str,
+        changes: SourceChanges,
+        failures_before: int,
     ) -> bool:
         """Keep an article's item (or, when its page failed, the source's own text of it);
         returns False when the article must be tried again on a later run."""
@@ -547,17 +440,42 @@ class _FeedRun:
             self.tally.extracted += 1
         if isinstance(outcome, SourceError):
             own_text = bool(link.content_hint or link.summary_hint)
-            given_up = None if own_text else self._give_up(link, outcome, rules)
+            given_up = None
+            if not own_text:
+                given_up = self._count_failure(link, outcome, rules, changes, failures_before)
             self._article_failed(source, link, given_up or outcome, own_text)
             if not own_text:
                 return given_up is not None
             outcome = normalise(
                 link_article(link), link, feed=self.feed.id, first_seen=first_seen(link)
             )
-        self._keep(outcome, source, max_age, rules)
+        self._keep(outcome, max_age, rules, changes)
         return True
 
-    def _refresh(self, source: SourceConfig, request: RequestOptions) -> dict[str, bool]:
+    def _count_failure(
+        self,
+        link: Link,
+        error: SourceError,
+        rules: str,
+        changes: SourceChanges,
+        failures_before: int,
+    ) -> SourceError | None:
+        """Count a lasting failure of a new article; when the feed gives up on it, leave
+        its URL out (neither it nor its source is read again for it) and return the error
+        to report. None while the article is still tried again."""
+        if not lasting(error):
+            return None
+        reason = give_up_reason(error, failures_before)
+        if reason is None:
+            changes.article_failures.append((link.url, error.message))
+            return None
+        changes.rejected.append(([link.url], rules, reason))
+        log.warning("feed %s: article %s: %s", self.feed.id, link.url, reason)
+        return SourceError(error.url, reason)
+
+    def _refresh(
+        self, source: SourceConfig, request: RequestOptions, changes: SourceChanges
+    ) -> dict[str, bool]:
         """Re-check the items the source found within its ``refresh`` window; returns the
         ids checked, each with whether it changed."""
         assert source.refresh is not None
@@ -569,7 +487,8 @@ class _FeedRun:
             jobs.append(FetchJob(stored.url, request, saved.etag, saved.last_modified))
         links = [Link(url=stored.url, source=source.location) for stored in recent]
         checked: dict[str, bool] = {}
-        for link, _, outcome in self._articles(source, request, links, jobs, lambda _: self.now):
+        articles = self._articles(source, request)
+        for link, page, outcome in articles.results(links, jobs, lambda _: self.now):
             stored = by_url[link.url]
             if isinstance(outcome, SourceError):
                 self._article_failed(source, link, outcome, own_text=False)
@@ -577,7 +496,8 @@ class _FeedRun:
             with self._entry_boundary(source, link):
                 changed = False
                 if outcome is not None:  # None: 304, the page did not change
-                    changed = self._edit(stored.id, outcome)
+                    self._keep_validators(page, changes)
+                    changed = self._edit(stored, outcome, changes)
                 checked[stored.id] = changed
                 if changed:
                     self.tally.updated += 1
@@ -585,87 +505,12 @@ class _FeedRun:
                     self.tally.unchanged += 1
         return checked
 
-    def _articles(
-        self,
-        source: SourceConfig,
-        request: RequestOptions,
-        links: list[Link],
-        jobs: list[FetchJob],
-        first_seen: Callable[[Link], datetime],
-    ) -> Iterator[tuple[Link, Page | FetchError, Item | SourceError | None]]:
-        """Fetch the links' pages (``jobs``) and turn each into an item in the worker
-        processes, while the next pages are being fetched; yields each link with its
-        page (or fetch error) and its item, or why there is none, or None for a page
-        that has not changed (304), in the order they are done."""
-        by_url = {link.url: link for link in links}
-        rules = self.feed.rules_for(source)
-        working: list[tuple[Link, Page, Future[ArticleOutcome]]] = []
-
-        def finished(block: bool) -> Iterator[tuple[Link, Page, Item | SourceError]]:
-            while working:
-                if block:
-                    wait([future for _, _, future in working], return_when=FIRST_COMPLETED)
-                done = [entry for entry in working if entry[2].done()]
-                if not done:
-                    return
-                for entry in done:
-                    working.remove(entry)
-                    link, page, future = entry
-                    yield (
-                        link,
-                        page,
-                        self._item(source, request, link, page, outcome_of(future), first_seen),
-                    )
-
-        for job, result in self.fetcher.fetch_all(jobs):
-            link = by_url[job.url]
-            if isinstance(result, FetchError):
-                yield link, result, result
-            elif result.status == 304:
-                yield link, result, None
-            else:
-                job_for = ArticleJob(result, link, self.feed.id, first_seen(link), rules)
-                working.append((link, result, self.pool.submit(job_for)))
-            yield from finished(block=False)
-        yield from finished(block=True)
-
-    def _item(
-        self,
-        source: SourceConfig,
-        request: RequestOptions,
-        link: Link,
-        page: Page,
-        outcome: ArticleOutcome,
-        first_seen: Callable[[Link], datetime],
-    ) -> Item | SourceError:
-        """The item a worker made of a page, once any further parts are joined, or why
-        there is none."""
-        item = outcome.item
-        if outcome.article is not None:  # a multi-page article: its parts are fetched here
-            rules = self.feed.rules_for(source)
-            try:
-                article = with_parts(
-                    outcome.article, rules, self.fetcher, request, self.pool.extract
-                )
-                item = normalise(article, link, feed=self.feed.id, first_seen=first_seen(link))
-            except (StorageError, PublishError):
-                raise
-            except Exception as exc:  # this article's boundary (see _entry_boundary)
-                log.exception("feed %s: article %s: unexpected error", self.feed.id, link.url)
-                return SourceError(link.url, _unexpected(exc))
-        if item is None:
-            return ExtractionError(page.final_url, outcome.error or "no article found")
-        self._save_validators(page)
-        return item
-
-    def _edit(self, item_id: str, item: Item) -> bool:
+    def _edit(self, stored: RecentItem, item: Item, changes: SourceChanges) -> bool:
         """Take up an edit of a stored item; returns whether readers see it as updated."""
-        stored = self.store.stored_hash(item.feed, item_id)
-        if stored is None or stored == content_hash(item):
+        if stored.content_hash == content_hash(item):
             return False
-        updated = edit_date(stored, self.now)
-        with self.store.transaction():
-            self.store.replace_content(item_id, item, updated)
+        updated = edit_date(stored.content_hash, self.now)
+        changes.edits.append((stored.id, item, updated))
         return updated is not None
 
     def _article_failed(
@@ -677,52 +522,33 @@ class _FeedRun:
             error = SourceError(error.url, f"{error.message}; published the source's own text")
         self.tally.error(source, error)
 
-    def _give_up(self, link: Link, error: SourceError, rules: str) -> SourceError | None:
-        """Count a lasting failure of a new article (``_lasting``); at the
-        ``GIVE_UP_AFTER_RUNS``th run, remember its URL as left out, so that neither it nor
-        its source is read again for it, and return the error to report. None while the
-        article is still tried again."""
-        if not _lasting(error):
-            return None
-        with self.store.transaction():
-            failures = self.store.count_article_failure(
-                self.feed.id, link.url, error.message, self.now
-            )
-            if failures < GIVE_UP_AFTER_RUNS:
-                return None
-            reason = f"{error.message}; given up after it failed in {failures} runs"
-            self.store.add_rejected(self.feed.id, [link.url], rules, reason, self.now)
-        log.warning("feed %s: article %s: %s", self.feed.id, link.url, reason)
-        return SourceError(error.url, reason)
-
     def _keep(
-        self, item: Item, source: SourceConfig, max_age: timedelta | None, rules: str
+        self, item: Item, max_age: timedelta | None, rules: str, changes: SourceChanges
     ) -> None:
         """Store the item unless the feed's rules leave it out; then remember its URLs as
         rejected (under these rules), so it is not fetched again."""
         reason = rejection(item, self.feed, max_age=max_age, now=self.now)
         if reason is None:
-            self._store_new(item, source)
+            self._store_new(item, changes)
             return
         log.info("feed %s: %s left out: %s", self.feed.id, item.url, reason)
         self.tally.filtered += 1
-        with self.store.transaction():
-            self.store.add_rejected(item.feed, [item.url, *item.aliases], rules, reason, self.now)
+        changes.rejected.append(([item.url, *item.aliases], rules, reason))
 
-    def _store_new(self, item: Item, source: SourceConfig) -> None:
-        """Add the item, unless it is an item already stored reached by another URL or a
+    def _store_new(self, item: Item, changes: SourceChanges) -> None:
+        """Add the item, unless it is an item already known reached by another URL or a
         near-duplicate of one; then only remember the new URLs."""
-        existing = self.store.item_id_for_urls(item.feed, [item.url, *item.aliases])
+        urls = [item.url, *item.aliases]
+        existing = changes.item_for_urls(self.store, urls)
         if existing is None:
             existing = self._sketches().near_duplicate_of(item)
-        with self.store.transaction():
-            if existing is None:
-                self.store.add_item(item, source.location)
-                self._sketches().add(item.id, item.title, item.fingerprint)
-                self.tally.new += 1
-            else:
-                self.store.add_urls(item.feed, existing, [item.url, *item.aliases])
-                self.tally.skipped += 1
+        if existing is None:
+            changes.add_item(item)
+            self._sketches().add(item.id, item.title, item.fingerprint)
+            self.tally.new += 1
+        else:
+            changes.add_urls(existing, urls)
+            self.tally.skipped += 1
 
     def _sketches(self) -> SketchIndex:
         """The sketches of the feed's newest items, read once per run, then kept up to date."""
@@ -732,53 +558,24 @@ class _FeedRun:
                 self._sketch_index.add(known.id, known.title, known.fingerprint)
         return self._sketch_index
 
-    def _remember_icon(self, icon: str | None) -> None:
-        if icon and self.feed.icon is None and self.store.feed_icon(self.feed.id) != icon:
-            with self.store.transaction():
-                self.store.set_feed_icon(self.feed.id, icon)
+    def _keep_validators(self, page: Page | FetchError, changes: SourceChanges) -> None:
+        if isinstance(page, Page):
+            changes.validators[page.url] = Validators(page.etag, page.last_modified)
 
-    def _save_validators(self, page: Page) -> None:
-        with self.store.transaction():
-            self.store.save_validators(
-                page.url, Validators(page.etag, page.last_modified), self.now
-            )
+    def _broken(self, source: SourceConfig, reason: str, changes: SourceChanges) -> None:
+        log.warning("feed %s: source %s is broken: %s", self.feed.id, source.location, reason)
+        self.tally.broken.append(RunError(source.location, source.location, reason))
+        changes.broken = Broken(reason)
 
-    def _source_worked(self, source: SourceConfig, config: str) -> None:
-        with self.store.transaction():
-            self.store.record_source_success(self.feed.id, source.location, self.now, config)
-
-    def _source_failed(self, source: SourceConfig, error: SourceError, failures: int) -> None:
+    def _failed(
+        self,
+        source: SourceConfig,
+        error: SourceError,
+        health: SourceHealth,
+        changes: SourceChanges,
+    ) -> None:
         log.warning("feed %s: source %s failed: %s", self.feed.id, source.location, error.message)
         self.tally.sources_failed += 1
         self.tally.error(source, error)
-        retry_after = error.retry_after if isinstance(error, FetchError) else None
-        when = next_attempt(failures, self.feed.interval, self.now, retry_after)
-        with self.store.transaction():
-            self.store.record_source_failure(
-                self.feed.id, source.location, error.message, self.now, when
-            )
-
-
-GIVE_UP_AFTER_RUNS = 3
-"""Runs in which a new article fails for a lasting reason before the feed gives up on it."""
-
-
-def _unexpected(exc: Exception) -> str:
-    """What an unexpected error is reported as: it failed one article or source, not the
-    feed (the log has the traceback)."""
-    return f"unexpected error ({type(exc).__name__}: {exc}); the rest of the feed went on"
-
-
-def _lasting(error: SourceError) -> bool:
-    """Whether an article's failure is likely to happen again: no article on its page (or
-    one too slow or too broken to extract), or an HTTP 4xx other than 408 and 429; not a
-    network error or a server's 5xx, which pass."""
-    if isinstance(error, ExtractionError):
-        return True
-    status = error.status if isinstance(error, FetchError) else None
-    return status is not None and 400 <= status < 500 and status not in (408, 429)
-
-
-def _config_key(source: SourceConfig, rules: str) -> str:
-    """A key of everything that decides which links a source yields and keeps."""
-    return hashlib.sha256(f"{source!r} {rules}".encode()).hexdigest()[:16]
+        when = next_attempt(health.failures + 1, self.feed.interval, self.now, retry_after(error))
+        changes.outcome = Failed(error.message, when)

@@ -116,6 +116,10 @@ class ItemStore(Protocol):
         """Remember that the feed's ``rules`` left these URLs' article out."""
         ...
 
+    def article_failures(self, feed: str, urls: Iterable[str]) -> dict[str, int]:
+        """In how many runs each of ``urls`` (those counted) failed as a new article."""
+        ...
+
     def count_article_failure(self, feed: str, url: str, error: str, now: datetime) -> int:
         """Count one more run in which the article at ``url`` failed; returns how many. The
         count is forgotten once the URL leads to an item or is left out."""

@@ -136,6 +136,10 @@ class MemoryStore:
                 self._t.rejected[feed, url] = rules
                 self._t.article_failures.pop((feed, url), None)
 
+    def article_failures(self, feed: str, urls: Iterable[str]) -> dict[str, int]:
+        failures = self._t.article_failures
+        return {url: failures[feed, url] for url in urls if (feed, url) in failures}
+
     def count_article_failure(self, feed: str, url: str, error: str, now: datetime) -> int:
         with self.state.lock:
             count = self._t.article_failures.get((feed, url), 0) + 1

@@ -304,6 +304,18 @@ class SqliteStore:
         )
         self._forget_article_failures(feed, urls)
 
+    def article_failures(self, feed: str, urls: Iterable[str]) -> dict[str, int]:
+        """In how many runs each of ``urls`` (those counted) failed as a new article."""
+        counts: dict[str, int] = {}
+        for chunk in _chunks(list(dict.fromkeys(urls))):
+            rows = self._query(
+                f"""SELECT url, failures FROM article_failures
+                    WHERE feed = ? AND url IN ({",".join("?" * len(chunk))})""",
+                (feed, *chunk),
+            )
+            counts.update((row[0], int(row[1])) for row in rows)
+        return counts
+
     def count_article_failure(self, feed: str, url: str, error: str, now: datetime) -> int:
         """Count one more run in which the article at ``url`` failed; returns how many."""
         self._execute(
