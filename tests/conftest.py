@@ -10,10 +10,10 @@ from pytest_httpserver import HTTPServer
 
 from feeds.config import Config, load_config
 from feeds.extraction.workers import ExtractionPool
-from feeds.fetching.client import Fetcher
 from feeds.models import RunReport
-from feeds.run.feed import Clock, run_feed, utc_now
-from feeds.storage import open_store
+from feeds.run.feed import Clock, utc_now
+from feeds.service.runtime import Connect, Runtime
+from feeds.storage.memory import MemoryState
 from tests.newssite import NewsSite
 from tests.sitesim import SiteSim
 
@@ -48,6 +48,13 @@ def site() -> Iterator[SiteSim]:
         yield sim
 
 
+@pytest.fixture
+def state() -> MemoryState:
+    """A state kept in memory, for tests of the run (``run_once(..., connect=state.connect)``):
+    the storage contract tests hold SQLite to the same behaviour."""
+    return MemoryState()
+
+
 FAST_SETTINGS = (
     "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n  retries: 1\n"
 )
@@ -73,18 +80,13 @@ def run_once(
     *,
     clock: Clock | None = None,
     pool: ExtractionPool | None = None,
+    connect: Connect | None = None,
 ) -> RunReport:
     """Run one feed of ``config`` once, as ``feeds once --feed`` does (extracting in this
-    thread unless a ``pool`` is given)."""
-    with (
-        open_store(config.settings.state_dir) as store,
-        Fetcher.for_config(config) as fetcher,
-    ):
-        return run_feed(
-            config.feeds[feed_id],
-            settings=config.settings,
-            fetcher=fetcher,
-            store=store,
-            clock=clock or utc_now,
-            pool=pool,
-        )
+    thread unless a ``pool`` is given; the state in ``state_dir`` unless ``connect``
+    opens another, a ``MemoryState``'s say)."""
+    runtime = Runtime(
+        config, connect=connect, pool=pool or ExtractionPool(0), clock=clock or utc_now
+    )
+    with runtime:
+        return runtime.run_and_record(config.feeds[feed_id])

@@ -27,6 +27,8 @@ import pytest
 
 from feeds.config import Config
 from feeds.errors import PublishError
+from feeds.extraction.workers import ExtractionPool
+from feeds.service.runtime import Runtime
 from feeds.storage import open_store
 from feeds.storage.sqlite import DATABASE_NAME
 from tests.conftest import WriteConfig, run_once
@@ -303,10 +305,11 @@ def test_an_unwritable_output_directory_is_a_clear_error_and_the_next_run_republ
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError(error, os.strerror(error))
 
-    with monkeypatch.context() as patch:
+    # started first: the output directory was writable when the run began
+    with Runtime(config, pool=ExtractionPool(0)) as runtime, monkeypatch.context() as patch:
         patch.setattr(target, refuse)
         with pytest.raises(PublishError) as raised:
-            run_once(config, "harbour")
+            runtime.run_and_record(config.feeds["harbour"])
     message = str(raised.value)
     assert "harbour" in message and os.strerror(error) in message, message
     for name, data in before.items():

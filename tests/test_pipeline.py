@@ -1,4 +1,5 @@
-"""The whole pipeline against a realistic news site served from 127.0.0.1."""
+"""The whole pipeline against a realistic news site served from 127.0.0.1, the state kept
+in memory (the storage contract tests hold SQLite to the same behaviour)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pytest_httpserver import HTTPServer
 
 from feeds.html import block_text, parse_fragment
 from feeds.run.publish import feed_formats
-from feeds.storage import open_store
+from feeds.storage.memory import MemoryState
 from tests.conftest import DATA, WriteConfig, run_once
 from tests.feedcheck import check_feed
 from tests.newssite import BOILERPLATE, NewsSite, SiteArticle
@@ -47,11 +48,11 @@ def feed_paths(config: Any, feed_id: str = "harbour") -> list[Path]:
 
 @pytest.mark.parametrize("links", ["article.teaser h2 a", None], ids=["selector", "auto"])
 def test_realistic_site_becomes_full_text_feeds(
-    news_site: NewsSite, write_config: WriteConfig, links: str | None
+    state: MemoryState, news_site: NewsSite, write_config: WriteConfig, links: str | None
 ) -> None:
     config = site_config(write_config, news_site, links)
 
-    report = run_once(config, "harbour")
+    report = run_once(config, "harbour", connect=state.connect)
 
     assert (report.new, report.failed, report.errors) == (3, 0, ())
     for path in feed_paths(config):
@@ -79,15 +80,15 @@ def test_realistic_site_becomes_full_text_feeds(
 
 
 def test_second_run_adds_nothing_and_leaves_files_untouched(
-    news_site: NewsSite, write_config: WriteConfig
+    state: MemoryState, news_site: NewsSite, write_config: WriteConfig
 ) -> None:
     config = site_config(write_config, news_site)
-    run_once(config, "harbour")
+    run_once(config, "harbour", connect=state.connect)
     first = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in feed_paths(config)}
     ids = [e.id for e in read_feed(feed_paths(config)[0]).entries]
     article_requests = len(news_site.article_requests())
 
-    report = run_once(config, "harbour")
+    report = run_once(config, "harbour", connect=state.connect)
 
     assert (report.new, report.unchanged, report.files_written) == (0, 3, ())
     assert len(news_site.article_requests()) == article_requests  # known pages not refetched
@@ -96,10 +97,10 @@ def test_second_run_adds_nothing_and_leaves_files_untouched(
 
 
 def test_one_new_article_gives_one_new_item_and_ids_stay(
-    news_site: NewsSite, write_config: WriteConfig
+    state: MemoryState, news_site: NewsSite, write_config: WriteConfig
 ) -> None:
     config = site_config(write_config, news_site)
-    run_once(config, "harbour")
+    run_once(config, "harbour", connect=state.connect)
     ids_before = {e.link: e.id for e in read_feed(feed_paths(config)[1]).entries}
     news_site.add(
         SiteArticle(
@@ -115,7 +116,7 @@ def test_one_new_article_gives_one_new_item_and_ids_stay(
         )
     )
 
-    report = run_once(config, "harbour")
+    report = run_once(config, "harbour", connect=state.connect)
 
     assert (report.new, report.unchanged) == (1, 3)
     entries = read_feed(feed_paths(config)[1]).entries
@@ -124,27 +125,27 @@ def test_one_new_article_gives_one_new_item_and_ids_stay(
 
 
 def test_same_article_at_a_second_url_is_not_added_twice(
-    news_site: NewsSite, write_config: WriteConfig
+    state: MemoryState, news_site: NewsSite, write_config: WriteConfig
 ) -> None:
     config = site_config(write_config, news_site)
-    run_once(config, "harbour")
+    run_once(config, "harbour", connect=state.connect)
     news_site.also_at("/live/riverside-cycle-lanes-vote", news_site.articles[0])
 
-    report = run_once(config, "harbour")
+    report = run_once(config, "harbour", connect=state.connect)
 
     assert (report.new, report.skipped) == (0, 1)
     assert len(read_feed(feed_paths(config)[0]).entries) == 3
     # the second address is remembered: the next run does not fetch it again
     requests = len(news_site.article_requests())
-    assert run_once(config, "harbour").unchanged == 4
+    assert run_once(config, "harbour", connect=state.connect).unchanged == 4
     assert len(news_site.article_requests()) == requests
 
 
 def test_near_duplicate_under_another_canonical_is_not_added(
-    news_site: NewsSite, write_config: WriteConfig
+    state: MemoryState, news_site: NewsSite, write_config: WriteConfig
 ) -> None:
     config = site_config(write_config, news_site)
-    run_once(config, "harbour")
+    run_once(config, "harbour", connect=state.connect)
     original = news_site.articles[0]
     copy = SiteArticle(
         slug="riverside-cycle-lanes-approved",
@@ -155,32 +156,32 @@ def test_near_duplicate_under_another_canonical_is_not_added(
     )
     news_site.add(copy)
 
-    report = run_once(config, "harbour")
+    report = run_once(config, "harbour", connect=state.connect)
 
     assert (report.new, report.skipped) == (0, 1)
 
 
 def test_failing_source_keeps_previous_items(
-    news_site: NewsSite, write_config: WriteConfig, httpserver: HTTPServer
+    state: MemoryState, news_site: NewsSite, write_config: WriteConfig, httpserver: HTTPServer
 ) -> None:
     config = site_config(write_config, news_site)
-    run_once(config, "harbour")
+    run_once(config, "harbour", connect=state.connect)
     before = feed_paths(config)[0].read_bytes()
     httpserver.clear()
     httpserver.no_handler_status_code = 404
     httpserver.expect_request("/news/").respond_with_data("down", status=503)
 
-    report = run_once(config, "harbour")
+    report = run_once(config, "harbour", connect=state.connect)
 
     assert report.failed_entirely
     assert "HTTP 503" in report.errors[0].message
     assert feed_paths(config)[0].read_bytes() == before
-    with open_store(config.settings.state_dir) as store:
+    with state.connect() as store:
         assert store.count_items("harbour") == 3
 
 
 def test_article_that_fails_is_reported_and_others_published(
-    news_site: NewsSite, write_config: WriteConfig, httpserver: HTTPServer
+    state: MemoryState, news_site: NewsSite, write_config: WriteConfig, httpserver: HTTPServer
 ) -> None:
     broken = news_site.articles[1]
     config = site_config(write_config, news_site)
@@ -190,7 +191,7 @@ def test_article_that_fails_is_reported_and_others_published(
     news_site.serve()
     news_site.articles.insert(1, broken)  # listed, but its page answers 404
 
-    report = run_once(config, "harbour")
+    report = run_once(config, "harbour", connect=state.connect)
 
     assert (report.new, report.failed) == (2, 1)
     assert not report.failed_entirely
@@ -199,7 +200,7 @@ def test_article_that_fails_is_reported_and_others_published(
 
 
 def test_seed_article_becomes_one_clean_item(
-    httpserver: HTTPServer, write_config: WriteConfig
+    state: MemoryState, httpserver: HTTPServer, write_config: WriteConfig
 ) -> None:
     seed = DATA / "seed"
     path = "/news/world/taliban-enter-outskirts-of-kabul"
@@ -215,7 +216,7 @@ def test_seed_article_becomes_one_clean_item(
         f"feeds:\n  world:\n    sources:\n      - url: {httpserver.url_for('/news/')}\n"
     )
 
-    report = run_once(config, "world")
+    report = run_once(config, "world", connect=state.connect)
 
     assert report.new == 1
     for fmt in feed_formats(config.feeds["world"]):  # strictly checked
@@ -246,16 +247,18 @@ def seed_body_paragraphs() -> list[str]:
 
 
 def test_an_unchanged_feed_is_not_rewritten_and_a_missing_file_is(
-    news_site: NewsSite, write_config: WriteConfig
+    state: MemoryState, news_site: NewsSite, write_config: WriteConfig
 ) -> None:
     config = site_config(write_config, news_site)
-    assert run_once(config, "harbour").files_written
+    assert run_once(config, "harbour", connect=state.connect).files_written
     rss, atom = feed_paths(config)
     stamps = (rss.stat().st_mtime_ns, atom.stat().st_mtime_ns)
 
-    assert run_once(config, "harbour").files_written == ()  # nothing new: nothing written
+    assert (
+        run_once(config, "harbour", connect=state.connect).files_written == ()
+    )  # nothing new: nothing written
     assert (rss.stat().st_mtime_ns, atom.stat().st_mtime_ns) == stamps
 
     atom.unlink()  # someone removed a file: the next run puts it back
-    assert run_once(config, "harbour").files_written == ("harbour.atom",)
+    assert run_once(config, "harbour", connect=state.connect).files_written == ("harbour.atom",)
     assert read_feed(atom).entries

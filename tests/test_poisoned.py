@@ -23,11 +23,11 @@ import feeds.run.feed
 from feeds.config import Config, SourceConfig
 from feeds.errors import ConfigError
 from feeds.extraction.workers import ExtractionPool
-from feeds.fetching.client import Fetcher, retry_after
+from feeds.fetching.client import retry_after
 from feeds.models import Link, Page, RunReport
 from feeds.normalise import link_article, normalise
-from feeds.run.feed import run_feeds
 from feeds.run.filters import rejection
+from feeds.service.runtime import Runtime
 from feeds.service.status import collect_status
 from feeds.sources import discover
 from feeds.storage import open_store
@@ -212,11 +212,9 @@ def test_an_unexpected_error_in_a_source_fails_that_source_alone(
 
 
 def only_outcome(config: Config) -> RunReport | Exception:
-    """What ``run_feeds`` (what ``feeds once`` runs) yields for the config's one feed."""
-    with Fetcher.for_config(config) as fetcher, ExtractionPool(0) as pool:
-        [(_, outcome)] = run_feeds(
-            list(config.feeds.values()), settings=config.settings, fetcher=fetcher, pool=pool
-        )
+    """What ``Runtime.run_feeds`` (what ``feeds once`` runs) yields for the config's one feed."""
+    with Runtime(config, pool=ExtractionPool(0)) as runtime:
+        [(_, outcome)] = runtime.run_feeds(list(config.feeds.values()))
     return outcome
 
 

@@ -20,9 +20,9 @@ from feeds.extraction.workers import (
     outcome_of,
     process_article,
 )
-from feeds.fetching.client import Fetcher
 from feeds.models import Link, Page
-from feeds.run.feed import interleave_by_site, run_feeds
+from feeds.run.feed import interleave_by_site
+from feeds.service.runtime import Runtime
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, numbered_articles, serve_news
 from tests.sitesim import SiteSim
@@ -215,15 +215,8 @@ def test_feeds_run_at_once_on_different_sites(write_config: WriteConfig) -> None
                 for n, site in enumerate(sites)
             )
         )
-        with Fetcher.for_config(config) as fetcher:
-            ran = list(
-                run_feeds(
-                    config.feeds.values(),
-                    settings=config.settings,
-                    fetcher=fetcher,
-                    pool=ExtractionPool(0),
-                )
-            )
+        with Runtime(config, pool=ExtractionPool(0)) as runtime:
+            ran = list(runtime.run_feeds(config.feeds.values()))
         assert sorted(f.id for f, report in ran if not isinstance(report, Exception)) == [
             "f0",
             "f1",

@@ -18,7 +18,7 @@ import sys
 import textwrap
 import traceback
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
@@ -40,18 +40,15 @@ from feeds.config import (
     yaml_text,
 )
 from feeds.errors import ConfigError, FeedsError
-from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.client import Fetcher, RequestOptions, saved_page
 from feeds.html import block_text, parse_fragment
 from feeds.models import Link, RunReport
 from feeds.normalise import normalise
 from feeds.publishing.channel import display_html
-from feeds.publishing.files import prepare_output_dir, remove_leftovers
 from feeds.publishing.json_feed import json_feed_item
 from feeds.run.articles import extract_with_parts
-from feeds.run.feed import run_feeds, utc_now
-from feeds.run.publish import publish_index
-from feeds.service.lock import StateLock
+from feeds.run.feed import utc_now
+from feeds.service.runtime import Runtime
 from feeds.service.status import collect_status
 from feeds.sources import discover
 from feeds.storage import open_store, state_exists
@@ -161,28 +158,15 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
         log.warning("%s", warning)
     _check_feed_ids(config, feed_ids)
     feeds = [config.feeds[feed_id] for feed_id in feed_ids or config.feeds]
-    settings = config.settings
+    output_dir = config.settings.output_dir
     failures = 0
-    lock = StateLock(settings.state_dir)
-    try:
-        prepare_output_dir(settings.output_dir)
-        lock.acquire()
-        remove_leftovers(settings.output_dir)
-        store = open_store(settings.state_dir)
-    except FeedsError as exc:
-        _fail(str(exc), debug=ctx.obj["debug"])
-    pool = ExtractionPool.for_settings(settings)
-    with (
-        lock,
-        store,
-        pool,
-        Fetcher.for_config(config) as fetcher,
-        _progress_bars(len(feeds)) as bars,
-    ):
-        ran = run_feeds(
-            feeds, settings=settings, fetcher=fetcher, pool=pool, progress_for=bars.feed
-        )
-        for feed, outcome in ran:
+    with ExitStack() as stack:
+        try:
+            runtime = stack.enter_context(Runtime(config))
+        except FeedsError as exc:
+            _fail(str(exc), debug=ctx.obj["debug"])
+        bars = stack.enter_context(_progress_bars(len(feeds)))
+        for feed, outcome in runtime.run_feeds(feeds, progress_for=bars.feed):
             bars.feed_finished(feed)
             if isinstance(outcome, Exception):  # one feed's failure or bug stops no other
                 kind = "failed" if isinstance(outcome, FeedsError) else "internal error"
@@ -191,10 +175,10 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
                     traceback.print_exception(outcome)
                 failures += 1
                 continue
-            click.echo(_summary(outcome, settings.output_dir))
+            click.echo(_summary(outcome, output_dir))
             failures += outcome.failed_entirely or bool(outcome.broken)
         try:
-            publish_index(config, store)
+            runtime.publish_index()
         except FeedsError as exc:
             click.echo(f"index: failed: {exc}", err=True)
             failures += 1

@@ -21,7 +21,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,7 +59,6 @@ from feeds.run.policy import (
     source_key,
 )
 from feeds.run.publish import ping_hub, publish_feed
-from feeds.storage import open_store
 from feeds.storage.interface import RecentItem, SourceHealth, Store, Validators, content_hash
 
 log = logging.getLogger(__name__)
@@ -125,46 +123,6 @@ def run_feed(
     with store.transaction():
         store.record_run(report, run.now)
     return report
-
-
-def run_feeds(
-    feeds: Iterable[Feed],
-    *,
-    settings: Settings,
-    fetcher: Fetcher,
-    pool: ExtractionPool,
-    progress_for: Callable[[Feed], Progress | None] = lambda feed: None,
-) -> Iterator[tuple[Feed, RunReport | Exception]]:
-    """Run the feeds, ``settings.parallel_feeds`` at a time (a feed mostly waits on the
-    network), each with its own database connection, sharing the fetcher's politeness
-    limits and the extraction pool. Feeds start interleaved by site, so the feeds
-    running at once keep different sites busy. Yields each feed with its report, or with
-    the exception that stopped it, as it ends."""
-
-    def run_one(feed: Feed) -> RunReport:
-        with open_store(settings.state_dir) as store:
-            started = utc_now()
-            try:
-                return run_feed(
-                    feed,
-                    settings=settings,
-                    fetcher=fetcher,
-                    store=store,
-                    progress=progress_for(feed),
-                    pool=pool,
-                )
-            except Exception as exc:  # recorded, as the service records it; then reported
-                with store.transaction():
-                    store.record_run(failed_run(feed, f"{type(exc).__name__}: {exc}"), started)
-                raise
-
-    with open_store(settings.state_dir):
-        pass  # created and migrated once, before the threads open it
-    with ThreadPoolExecutor(settings.parallel_feeds, thread_name_prefix="feed") as runner:
-        running = {runner.submit(run_one, feed): feed for feed in interleave_by_site(feeds)}
-        for future in as_completed(running):
-            error = future.exception()
-            yield running[future], error if isinstance(error, Exception) else future.result()
 
 
 def feed_trust(feed: Feed) -> Trust:

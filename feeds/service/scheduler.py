@@ -35,14 +35,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds.config import Config, Feed, load_config
 from feeds.errors import ConfigError, FeedsError
-from feeds.extraction.workers import ExtractionPool
-from feeds.fetching.client import Fetcher
 from feeds.models import RunReport
 from feeds.publishing.channel import file_name
-from feeds.publishing.files import prepare_output_dir, remove_leftovers
-from feeds.run.feed import failed_run, run_feed, utc_now
-from feeds.run.publish import feed_formats, publish_index
-from feeds.service.lock import StateLock
+from feeds.run.feed import utc_now
+from feeds.run.publish import feed_formats
+from feeds.service.runtime import Runtime
 from feeds.service.server import FeedServer
 from feeds.service.status import collect_status
 from feeds.storage import open_store
@@ -66,10 +63,9 @@ class Service:
         self._running: set[str] = set()
         self._running_lock = threading.Condition()
         settings = self.config.settings
-        self.fetcher = Fetcher.for_config(self.config)
-        self.pool = ExtractionPool.for_settings(settings)
-        """Shared by the feeds that run at once: as many extractions as cores, whatever
-        the number of feeds."""
+        self.runtime = Runtime(self.config)
+        """Shared by the feeds that run at once: one fetcher (politeness across feeds), as
+        many extractions as cores, whatever the number of feeds."""
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(settings.parallel_feeds)},
@@ -82,9 +78,7 @@ class Service:
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit status."""
         settings = self.config.settings
-        prepare_output_dir(settings.output_dir)
-        with StateLock(settings.state_dir):
-            remove_leftovers(settings.output_dir)
+        with self.runtime:
             for warning in self.config.warnings:
                 log.warning("%s", warning)
             self._install_signal_handlers()
@@ -111,7 +105,7 @@ class Service:
     def _shut_down(self) -> int:
         timeout = self.config.settings.stop_timeout.total_seconds()
         log.info("stopping: no new requests; waiting up to %.0fs for running feeds", timeout)
-        self.fetcher.stop()
+        self.runtime.stop()
         self.scheduler.shutdown(wait=False)
         deadline = time.monotonic() + timeout
         with self._running_lock:
@@ -126,8 +120,6 @@ class Service:
             log.warning("stopped; abandoned running feeds: %s", ", ".join(abandoned))
             logging.shutdown()
             os._exit(0)
-        self.fetcher.close()
-        self.pool.close()
         log.info("stopped")
         return 0
 
@@ -182,30 +174,16 @@ class Service:
             return
         with self._running_lock:
             self._running.add(feed_id)
-        started = utc_now()
         try:
-            with open_store(self.config.settings.state_dir) as store:
-                try:
-                    report = run_feed(
-                        feed,
-                        settings=self.config.settings,
-                        fetcher=self.fetcher,
-                        store=store,
-                        pool=self.pool,
-                    )
-                    _log_report(report)
-                except Exception as exc:
-                    # FeedsError is a storage or publishing problem; anything else is a bug
-                    if isinstance(exc, FeedsError):
-                        log.error("feed %s: run failed: %s", feed_id, exc)
-                    else:
-                        log.exception("feed %s: internal error", feed_id)
-                    failure = failed_run(feed, f"{type(exc).__name__}: {exc}")
-                    with store.transaction():
-                        store.record_run(failure, started)
-                publish_index(self.config, store)
+            try:
+                _log_report(self.runtime.run_and_record(feed))
+            except FeedsError as exc:  # a storage or publishing problem, recorded
+                log.error("feed %s: run failed: %s", feed_id, exc)
+            except Exception:  # a bug, recorded
+                log.exception("feed %s: internal error", feed_id)
+            self.runtime.publish_index()
         except Exception:
-            log.exception("feed %s: cannot record the run", feed_id)
+            log.exception("feed %s: cannot write the index", feed_id)
         finally:
             with self._running_lock:
                 self._running.discard(feed_id)
@@ -239,7 +217,7 @@ class Service:
             if feed_id in old.feeds and old.feeds[feed_id] != feed
         ]
         self.config = new
-        self.fetcher.follow(new)
+        self.runtime.follow(new)
         for feed_id in removed:
             if self.scheduler.get_job(feed_id) is not None:
                 self.scheduler.remove_job(feed_id)

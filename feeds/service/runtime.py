@@ -1,0 +1,129 @@
+"""What running feeds needs, started the same way by ``feeds once`` and ``feeds run``:
+the output directory proven writable, the state directory locked (one feeds process per
+state), the temporary files of a killed run removed, the state opened, the extraction
+workers and the fetcher started; and one way to run a feed, ``run_and_record``, so that
+every run is recorded, however it ends."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
+
+from feeds.config import Config, Feed
+from feeds.extraction.workers import ExtractionPool
+from feeds.fetching.client import Fetcher
+from feeds.models import RunReport
+from feeds.publishing.files import prepare_output_dir, remove_leftovers
+from feeds.run.feed import Clock, Progress, failed_run, interleave_by_site, run_feed, utc_now
+from feeds.run.publish import publish_index
+from feeds.service.lock import StateLock
+from feeds.storage import open_store
+from feeds.storage.interface import Store
+
+log = logging.getLogger(__name__)
+
+Connect = Callable[[], Store]
+"""Opens a connection to the state."""
+
+
+class Runtime:
+    """The running side of a config: enter it (``with``) to start, leave it to stop."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        connect: Connect | None = None,
+        pool: ExtractionPool | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        """``connect`` opens the state (by default, the SQLite state in ``state_dir``);
+        ``pool`` extracts (by default, worker processes as ``extract_workers`` says);
+        ``clock`` says when runs happen."""
+        self.config = config
+        settings = config.settings
+        self.connect: Connect = connect or (lambda: open_store(settings.state_dir))
+        self.clock = clock
+        self._pool = pool
+        self._lock = StateLock(settings.state_dir)
+        self._stack = ExitStack()
+        self.pool: ExtractionPool | None = None
+        self.fetcher: Fetcher | None = None
+
+    def __enter__(self) -> Runtime:
+        settings = self.config.settings
+        prepare_output_dir(settings.output_dir)
+        with ExitStack() as stack:
+            stack.enter_context(self._lock)
+            remove_leftovers(settings.output_dir)
+            with self.connect():
+                pass  # created and migrated once, before the feeds' threads open it
+            # a pool given is the giver's to close; one made here is closed on leaving
+            self.pool = self._pool or stack.enter_context(ExtractionPool.for_settings(settings))
+            self.fetcher = stack.enter_context(Fetcher.for_config(self.config))
+            self._stack = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stack.close()
+
+    def run_and_record(self, feed: Feed, progress: Progress | None = None) -> RunReport:
+        """Run one feed once (its sources, its files) and return its report. A run that
+        stops with an error (the state or the output at fault, or a bug) is recorded as
+        failed, every source failed, and the error raised."""
+        assert self.fetcher is not None and self.pool is not None, "the runtime is not started"
+        with self.connect() as store:
+            started = self.clock()
+            try:
+                return run_feed(
+                    feed,
+                    settings=self.config.settings,
+                    fetcher=self.fetcher,
+                    store=store,
+                    clock=lambda: started,
+                    progress=progress,
+                    pool=self.pool,
+                )
+            except Exception as exc:
+                with store.transaction():
+                    store.record_run(failed_run(feed, f"{type(exc).__name__}: {exc}"), started)
+                raise
+
+    def run_feeds(
+        self,
+        feeds: Iterable[Feed],
+        progress_for: Callable[[Feed], Progress | None] = lambda feed: None,
+    ) -> Iterator[tuple[Feed, RunReport | Exception]]:
+        """Run the feeds, ``settings.parallel_feeds`` at a time (a feed mostly waits on the
+        network), each with its own connection to the state, sharing the fetcher's
+        politeness limits and the extraction workers. Feeds start interleaved by site, so
+        the feeds running at once keep different sites busy. Yields each feed with its
+        report, or with the exception that stopped it, as it ends."""
+
+        def run_one(feed: Feed) -> RunReport:
+            return self.run_and_record(feed, progress_for(feed))
+
+        workers = self.config.settings.parallel_feeds
+        with ThreadPoolExecutor(workers, thread_name_prefix="feed") as runner:
+            running = {runner.submit(run_one, feed): feed for feed in interleave_by_site(feeds)}
+            for future in as_completed(running):
+                error = future.exception()
+                yield running[future], error if isinstance(error, Exception) else future.result()
+
+    def publish_index(self) -> tuple[str, ...]:
+        """Write ``index.html`` and the OPML files of the config's feeds."""
+        with self.connect() as store:
+            return publish_index(self.config, store)
+
+    def follow(self, config: Config) -> None:
+        """Take up a reloaded config (its feeds; settings need a restart)."""
+        self.config = config
+        if self.fetcher is not None:
+            self.fetcher.follow(config)
+
+    def stop(self) -> None:
+        """Start no new request: the running feeds end soon, with what they have."""
+        if self.fetcher is not None:
+            self.fetcher.stop()
