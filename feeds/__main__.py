@@ -1,6 +1,6 @@
 """``python -m feeds``: the same as the ``feeds`` command."""
 
-from feeds.cli.commands import main
+from feeds.cli import main
 
 if __name__ == "__main__":
     main()

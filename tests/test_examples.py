@@ -11,7 +11,7 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
-from feeds.cli.commands import main
+from feeds.cli import main
 from feeds.config import load_config
 from tests.newssite import (
     listing_html,

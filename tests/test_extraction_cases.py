@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from feeds.cli.commands import main
+from feeds.cli import main
 from feeds.extraction.article import extract_article
 from feeds.html import block_text, parse_fragment
 from feeds.models import Item, Link, Page

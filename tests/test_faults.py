@@ -212,7 +212,7 @@ def write(self, data):
 
 publish._Replacement.write = write
 if __name__ == "__main__":
-    from feeds.cli.commands import main
+    from feeds.cli import main
     main(["--config", sys.argv[1], "once"])
 """
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from feeds.cli.commands import main
+from feeds.cli import main
 from feeds.config import Config
 from tests.conftest import WriteConfig, run_once
 from tests.feedcheck import check_feed

@@ -16,7 +16,7 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 
-from feeds.cli.commands import main
+from feeds.cli import main
 from tests.conftest import DATA
 from tests.newssite import listing_html, numbered_articles, rss_xml, serve_news, sitemap_xml
 from tests.sitesim import SiteSim

@@ -383,7 +383,7 @@ def alias_bomb(field: str) -> str:
 def test_an_alias_bomb_is_refused_by_check_and_once(tmp_path: Any, field: str) -> None:
     from click.testing import CliRunner
 
-    from feeds.cli.commands import main
+    from feeds.cli import main
 
     config = tmp_path / "feeds.yaml"
     config.write_text(alias_bomb(field))

@@ -1,0 +1,160 @@
+"""The ``feeds`` command line.
+
+This module holds the commands' options and help only: each command imports what it
+runs (``commands.py``) when it runs, so ``feeds --version`` and ``--help`` load nothing
+heavy.
+
+``run`` is the service (schedules and serves), ``once`` runs feeds now, ``serve`` serves
+the output directory alone, ``check`` validates the config.
+
+Exit status: 0 when everything worked, 1 when a feed failed entirely (or the state is in
+use by another feeds process), 2 for a mistake in the config or the command line (nothing
+is written then).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from feeds import __version__
+from feeds.cli.logs import limit_heap_fragmentation, setup_logging
+
+DEFAULT_CONFIG = Path("config/feeds.yaml")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="feeds")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_CONFIG,
+    envvar="FEEDS_CONFIG",
+    show_default=True,
+    help="The YAML config file (or set FEEDS_CONFIG).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=None,
+    help="How much to log on standard error [default: info for run and serve, else warning].",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line, for log collectors.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+@click.pass_context
+def main(
+    ctx: click.Context, config_path: Path, log_level: str | None, log_format: str, debug: bool
+) -> None:
+    """Turn web pages into full-text RSS, Atom and JSON feeds."""
+    service = ctx.invoked_subcommand in ("run", "serve")
+    level = "debug" if debug else log_level or ("info" if service else "warning")
+    setup_logging(level, json_lines=log_format == "json")
+    if ctx.invoked_subcommand in ("once", "run"):
+        limit_heap_fragmentation()  # before any thread starts
+    ctx.obj = {"config_path": config_path, "debug": debug}
+
+
+@main.command()
+@click.option("--online", is_flag=True, help="Also read each source once and try one article.")
+@click.pass_context
+def check(ctx: click.Context, online: bool) -> None:
+    """Validate the config file; with --online, try every source too."""
+    from feeds.cli import commands
+
+    commands.check(ctx, online)
+
+
+@main.command()
+@click.option(
+    "--feed",
+    "feed_ids",
+    multiple=True,
+    metavar="ID",
+    help="Run only this feed (repeatable). Default: every feed.",
+)
+@click.pass_context
+def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
+    """Run every feed (or the given ones) once, publish, and exit."""
+    from feeds.cli import commands
+
+    commands.once(ctx, feed_ids)
+
+
+@main.command()
+@click.argument("url")
+@click.option("--write", is_flag=True, help="Append the suggested feed to the config file.")
+@click.option("--id", "feed_id", metavar="ID", help="The new feed's id (default: from the URL).")
+@click.pass_context
+def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
+    """Find how to follow a site, and print (or --write) a config entry for it."""
+    from feeds.cli import commands
+
+    commands.add(ctx, url, write, feed_id)
+
+
+@main.command()
+@click.argument("target", required=False)
+@click.option(
+    "--source", "source_target", metavar="URL|PATH", help="Show the links a source yields."
+)
+@click.option("--feed", "feed_id", metavar="ID", help="Use this feed's rules.")
+@click.option("--url", "saved_url", metavar="URL", help="Where a saved page was saved from.")
+@click.option(
+    "--format",
+    "output",
+    type=click.Choice(["text", "html", "json"]),
+    default="text",
+    show_default=True,
+    help="text: readable; html: the item's HTML; json: the item as published.",
+)
+@click.pass_context
+def preview(
+    ctx: click.Context,
+    target: str | None,
+    source_target: str | None,
+    feed_id: str | None,
+    saved_url: str | None,
+    output: str,
+) -> None:
+    """Show what feeds makes of an article (a URL or a saved FILE), or of a source."""
+    from feeds.cli import commands
+
+    commands.preview(ctx, target, source_target, feed_id, saved_url, output)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="JSON, for scripts.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """How every feed is doing: last run, result, items, next run, failures, errors."""
+    from feeds.cli import commands
+
+    commands.status(ctx, as_json)
+
+
+@main.command()
+@click.option("--no-serve", is_flag=True, help="Do not serve the output directory over HTTP.")
+@click.pass_context
+def run(ctx: click.Context, no_serve: bool) -> None:
+    """Run as a service: every feed on its schedule, output served over HTTP."""
+    from feeds.cli import commands
+
+    commands.run(ctx, no_serve)
+
+
+@main.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Serve the output directory over HTTP (and /healthz), without running feeds."""
+    from feeds.cli import commands
+
+    commands.serve(ctx)

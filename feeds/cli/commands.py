@@ -1,7 +1,4 @@
-"""The ``feeds`` command line.
-
-``run`` is the service (schedules and serves), ``once`` runs feeds now, ``serve`` serves
-the output directory alone, ``check`` validates the config.
+"""What each ``feeds`` command does (``feeds.cli`` holds their options and help).
 
 Exit status: 0 when everything worked, 1 when a feed failed entirely (or the state is in
 use by another feeds process), 2 for a mistake in the config or the command line (nothing
@@ -10,7 +7,6 @@ is written then).
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import shutil
@@ -19,7 +15,7 @@ import textwrap
 import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -29,7 +25,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, Tim
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
-from feeds import __version__
 from feeds.cli.add import explore, feed_entry, feed_id_for
 from feeds.config import (
     Config,
@@ -56,7 +51,6 @@ from feeds.urls import is_web_url
 
 log = logging.getLogger("feeds")
 
-DEFAULT_CONFIG = Path("config/feeds.yaml")
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 STATUS_COLUMNS = (
@@ -69,61 +63,10 @@ STATUS_COLUMNS = (
     "FAILS",
     "LAST ERROR",
 )
-# libraries that log every page they give up on; their news is in our run report
-_CHATTY_LOGGERS = (
-    "trafilatura",
-    "htmldate",
-    "courlan",
-    "charset_normalizer",
-    "urllib3",
-    "apscheduler",
-)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="feeds")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_CONFIG,
-    envvar="FEEDS_CONFIG",
-    show_default=True,
-    help="The YAML config file (or set FEEDS_CONFIG).",
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default=None,
-    help="How much to log on standard error [default: info for run and serve, else warning].",
-)
-@click.option(
-    "--log-format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="json: one JSON object per line, for log collectors.",
-)
-@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
-@click.pass_context
-def main(
-    ctx: click.Context, config_path: Path, log_level: str | None, log_format: str, debug: bool
-) -> None:
-    """Turn web pages into full-text RSS, Atom and JSON feeds."""
-    service = ctx.invoked_subcommand in ("run", "serve")
-    level = "debug" if debug else log_level or ("info" if service else "warning")
-    _setup_logging(level, json_lines=log_format == "json")
-    if ctx.invoked_subcommand in ("once", "run"):
-        _limit_heap_fragmentation()  # before any thread starts
-    ctx.obj = {"config_path": config_path, "debug": debug}
-
-
-@main.command()
-@click.option("--online", is_flag=True, help="Also read each source once and try one article.")
-@click.pass_context
 def check(ctx: click.Context, online: bool) -> None:
-    """Validate the config file; with --online, try every source too."""
+    """`feeds check`: validate the config file; with --online, try every source too."""
     config = _load(ctx)
     sources = sum(len(feed.sources) for feed in config.feeds.values())
     click.echo(f"{config.file}: OK, {len(config.feeds)} feeds, {sources} sources")
@@ -142,17 +85,8 @@ def check(ctx: click.Context, online: bool) -> None:
         sys.exit(EXIT_FAILED)
 
 
-@main.command()
-@click.option(
-    "--feed",
-    "feed_ids",
-    multiple=True,
-    metavar="ID",
-    help="Run only this feed (repeatable). Default: every feed.",
-)
-@click.pass_context
 def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
-    """Run every feed (or the given ones) once, publish, and exit."""
+    """`feeds once`: run every feed (or the given ones) once, publish, and exit."""
     config = _load(ctx)
     for warning in config.warnings:
         log.warning("%s", warning)
@@ -186,13 +120,8 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
         sys.exit(EXIT_FAILED)
 
 
-@main.command()
-@click.argument("url")
-@click.option("--write", is_flag=True, help="Append the suggested feed to the config file.")
-@click.option("--id", "feed_id", metavar="ID", help="The new feed's id (default: from the URL).")
-@click.pass_context
 def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
-    """Find how to follow a site, and print (or --write) a config entry for it."""
+    """`feeds add`: find how to follow a site, and print (or --write) a config entry for it."""
     config = _load(ctx) if write or ctx.obj["config_path"].exists() else None
     try:
         with Fetcher.for_config(config, extra_urls=[url]) as fetcher:
@@ -221,22 +150,6 @@ def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
         click.echo(f"Added feed {feed_id} to {config.file}.")
 
 
-@main.command()
-@click.argument("target", required=False)
-@click.option(
-    "--source", "source_target", metavar="URL|PATH", help="Show the links a source yields."
-)
-@click.option("--feed", "feed_id", metavar="ID", help="Use this feed's rules.")
-@click.option("--url", "saved_url", metavar="URL", help="Where a saved page was saved from.")
-@click.option(
-    "--format",
-    "output",
-    type=click.Choice(["text", "html", "json"]),
-    default="text",
-    show_default=True,
-    help="text: readable; html: the item's HTML; json: the item as published.",
-)
-@click.pass_context
 def preview(
     ctx: click.Context,
     target: str | None,
@@ -245,7 +158,7 @@ def preview(
     saved_url: str | None,
     output: str,
 ) -> None:
-    """Show what feeds makes of an article (a URL or a saved FILE), or of a source."""
+    """`feeds preview`: what feeds makes of an article (a URL or a saved FILE), or a source."""
     if (target is None) == (source_target is None):
         raise click.UsageError("give an article (URL or FILE) or --source URL|PATH, not both")
     config = _load(ctx) if feed_id or ctx.obj["config_path"].exists() else None
@@ -268,11 +181,8 @@ def preview(
         _fail(str(exc), debug=ctx.obj["debug"])
 
 
-@main.command()
-@click.option("--json", "as_json", is_flag=True, help="JSON, for scripts.")
-@click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """How every feed is doing: last run, result, items, next run, failures, errors."""
+    """`feeds status`: how every feed is doing (last run, result, items, next run, errors)."""
     config = _load(ctx)
     if state_exists(config.settings.state_dir):
         with open_store(config.settings.state_dir) as store:
@@ -306,11 +216,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
             console.print(f"BROKEN {s.feed}: {source}: {reason}", highlight=False, markup=False)
 
 
-@main.command()
-@click.option("--no-serve", is_flag=True, help="Do not serve the output directory over HTTP.")
-@click.pass_context
 def run(ctx: click.Context, no_serve: bool) -> None:
-    """Run as a service: every feed on its schedule, output served over HTTP."""
+    """`feeds run`: run as a service: every feed on its schedule, output served over HTTP."""
     from feeds.service.scheduler import Service  # APScheduler and waitress only for the service
 
     try:
@@ -326,10 +233,8 @@ def run(ctx: click.Context, no_serve: bool) -> None:
         _fail(f"cannot start: {exc}")
 
 
-@main.command()
-@click.pass_context
 def serve(ctx: click.Context) -> None:
-    """Serve the output directory over HTTP (and /healthz), without running feeds."""
+    """`feeds serve`: serve the output directory over HTTP (and /healthz), without running feeds."""
     from feeds.service.scheduler import serve_only
 
     _load(ctx)  # a mistake is reported before anything starts
@@ -536,56 +441,3 @@ def _fail(message: str, *, debug: bool = False) -> NoReturn:
         traceback.print_exc()
     click.echo(f"feeds: {message}", err=True)
     sys.exit(EXIT_FAILED)
-
-
-def _limit_heap_fragmentation() -> None:
-    """Make glibc's malloc return freed memory in a long, many-threaded process (the parent:
-    feeds, fetch threads, page bodies of every size): a fixed mmap threshold, so that
-    large page bodies live in their own mappings and go back to the system when freed
-    (glibc otherwise raises the threshold after the first such free, and later bodies
-    fragment the heap), and two arenas instead of eight per core. Measured: the peak of a
-    5,000-article run 15% lower. Does nothing on another C library."""
-    try:
-        libc = ctypes.CDLL(None)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_ARENA_MAX, 2)
-    mallopt(_M_MMAP_THRESHOLD, 128 * 1024)
-
-
-_M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
-_M_ARENA_MAX = -8
-
-
-def _setup_logging(level: str, *, json_lines: bool = False) -> None:
-    numeric = getattr(logging, level.upper())
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        _JsonFormatter()
-        if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(numeric)
-    for name in _CHATTY_LOGGERS:
-        logging.getLogger(name).setLevel(max(numeric, logging.ERROR))
-
-
-class _JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message, and a run's figures."""
-
-    FIELDS = ("feed", "new", "updated", "failed", "seconds")
-
-    def format(self, record: logging.LogRecord) -> str:
-        data = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        data.update({key: getattr(record, key) for key in self.FIELDS if hasattr(record, key)})
-        if record.exc_info:
-            data["traceback"] = self.formatException(record.exc_info)
-        return json.dumps(data, ensure_ascii=False)
