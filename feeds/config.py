@@ -47,6 +47,8 @@ from feeds import __version__
 from feeds.errors import ConfigError
 from feeds.html import compile_selector
 from feeds.patterns import compile_pattern
+from feeds.publishing.formats import FORMATS
+from feeds.run.fields import DEFAULT_FIELDS, FIELDS
 
 DEFAULT_USER_AGENT = f"feeds/{__version__} (self-hosted full-text feed service)"
 
@@ -55,7 +57,6 @@ _DURATION_HINT = "write a duration such as 30s, 15m, 1h or 2d"
 _FEED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _ATTRIBUTE = re.compile(r"[A-Za-z_:][-A-Za-z0-9_:.]*")
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}|localhost")
-FILTER_FIELDS = ("title", "content", "author", "categories", "url")
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
 _CRON_FIELD = re.compile(r"[\w*/,-]+")
 
@@ -260,14 +261,41 @@ class ItemSelectors(_Model):
         return value
 
 
+def _one_of(value: str, names: Sequence[str]) -> str:
+    if value not in names:
+        quoted = [repr(name) for name in names]
+        listed = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+        raise ValueError(f"Input should be {listed}")
+    return value
+
+
+def _filter_field(value: str) -> str:
+    return _one_of(value, list(FIELDS))
+
+
+def _source_kind(value: str) -> str:
+    from feeds.sources.kinds import KINDS  # the kinds' readers read this module's models
+
+    return _one_of(value, ["auto", *KINDS])
+
+
+def _format_name(value: str) -> str:
+    return _one_of(value, list(FORMATS))
+
+
+FilterField = Annotated[str, AfterValidator(_filter_field)]
+"""A field of an item that a rule searches (``feeds.run.fields.FIELDS``)."""
+SourceKindName = Annotated[str, AfterValidator(_source_kind)]
+"""``auto`` or a source kind (``feeds.sources.kinds.KINDS``)."""
+FormatName = Annotated[str, AfterValidator(_format_name)]
+"""An output format (``feeds.publishing.formats.FORMATS``)."""
+
+
 class FilterRule(_Model):
     """A regular expression items must (include) or must not (exclude) match."""
 
     pattern: Regex
-    fields: tuple[Literal["title", "content", "author", "categories", "url"], ...] = (
-        "title",
-        "content",
-    )
+    fields: tuple[FilterField, ...] = DEFAULT_FIELDS
     case_sensitive: bool = False
 
     @model_validator(mode="before")
@@ -279,7 +307,7 @@ class FilterRule(_Model):
     @classmethod
     def _some_fields(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
-            raise ValueError(f"name at least one of {', '.join(FILTER_FIELDS)}")
+            raise ValueError(f"name at least one of {', '.join(FIELDS)}")
         return value
 
 
@@ -288,7 +316,7 @@ class SourceConfig(_Model):
 
     url: HttpUrl | None = None
     path: Path | None = None
-    kind: Literal["auto", "listing", "feed", "sitemap"] = "auto"
+    kind: SourceKindName = "auto"
     links: Selector | None = None
     item: ItemSelectors | None = None
     follow: bool = True
@@ -351,7 +379,7 @@ class FeedConfig(_Model):
     link: HttpUrl | None = None
     icon: HttpUrl | None = None
     language: Annotated[str, AfterValidator(_check_language)] | None = None
-    formats: tuple[Literal["rss", "atom", "json"], ...] = ("rss", "atom", "json")
+    formats: tuple[FormatName, ...] = tuple(FORMATS)
     interval: Duration | None = None
     cron: Annotated[str, AfterValidator(_check_cron)] | None = None
     max_items: int | None = Field(None, ge=1)
@@ -366,7 +394,7 @@ class FeedConfig(_Model):
     @classmethod
     def _some_formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value:
-            raise ValueError("name at least one of rss, atom, json")
+            raise ValueError(f"name at least one of {', '.join(FORMATS)}")
         return tuple(dict.fromkeys(value))
 
     @field_validator("sources", mode="before")
@@ -427,7 +455,7 @@ class Feed:
     include: tuple[FilterRule, ...] = ()
     exclude: tuple[FilterRule, ...] = ()
     icon: str | None = None
-    formats: tuple[str, ...] = ("rss", "atom", "json")
+    formats: tuple[str, ...] = tuple(FORMATS)
     cron: str | None = None
 
     @property

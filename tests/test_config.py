@@ -250,7 +250,7 @@ def test_not_a_mapping(tmp_path: Path) -> None:
             "        kind: rss\n",
             5,
             "feeds.news.sources[0].kind",
-            "Input should be 'auto', 'listing', 'feed' or 'sitemap'",
+            "Input should be 'auto', 'feed', 'sitemap' or 'listing'",
         ),
         (
             "        url_pattern: '(unclosed'\n",

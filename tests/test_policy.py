@@ -88,19 +88,19 @@ def test_the_source_key_changes_with_its_configuration_or_rules() -> None:
 
 def test_links_where_there_were_some_and_an_empty_listing() -> None:
     seen = SourceHealth(links_seen=12)
-    assert links_verdict(5, "listing", seen, None, "https://n/") == links_verdict(
-        5, "feed", SourceHealth(), None, "https://n/"
+    assert links_verdict(5, True, seen, None, "https://n/") == links_verdict(
+        5, False, SourceHealth(), None, "https://n/"
     )
-    empty_feed = links_verdict(0, "feed", seen, None, "https://n/feed")
+    empty_feed = links_verdict(0, False, seen, None, "https://n/feed")
     assert empty_feed.broken is not None and "after 12 last time" in empty_feed.broken
     assert empty_feed.failure is None  # an empty feed can be just that
-    first_sitemap = links_verdict(0, "sitemap", SourceHealth(), None, "https://n/sitemap.xml")
+    first_sitemap = links_verdict(0, False, SourceHealth(), None, "https://n/sitemap.xml")
     assert first_sitemap.broken is None and first_sitemap.failure is None
-    listing = links_verdict(0, "listing", SourceHealth(), "h2 a", "https://n/")
+    listing = links_verdict(0, True, SourceHealth(), "h2 a", "https://n/")
     assert listing.failure == (
         "its `links` selector 'h2 a' matched nothing; check it (`feeds preview --source https://n/`)"
     )
-    automatic = links_verdict(0, "listing", SourceHealth(), None, "https://n/")
+    automatic = links_verdict(0, True, SourceHealth(), None, "https://n/")
     assert automatic.failure is not None and "set a `links` selector" in automatic.failure
 
 

@@ -175,12 +175,12 @@ def doc(
     ],
 )
 def test_detect_kind(body: str, kind: str) -> None:
-    assert detect_kind(doc(body)) == kind
+    assert detect_kind(doc(body)).name == kind
 
 
 def test_gzipped_sitemap_is_detected() -> None:
     body = gzip.compress(b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"/>')
-    assert detect_kind(doc(body, content_type="application/x-gzip")) == "sitemap"
+    assert detect_kind(doc(body, content_type="application/x-gzip")).name == "sitemap"
 
 
 ATOM = """<?xml version="1.0" encoding="utf-8"?>

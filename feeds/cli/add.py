@@ -65,7 +65,7 @@ class Findings:
 def explore(url: str, fetcher: Fetcher) -> Findings:
     """Fetch ``url`` and find every way to follow it; raises ``FetchError``."""
     page = fetcher.fetch(url)
-    kind = detect_kind(page)
+    kind = detect_kind(page).name
     if kind != "listing":  # the address is itself a feed or a sitemap
         found = _links(page, SourceConfig(url=url, kind=kind))
         noun = "entries" if kind == "feed" else "URLs"
@@ -146,7 +146,7 @@ def _sitemaps(url: str, fetcher: Fetcher) -> list[Option]:
         page = fetcher.fetch(candidate)
     except SourceError:
         return []
-    if detect_kind(page) != "sitemap":
+    if detect_kind(page).name != "sitemap":
         return []
     return [Option("sitemap", candidate, "a sitemap at /sitemap.xml", source={"url": candidate})]
 

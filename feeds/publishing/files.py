@@ -24,6 +24,7 @@ from feeds import __version__
 from feeds.errors import PublishError
 from feeds.models import Item
 from feeds.publishing.channel import Channel, FeedFormat, file_name, page_name
+from feeds.publishing.formats import FORMATS
 from feeds.publishing.pages import render_feed_page
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,12 @@ def remove_leftovers(directory: Path) -> None:
     """Remove the temporary files a killed run left in ``directory`` (a new file is written
     beside the old one, then renamed over it). Call it with the state lock held, so that
     no other run of the config is writing."""
+    # the names of _Replacement's and prepare_output_dir's temporary files
+    suffixes = "|".join(re.escape(suffix[1:]) for suffix in _suffixes())
+    leftover = re.compile(rf"\.(?:feeds-probe|.+\.(?:{suffixes}))\.[a-z0-9_]{{8}}")
     removed = 0
     for path in directory.glob(".*"):
-        if _LEFTOVER.fullmatch(path.name) and path.is_file():
+        if leftover.fullmatch(path.name) and path.is_file():
             with contextlib.suppress(OSError):
                 path.unlink()
                 removed += 1
@@ -96,8 +100,9 @@ def remove_leftovers(directory: Path) -> None:
         log.info("removed %d temporary files left by an interrupted run", removed)
 
 
-# the names of _Replacement's and prepare_output_dir's temporary files
-_LEFTOVER = re.compile(r"\.(?:feeds-probe|.+\.(?:xml|atom|json|html|opml|xsl))\.[a-z0-9_]{8}")
+def _suffixes() -> set[str]:
+    """The suffixes of the files written in the output directory."""
+    return {fmt.suffix for fmt in FORMATS.values()} | {".html", ".opml"}
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

@@ -59,6 +59,7 @@ from feeds.run.policy import (
     source_key,
 )
 from feeds.run.publish import ping_hub, publish_feed
+from feeds.sources.kinds import KINDS
 from feeds.storage.interface import RecentItem, SourceHealth, Store, Validators, content_hash
 
 log = logging.getLogger(__name__)
@@ -280,8 +281,9 @@ class _FeedRun:
             if found.icon and known_icon != found.icon and self.feed.icon is None:
                 changes.icon = found.icon
             changes.links_seen = len(found.links)
+            empty_fails = KINDS[found.kind].empty_fails
             verdict = links_verdict(
-                len(found.links), found.kind, health, source.links, source.location
+                len(found.links), empty_fails, health, source.links, source.location
             )
             if verdict.broken is not None:
                 self._broken(source, verdict.broken, changes)

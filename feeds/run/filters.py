@@ -11,9 +11,9 @@ import hashlib
 from datetime import datetime, timedelta
 
 from feeds.config import Feed, FilterRule
-from feeds.html import block_text, parse_fragment
 from feeds.models import Item
 from feeds.patterns import compile_pattern
+from feeds.run.fields import FIELDS
 
 
 def rejection(item: Item, feed: Feed, *, max_age: timedelta | None, now: datetime) -> str | None:
@@ -36,19 +36,8 @@ def rules_key(feed: Feed, max_age: timedelta | None) -> str:
 
 
 def field_values(item: Item, field: str) -> list[str]:
-    """The plain text of one field of an item, as rules see it: one value per category,
-    the content as readable text (inline markup adds no spaces)."""
-    if field == "title":
-        return [item.title]
-    if field == "content":
-        return [block_text(parse_fragment(item.content_html)), item.summary]
-    if field == "author":
-        return [item.author or ""]
-    if field == "categories":
-        return list(item.categories)
-    if field == "url":
-        return [item.url]
-    raise ValueError(f"unknown filter field {field!r}")
+    """The plain text of one field of an item, as rules see it (``fields.FIELDS``)."""
+    return FIELDS[field](item)
 
 
 def _matches(rule: FilterRule, item: Item) -> bool:

@@ -89,18 +89,18 @@ class LinksVerdict:
 
 
 def links_verdict(
-    links: int, kind: str, health: SourceHealth, selector: str | None, location: str
+    links: int, empty_fails: bool, health: SourceHealth, selector: str | None, location: str
 ) -> LinksVerdict:
-    """Judge the article links a source's pages yielded (``links`` of them, the pages
-    read as ``kind``). None where there were some marks it broken; a listing without
-    links is a failure too (an empty feed or sitemap can be just that)."""
+    """Judge the article links a source's pages yielded (``links`` of them). None where
+    there were some marks it broken; none where its kind says an empty reading fails (a
+    listing; an empty feed or sitemap can be just that) is a failure too."""
     broken = None
     if not links and health.links_seen:
         broken = (
             f"yielded no article links, after {health.links_seen} last time: the site may "
             "have changed its pages; check the source (`feeds preview --source URL`)"
         )
-    if links or kind != "listing":
+    if links or not empty_fails:
         return LinksVerdict(broken, None)
     if selector:
         what, hint = f"its `links` selector {selector!r} matched nothing", "check it"

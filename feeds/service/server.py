@@ -31,19 +31,15 @@ from typing import Any
 from waitress import wasyncore
 from waitress.server import create_server
 
+from feeds.publishing.formats import FORMATS
+
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 Health = Callable[[], tuple[bool, dict[str, Any]]]
 """Returns whether everything is healthy, and the details to show."""
 
-CONTENT_TYPES = {
-    ".xml": "application/rss+xml; charset=utf-8",
-    ".atom": "application/atom+xml; charset=utf-8",
-    ".json": "application/feed+json; charset=utf-8",
-    ".opml": "text/x-opml; charset=utf-8",
-    ".html": "text/html; charset=utf-8",
-}
+_PAGE_TYPES = {".opml": "text/x-opml", ".html": "text/html"}
 _GZIP_MIN_BYTES = 512
 _DEFAULT_MAX_AGE = 300
 
@@ -54,6 +50,14 @@ class _Representation:
     etag: str
     gzipped: bytes | None
     last_modified: datetime
+
+
+def content_type(name: str) -> str:
+    """The media type a file of the output directory is served with: a feed format's own
+    (``FORMATS``), OPML's or HTML's."""
+    suffix = Path(name).suffix
+    types = {fmt.suffix: fmt.media_type for fmt in FORMATS.values()} | _PAGE_TYPES
+    return f"{types[suffix]}; charset=utf-8" if suffix in types else "application/octet-stream"
 
 
 CONNECTION_LIMIT = 1000
@@ -160,7 +164,7 @@ class FeedServer:
         use_gzip = accepts_gzip and representation.gzipped is not None
         etag = f'"{representation.etag}-gz"' if use_gzip else f'"{representation.etag}"'
         headers = [
-            ("Content-Type", CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")),
+            ("Content-Type", content_type(name)),
             ("ETag", etag),
             ("Last-Modified", format_datetime(representation.last_modified, usegmt=True)),
             ("Cache-Control", f"public, max-age={self.max_age(name)}"),

@@ -18,36 +18,22 @@ fetches those, within ``max_pages``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
 
 from feeds.config import SourceConfig
 from feeds.models import Link, Page
 from feeds.patterns import compile_pattern
-from feeds.sources.listing import read_listing
-from feeds.sources.sitemap import gunzip, read_sitemap
-from feeds.sources.syndication import read_feed
+from feeds.sources.kinds import KINDS, SourceKind, detect_kind
 from feeds.urls import origin_of, site_of
-
-Kind = Literal["listing", "feed", "sitemap"]
-MAX_SITEMAPS = 50
-"""Sitemap files read for one source and run, when its ``max_pages`` does not say."""
-
-_FIRST_TAG = re.compile(
-    rb"^(?:\s|<\?[^>]*\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<([A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)",
-    re.DOTALL | re.IGNORECASE,
-)
-_FEED_ROOTS = {b"rss", b"feed", b"rdf", b"channel"}
-_SITEMAP_ROOTS = {b"urlset", b"sitemapindex"}
 
 
 @dataclass(frozen=True, slots=True)
 class Discovery:
     """What one page of a source yielded."""
 
-    kind: Kind
+    kind: str
+    """The name of the page's kind (``kinds.KINDS``)."""
     links: tuple[Link, ...]
     more: tuple[str, ...] = ()
     """Further pages of the same source to read: the next listing page, child sitemaps."""
@@ -61,38 +47,15 @@ def discover(
     page: Page, source: SourceConfig, *, max_age: timedelta | None, now: datetime
 ) -> Discovery:
     """The links of a source page, filtered by the source's rules, and the pages to read next."""
-    kind = detect_kind(page) if source.kind == "auto" else source.kind
-    if kind == "feed":
-        found = read_feed(page, source)
-    elif kind == "sitemap":
-        found = read_sitemap(page, source, oldest=now - max_age if max_age else None)
-    else:
-        found = read_listing(page, source)
+    kind = detect_kind(page) if source.kind == "auto" else KINDS[source.kind]
+    found = kind.read(page, source, now - max_age if max_age else None)
     kept = filter_links(found.links, source, site=page.final_url, max_age=max_age, now=now)
-    return Discovery(kind, tuple(kept), tuple(found.more), found.icon, tuple(found.problems))
+    return Discovery(kind.name, tuple(kept), tuple(found.more), found.icon, tuple(found.problems))
 
 
-def max_pages(source: SourceConfig, kind: Kind) -> int:
+def max_pages(source: SourceConfig, kind: str) -> int:
     """How many pages of a source one run reads: listing pages, or sitemap files."""
-    if source.max_pages is not None:
-        return source.max_pages
-    return MAX_SITEMAPS if kind == "sitemap" else 1
-
-
-def detect_kind(page: Page) -> Kind:
-    """What a source page is, from its first element (the content type is often wrong)."""
-    body = page.body
-    if body[:2] == b"\x1f\x8b":
-        body = gunzip(body, limit=64 * 1024, strict=False)
-    if body.lstrip()[:1] in (b"{", b"[") or "json" in page.content_type:
-        return "feed"
-    match = _FIRST_TAG.match(body[:4096].removeprefix(b"\xef\xbb\xbf"))
-    root = match.group(2).lower() if match else b""
-    if root in _FEED_ROOTS:
-        return "feed"
-    if root in _SITEMAP_ROOTS:
-        return "sitemap"
-    return "listing"
+    return source.max_pages if source.max_pages is not None else KINDS[kind].pages
 
 
 def filter_links(
@@ -145,4 +108,4 @@ def _on_domains(url: str, domains: set[str]) -> bool:
     return any(host == domain or host.endswith("." + domain) for domain in domains)
 
 
-__all__ = ["Discovery", "Kind", "detect_kind", "discover", "filter_links", "max_pages"]
+__all__ = ["Discovery", "SourceKind", "detect_kind", "discover", "filter_links", "max_pages"]
