@@ -10,6 +10,7 @@ from pytest_httpserver import HTTPServer
 
 from feeds.config import Config, load_config
 from feeds.extraction.workers import ExtractionPool
+from feeds.fetching.client import Fetcher
 from feeds.models import RunReport
 from feeds.run.feed import Clock, utc_now
 from feeds.service.runtime import Connect, Runtime
@@ -81,12 +82,18 @@ def run_once(
     clock: Clock | None = None,
     pool: ExtractionPool | None = None,
     connect: Connect | None = None,
+    fetcher: Fetcher | None = None,
 ) -> RunReport:
     """Run one feed of ``config`` once, as ``feeds once --feed`` does (extracting in this
     thread unless a ``pool`` is given; the state in ``state_dir`` unless ``connect``
-    opens another, a ``MemoryState``'s say)."""
+    opens another, a ``MemoryState``'s say; with the config's fetcher unless one is
+    given)."""
     runtime = Runtime(
-        config, connect=connect, pool=pool or ExtractionPool(0), clock=clock or utc_now
+        config,
+        connect=connect,
+        pool=pool or ExtractionPool(0),
+        fetcher=fetcher,
+        clock=clock or utc_now,
     )
     with runtime:
         return runtime.run_and_record(config.feeds[feed_id])

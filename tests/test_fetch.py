@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import itertools
 import socket
 import threading
 import time
@@ -20,6 +21,7 @@ from feeds.errors import FetchError, FetchStoppedError
 from feeds.fetching.addresses import AddressGuard
 from feeds.fetching.client import Fetcher, FetchOptions, RequestOptions, detect_encoding
 from feeds.fetching.hosts import Politeness
+from tests.fakes import FakeClock, FakeTransport, Reply, StuckClock
 from tests.sitesim import SimHandler, SiteSim
 
 OPTIONS = FetchOptions(
@@ -354,28 +356,74 @@ def test_unreachable_robots_txt_disallows_for_now(httpserver: HTTPServer) -> Non
     assert [r.path for r, _ in httpserver.log] == ["/robots.txt"]
 
 
-def test_crawl_delay_spaces_requests(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/robots.txt").respond_with_data(
-        "User-agent: *\nCrawl-delay: 0.3\n", content_type="text/plain"
+def test_crawl_delay_spaces_requests() -> None:
+    """Spacing as the fetcher's own clock saw it: a fake clock, a fake transport."""
+    clock = FakeClock()
+    transport = FakeTransport(
+        clock,
+        {
+            "/robots.txt": [
+                Reply(
+                    body="User-agent: *\nCrawl-delay: 0.3\n", headers={"Content-Type": "text/plain"}
+                )
+            ],
+            "/p": [Reply()],
+        },
     )
-    httpserver.expect_request("/p").respond_with_data("<p>p</p>", content_type="text/html")
-    fetcher = loopback_fetcher(OPTIONS)
-    started = time.monotonic()
+    fetcher = Fetcher(OPTIONS, clock=clock, transport=transport)
     for _ in range(3):
-        fetcher.fetch(httpserver.url_for("/p"))
-    assert time.monotonic() - started >= 0.6
+        fetcher.fetch("https://news.example/p")
+    sent = [when for when, _ in transport.sent]  # robots.txt, then the page three times
+    assert [path for _, path in transport.sent] == ["/robots.txt", "/p", "/p", "/p"]
+    assert [round(b - a, 6) for a, b in itertools.pairwise(sent[1:])] == [0.3, 0.3]
 
 
-def test_stop_interrupts_a_waiting_request(httpserver: HTTPServer) -> None:
-    httpserver.expect_request("/p").respond_with_data("<p>p</p>", content_type="text/html")
-    fetcher = loopback_fetcher(replace(OPTIONS, politeness=Politeness(per_host_delay=30)))
+def test_retries_back_off_on_the_clock_and_heed_retry_after() -> None:
+    clock = FakeClock()
+    transport = FakeTransport(
+        clock,
+        {
+            "/robots.txt": [Reply(404)],
+            "/busy": [Reply(503), Reply(503), Reply()],
+            "/slow-down": [Reply(429, headers={"Retry-After": "7"}), Reply()],
+        },
+    )
+    options = replace(OPTIONS, retries=2, backoff=1.0)
+    fetcher = Fetcher(options, clock=clock, transport=transport)
+    assert fetcher.fetch("https://news.example/busy").status == 200
+    first, second, third = transport.times("/busy")
+    assert 0.5 <= second - first <= 1.0  # half the step, plus jitter up to the step
+    assert 1.0 <= third - second <= 2.0  # the step doubles
+    assert fetcher.fetch("https://news.example/slow-down").status == 200
+    asked, again = transport.times("/slow-down")
+    assert again - asked == pytest.approx(7)  # the pause the server asked for
+
+
+def test_stop_interrupts_a_waiting_request() -> None:
+    clock = StuckClock()
+    transport = FakeTransport(clock, {"/p": [Reply()]})
+    options = replace(OPTIONS, politeness=Politeness(per_host_delay=30))
+    fetcher = Fetcher(options, clock=clock, transport=transport)
     no_robots = RequestOptions(obey_robots=False)
-    fetcher.fetch(httpserver.url_for("/p"), request=no_robots)
-    threading.Timer(0.2, fetcher.stop).start()
-    started = time.monotonic()
-    with pytest.raises(FetchStoppedError, match="feeds is stopping"):
-        fetcher.fetch(httpserver.url_for("/p"), request=no_robots)
-    assert time.monotonic() - started < 1.0
+    fetcher.fetch("https://news.example/p", request=no_robots)
+    outcome: list[BaseException] = []
+
+    def second_fetch() -> None:
+        try:
+            fetcher.fetch("https://news.example/p", request=no_robots)
+        except FetchStoppedError as error:
+            outcome.append(error)
+
+    waiting = threading.Thread(target=second_fetch)
+    waiting.start()
+    assert clock.waiting.wait(10)  # waiting its 30 s turn
+    fetcher.stop()
+    waiting.join(10)
+    assert not waiting.is_alive()
+    assert [str(error) for error in outcome] == [
+        "https://news.example/p: not fetched: feeds is stopping"
+    ]
+    assert len(transport.sent) == 1
 
 
 def test_headers_trickled_a_byte_at_a_time_are_cut_at_the_timeout() -> None:

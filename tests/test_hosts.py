@@ -17,6 +17,7 @@ from feeds.fetching.hosts import (
     StoppedError,
     TooEarlyError,
 )
+from tests.fakes import FakeClock
 
 
 def run_threads(count: int, work: object) -> None:
@@ -28,7 +29,8 @@ def run_threads(count: int, work: object) -> None:
 
 
 def test_gate_limits_concurrency_and_spaces_starts() -> None:
-    gate = HostGate(concurrency=2, delay=0.05, stop=Stop())
+    clock = FakeClock()
+    gate = HostGate(concurrency=2, delay=0.05, stop=Stop(), clock=clock)
     lock = threading.Lock()
     starts: list[float] = []
     in_flight = peak = 0
@@ -37,29 +39,36 @@ def test_gate_limits_concurrency_and_spaces_starts() -> None:
         nonlocal in_flight, peak
         with gate.turn(max_wait=60):
             with lock:
-                starts.append(time.monotonic())
+                starts.append(clock.now())
                 in_flight += 1
                 peak = max(peak, in_flight)
-            time.sleep(0.15)
+            time.sleep(0.15)  # holds its slot while the others wait for one
             with lock:
                 in_flight -= 1
 
     run_threads(6, work)
     starts.sort()
     assert peak == 2
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.05
+    # spacing by the gate's own clock: exact (to the float), however busy the machine is
+    assert min(b - a for a, b in itertools.pairwise(starts)) == pytest.approx(0.05)
+    assert clock.waits and all(wait <= 0.05 for wait in clock.waits)
 
 
 def test_pause_until_delays_and_too_long_a_pause_refuses() -> None:
-    gate = HostGate(concurrency=1, delay=0, stop=Stop())
-    gate.pause_until(time.monotonic() + 0.2)
-    started = time.monotonic()
+    clock = FakeClock()
+    gate = HostGate(concurrency=1, delay=0, stop=Stop(), clock=clock)
+    started = clock.now()
+    gate.pause_until(started + 0.2)
     with gate.turn(max_wait=1):
-        assert time.monotonic() - started >= 0.19
-    gate.pause_until(time.monotonic() + 30)
+        assert clock.now() - started >= 0.2
+    gate.pause_until(clock.now() + 30)
     with pytest.raises(TooEarlyError), gate.turn(max_wait=1):
         pass
-    assert 29 < gate.wait_needed() <= 30
+    assert gate.wait_needed() == pytest.approx(30)
+    clock.advance(29)
+    assert gate.wait_needed() == pytest.approx(1)
+    with gate.turn(max_wait=1):  # within what the caller may wait now
+        assert gate.wait_needed() == 0
 
 
 def test_slow_down_only_ever_raises_the_delay() -> None:

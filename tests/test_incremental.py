@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import sqlite3
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +23,7 @@ from feeds.models import Page
 from feeds.run.policy import GIVE_UP_AFTER_RUNS
 from feeds.storage.sqlite import DATABASE_NAME
 from tests.conftest import WriteConfig, run_once
+from tests.fakes import FakeClock, note_gate_starts
 from tests.newssite import article_html, listing_html, numbered_articles, serve_news
 from tests.sitesim import SimHandler, SiteSim
 
@@ -116,7 +116,13 @@ def test_robots_rules_for_our_user_agent(site: SiteSim, write_config: WriteConfi
     assert site.paths() == ["/robots.txt"]
 
 
-def test_one_host_gets_spaced_requests_two_at_most(write_config: WriteConfig) -> None:
+def test_one_host_gets_spaced_requests_two_at_most(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Starts spaced by the delay (as the fetcher's clock saw them), two in flight at
+    most (as the server saw them)."""
+    clock = FakeClock()
+    starts = note_gate_starts(monkeypatch, clock)
     site = SiteSim("127.0.0.1", latency=0.25, forked=True)
     articles = numbered_articles(10)
     serve_news(site, articles)
@@ -127,42 +133,44 @@ def test_one_host_gets_spaced_requests_two_at_most(write_config: WriteConfig) ->
             settings="  per_host_concurrency: 2\n",
             delay="0.2s",
         )
-        report = run_once(config, "news")
+        with Fetcher.for_config(config, clock=clock) as fetcher:
+            report = run_once(config, "news", fetcher=fetcher)
         site.collect()
 
     assert report.new == 10
-    starts = sorted(hit.start for hit in site.hits)
-    assert len(starts) == 12  # robots.txt, listing, 10 articles
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.2, gaps
+    [times] = starts.values()
+    assert len(times) == len(site.hits) == 12  # robots.txt, listing, 10 articles
+    gaps = [b - a for a, b in itertools.pairwise(sorted(times))]
+    assert min(gaps) >= 0.2 - 1e-9, gaps
     assert site.max_in_flight == 2
 
 
-def test_two_hosts_are_fetched_in_parallel() -> None:
+def test_two_hosts_are_fetched_in_parallel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each host's requests are spaced by its gate (as the fetcher's clock, a fake one,
+    saw them start), and the two hosts' requests overlap at the servers."""
+    clock = FakeClock()
     options = FetchOptions(
         user_agent="feeds-test/1",
         retries=0,
         politeness=Politeness(per_host_delay=0.3, per_host_concurrency=2),
     )
+    starts = note_gate_starts(monkeypatch, clock)
     one = SiteSim("127.0.0.1", latency=0.1, forked=True)
     two = SiteSim("127.0.0.2", latency=0.1, forked=True)
     for site in (one, two):
         for n in range(4):
             site.add(f"/a/{n}", f"<p>{n}</p>")
-    with one, two, Fetcher(options, guard=AddressGuard(["127.0.0.1", "127.0.0.2"])) as fetcher:
+    guard = AddressGuard(["127.0.0.1", "127.0.0.2"])
+    with one, two, Fetcher(options, guard=guard, clock=clock) as fetcher:
         jobs = [FetchJob(site.url(f"/a/{n}")) for n in range(4) for site in (one, two)]
-        started = time.monotonic()
         results = list(fetcher.fetch_all(jobs))
-        elapsed = time.monotonic() - started
         one.collect()
         two.collect()
 
     assert all(isinstance(page, Page) for _, page in results)
-    for site in (one, two):
-        starts = sorted(hit.start for hit in site.hits)  # robots.txt + 4 pages
-        assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.3
-    # each host alone needs 4 gaps of 0.3 s; one after the other would take 2.4 s
-    assert elapsed < 2.0, elapsed
+    assert sorted(len(times) for times in starts.values()) == [5, 5]  # robots.txt + 4 pages
+    for times in starts.values():
+        assert min(b - a for a, b in itertools.pairwise(sorted(times))) >= 0.3 - 1e-9
     one_span = (min(h.start for h in one.hits), max(h.end for h in one.hits))
     two_span = (min(h.start for h in two.hits), max(h.end for h in two.hits))
     assert max(one_span[0], two_span[0]) < min(one_span[1], two_span[1])  # they overlap

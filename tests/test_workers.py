@@ -125,10 +125,8 @@ def stuck_outside_python(seconds: float) -> ArticleOutcome:
 
 def test_a_worker_stuck_past_twice_the_time_limit_ends_itself() -> None:
     with ExtractionPool(1, time_limit=0.2) as pool:
-        started = time.monotonic()
         outcome = outcome_of(pool._submit(stuck_outside_python, 30.0))
-        assert time.monotonic() - started < 20  # not the 30 s it asked for
-        assert outcome.error is not None
+        assert outcome.error is not None  # ended, not "not stopped" after its 30 s
         assert outcome.error.startswith("the extraction process stopped")
         assert outcome_of(pool.submit(story_job())).item is not None  # a new worker
 

@@ -34,7 +34,6 @@ import random
 import re
 import socket
 import threading
-import time
 import urllib.request
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -56,6 +55,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from feeds.config import Config, Settings, SourceConfig
 from feeds.errors import FetchError, FetchStoppedError
 from feeds.fetching.addresses import AddressGuard, Trust
+from feeds.fetching.clock import SYSTEM_CLOCK, MonotonicClock
 from feeds.fetching.deadlines import Deadlines
 from feeds.fetching.hosts import HostGates, Politeness, StoppedError, TooEarlyError
 from feeds.html import ascii_number
@@ -209,11 +209,17 @@ class Fetcher:
         *,
         local_roots: Sequence[Path] = (),
         guard: AddressGuard | None = None,
+        clock: MonotonicClock = SYSTEM_CLOCK,
+        transport: requests.adapters.BaseAdapter | None = None,
     ) -> None:
+        """``clock`` times politeness, retries, robots.txt lifetimes and download
+        deadlines; ``transport`` sends the requests (by default, over the network through
+        the address guard; tests give a fake one)."""
         self.options = options
         self.local_roots = _resolved(local_roots)
         self.guard = guard or AddressGuard()
-        self.gates = HostGates(options.politeness)
+        self.clock = clock
+        self.gates = HostGates(options.politeness, clock)
         self.requests_made = 0
         self.session = requests.Session()
         self.session.headers["User-Agent"] = options.user_agent
@@ -229,7 +235,7 @@ class Fetcher:
             os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         )
         pool = max(10, options.politeness.concurrency)
-        adapter = _GuardedAdapter(
+        adapter = transport or _GuardedAdapter(
             self.guard, _EnvironmentProxies(), pool_connections=pool, pool_maxsize=pool
         )
         self.session.mount("http://", adapter)
@@ -237,7 +243,7 @@ class Fetcher:
         self._robots: dict[str, _RobotsRules] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
-        self._deadlines = Deadlines("fetch-timeouts")
+        self._deadlines = Deadlines("fetch-timeouts", clock.now)
 
     @classmethod
     def for_config(
@@ -246,6 +252,7 @@ class Fetcher:
         *,
         extra_roots: Sequence[Path] = (),
         extra_urls: Sequence[str] = (),
+        clock: MonotonicClock = SYSTEM_CLOCK,
     ) -> Fetcher:
         """The fetcher of a config (its settings, local roots and trusted hosts), with
         ``extra_urls`` trusted too (URLs the user gave on the command line)."""
@@ -259,6 +266,7 @@ class Fetcher:
             FetchOptions.from_settings(settings),
             local_roots=(*roots, *extra_roots),
             guard=AddressGuard(named, domains),
+            clock=clock,
         )
 
     def follow(self, config: Config) -> None:
@@ -403,7 +411,7 @@ class Fetcher:
             lock = self._robots_locks.setdefault(origin, threading.Lock())
         with lock:  # one robots.txt request per host, however many threads ask
             rules = self._robots.get(origin)
-            if rules is None or rules.expires < time.monotonic():
+            if rules is None or rules.expires < self.clock.now():
                 rules = self._load_robots(origin, request)
                 self._robots[origin] = rules
         return rules
@@ -413,7 +421,7 @@ class Fetcher:
         plain = RequestOptions(
             headers=request.headers, cookies=request.cookies, proxy=request.proxy
         )
-        now = time.monotonic()
+        now = self.clock.now()
         try:
             page = self._with_retries(robots_url, plain, dict(plain.headers))
         except FetchError as error:
@@ -457,7 +465,7 @@ class Fetcher:
             except _TransientError as problem:
                 if problem.retry_after is not None:
                     pause = min(problem.retry_after, self.options.retry_after_limit)
-                    gate.pause_until(time.monotonic() + pause)
+                    gate.pause_until(self.clock.now() + pause)
                     if pause > self.options.politeness.max_wait:
                         raise FetchError(
                             url,
@@ -472,7 +480,7 @@ class Fetcher:
                 delay = 0.0 if problem.retry_after is not None else self._backoff(attempt)
                 attempt += 1
                 log.info("retry %d of %s in %.1fs: %s", attempt, url, delay, problem.message)
-                if self.gates.stop.wait(delay):
+                if self.clock.wait(self.gates.stop, delay):
                     raise FetchStoppedError(url) from None
 
     def _backoff(self, attempt: int) -> float:
@@ -483,11 +491,12 @@ class Fetcher:
         if request.user_agent:
             headers = {**headers, "User-Agent": request.user_agent}
         proxies = {"http": request.proxy, "https": request.proxy} if request.proxy else None
-        started = time.monotonic()
+        started = self.clock.now()
         with self._lock:
             self.requests_made += 1
         # one deadline for the whole download: headers (of every redirect) and body
-        _current.deadline = _Deadline(self._deadlines, started + self.options.timeout)
+        deadline = _Deadline(self._deadlines, started + self.options.timeout)
+        _current.deadline = deadline
         _current.trust = request.trust  # every redirect is checked against the feed's
         try:
             response = self.session.get(
@@ -503,7 +512,7 @@ class Fetcher:
         except requests.exceptions.TooManyRedirects as exc:
             raise FetchError(url, f"more than {self.options.max_redirects} redirects") from exc
         except requests.exceptions.ConnectionError as exc:
-            if _current.deadline.expired.is_set():  # the socket was shut mid-headers
+            if deadline.expired.is_set():  # the socket was shut mid-headers
                 raise _TransientError(f"timed out after {self.options.timeout:g}s") from exc
             raise _TransientError(f"cannot connect: {_root_cause(exc)}") from exc
         except requests.exceptions.RequestException as exc:
@@ -512,6 +521,8 @@ class Fetcher:
             _current.deadline = _NO_DEADLINE
             _current.trust = None
         with response:
+            if deadline.expired.is_set():  # the socket was shut mid-headers: they are cut
+                raise _TransientError(f"timed out after {self.options.timeout:g}s")
             return self._read_response(url, response, started)
 
     def _read_response(self, url: str, response: requests.Response, started: float) -> Page:

@@ -18,14 +18,18 @@ log = logging.getLogger(__name__)
 
 
 class Deadlines:
-    """Runs each action at its deadline (``time.monotonic()`` seconds) on one daemon
-    thread, started on first use; ``cancel`` takes an action back. Thread-safe.
+    """Runs each action at its deadline (``clock`` seconds, ``time.monotonic`` unless
+    given) on one daemon thread, started on first use; ``cancel`` takes an action back.
+    Thread-safe.
 
     Actions must be quick: they run one after another on the watching thread. Once
     closed, every deadline counts as passed: ``call_at`` runs its action at once."""
 
-    def __init__(self, name: str = "deadlines") -> None:
+    def __init__(
+        self, name: str = "deadlines", clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._name = name
+        self._clock = clock
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._pending: set[int] = set()
         self._numbers = itertools.count()
@@ -58,6 +62,11 @@ class Deadlines:
         with self._condition:
             self._pending.discard(number)
 
+    def poke(self) -> None:
+        """Read the clock again now (for a clock that jumps, like the tests' fake one)."""
+        with self._condition:
+            self._condition.notify()
+
     def close(self) -> None:
         """Stop the thread; pending actions never run."""
         with self._condition:
@@ -76,7 +85,7 @@ class Deadlines:
                 if not self._heap:
                     self._condition.wait()
                     continue
-                wait = self._heap[0][0] - time.monotonic()
+                wait = self._heap[0][0] - self._clock()
                 if wait > 0:
                     self._condition.wait(wait)
                     continue

@@ -12,10 +12,11 @@ more CPU than their requests.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from feeds.fetching.clock import SYSTEM_CLOCK, MonotonicClock
 
 
 class StoppedError(Exception):
@@ -106,14 +107,15 @@ class HostGate:
     """The turnstile of one host.
 
     Starts are serialised: a request waits for its slot, then for its turn to start, and
-    the next start is spaced from the moment this one actually went, plus a small margin
-    (10% of the delay, at most 100 ms) for the time between the gate and the wire, so that
-    the server never sees two requests closer than the delay.
+    the next start is spaced ``delay`` from the moment this one went (by ``clock``).
     """
 
-    def __init__(self, concurrency: int, delay: float, stop: Stop) -> None:
+    def __init__(
+        self, concurrency: int, delay: float, stop: Stop, clock: MonotonicClock = SYSTEM_CLOCK
+    ) -> None:
         self.delay = delay
         self._stop = stop
+        self._clock = clock
         self._slots = Slots(concurrency, stop)
         self._lock = threading.Lock()
         self._starting = Slots(1, stop)
@@ -126,14 +128,14 @@ class HostGate:
             self.delay = max(self.delay, delay)
 
     def pause_until(self, when: float) -> None:
-        """Start no request before ``when`` (a ``time.monotonic()`` value)."""
+        """Start no request before ``when`` (a time of the gate's clock)."""
         with self._lock:
             self._not_before = max(self._not_before, when)
 
     def wait_needed(self) -> float:
         """Seconds until this host may be contacted again, as far as it asked."""
         with self._lock:
-            return max(0.0, self._not_before - time.monotonic())
+            return max(0.0, self._not_before - self._clock.now())
 
     @contextmanager
     def turn(self, max_wait: float, shared: Slots | None = None) -> Iterator[None]:
@@ -157,12 +159,13 @@ class HostGate:
         try:
             while True:
                 with self._lock:
-                    now = time.monotonic()
+                    now = self._clock.now()
                     if self._not_before - now > max_wait:
                         raise TooEarlyError(self._not_before - now)
                     wait = max(self._next_start, self._not_before) - now
                 if wait > 0:
-                    if self._stop.wait(wait):  # Retry-After or Crawl-delay may change meanwhile
+                    # Retry-After or Crawl-delay may change meanwhile: look again after
+                    if self._clock.wait(self._stop, wait):
                         raise StoppedError()
                     continue
                 # the global slot is taken before the start is stamped, so that waiting
@@ -170,22 +173,18 @@ class HostGate:
                 if shared is not None and not shared.acquire():
                     raise StoppedError()
                 with self._lock:
-                    self._next_start = time.monotonic() + self.delay + _margin(self.delay)
+                    self._next_start = self._clock.now() + self.delay
                 return
         finally:
             self._starting.release()
 
 
-def _margin(delay: float) -> float:
-    """Extra spacing for the time between the gate and the wire: 10%, at most 100 ms."""
-    return min(0.1 * delay, 0.1)
-
-
 class HostGates:
     """The gates of every host seen, created on first use, plus the global limit."""
 
-    def __init__(self, politeness: Politeness) -> None:
+    def __init__(self, politeness: Politeness, clock: MonotonicClock = SYSTEM_CLOCK) -> None:
         self.politeness = politeness
+        self.clock = clock
         self.stop = Stop()
         self._gates: dict[str, HostGate] = {}
         self._lock = threading.Lock()
@@ -197,7 +196,10 @@ class HostGates:
             gate = self._gates.get(host)
             if gate is None:
                 gate = HostGate(
-                    self.politeness.per_host_concurrency, self.politeness.per_host_delay, self.stop
+                    self.politeness.per_host_concurrency,
+                    self.politeness.per_host_delay,
+                    self.stop,
+                    self.clock,
                 )
                 self._gates[host] = gate
             return gate

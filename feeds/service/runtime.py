@@ -37,16 +37,19 @@ class Runtime:
         *,
         connect: Connect | None = None,
         pool: ExtractionPool | None = None,
+        fetcher: Fetcher | None = None,
         clock: Clock = utc_now,
     ) -> None:
         """``connect`` opens the state (by default, the SQLite state in ``state_dir``);
         ``pool`` extracts (by default, worker processes as ``extract_workers`` says);
-        ``clock`` says when runs happen."""
+        ``fetcher`` fetches (by default, the config's); ``clock`` says when runs happen.
+        A pool or fetcher given is the giver's to close."""
         self.config = config
         settings = config.settings
         self.connect: Connect = connect or (lambda: open_store(settings.state_dir))
         self.clock = clock
         self._pool = pool
+        self._fetcher = fetcher
         self._lock = StateLock(settings.state_dir)
         self._stack = ExitStack()
         self.pool: ExtractionPool | None = None
@@ -60,9 +63,9 @@ class Runtime:
             remove_leftovers(settings.output_dir)
             with self.connect():
                 pass  # created and migrated once, before the feeds' threads open it
-            # a pool given is the giver's to close; one made here is closed on leaving
+            # what was given is the giver's to close; what is made here is closed on leaving
             self.pool = self._pool or stack.enter_context(ExtractionPool.for_settings(settings))
-            self.fetcher = stack.enter_context(Fetcher.for_config(self.config))
+            self.fetcher = self._fetcher or stack.enter_context(Fetcher.for_config(self.config))
             self._stack = stack.pop_all()
         return self
 
