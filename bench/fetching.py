@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from feeds.config import load_config  # noqa: E402
-from feeds.fetching.client import Fetcher  # noqa: E402
+from feeds.inputs import fetcher_for  # noqa: E402
 from feeds.models import RunReport  # noqa: E402
 from feeds.run.feed import run_feed  # noqa: E402
 from feeds.storage import open_store  # noqa: E402
@@ -61,7 +61,7 @@ def run(config_path: Path) -> tuple[float, RunReport]:
     feed = config.feeds["bench"]
     with (
         open_store(config.settings.state_dir) as store,
-        Fetcher.for_config(config) as fetcher,
+        fetcher_for(config) as fetcher,
     ):
         started = time.perf_counter()
         report = run_feed(feed, settings=config.settings, fetcher=fetcher, store=store)

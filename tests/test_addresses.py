@@ -22,6 +22,7 @@ from feeds.errors import FetchError
 from feeds.fetching.addresses import AddressGuard, Resolver, is_public_address
 from feeds.fetching.client import Fetcher, FetchOptions, RequestOptions
 from feeds.fetching.hosts import Politeness
+from feeds.inputs import fetcher_for, follow
 from feeds.models import Link
 from feeds.storage import open_store
 from tests.conftest import WriteConfig, run_once
@@ -312,11 +313,11 @@ def test_a_reloaded_config_brings_the_hosts_it_names(
     httpserver.expect_request("/page").respond_with_data("<p>ok</p>", content_type="text/html")
     page = httpserver.url_for("/page")
     sources = "feeds:\n  a:\n    sources:\n      - url: https://news.example/\n"
-    with Fetcher.for_config(write_config(sources)) as client:
+    with fetcher_for(write_config(sources)) as client:
         with pytest.raises(FetchError, match="127.0.0.1 is an internal"):
             client.fetch(page)
         assert httpserver.log == []  # not even its robots.txt was asked for
-        client.follow(write_config(sources + f"  b:\n    sources:\n      - url: {page}\n"))
+        follow(client, write_config(sources + f"  b:\n    sources:\n      - url: {page}\n"))
         assert client.fetch(page).text == "<p>ok</p>"
 
 

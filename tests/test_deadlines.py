@@ -6,6 +6,7 @@ import threading
 import time
 
 from feeds.fetching.deadlines import Deadlines
+from tests.fakes import FakeClock
 
 
 def test_actions_run_in_deadline_order_and_cancelled_ones_never() -> None:
@@ -54,3 +55,22 @@ def test_after_close_every_deadline_has_passed() -> None:
     ran: list[int] = []
     deadlines.call_at(time.monotonic() + 3600, lambda: ran.append(1))
     assert ran == [1]
+
+
+def test_deadlines_follow_the_clock_they_are_given() -> None:
+    """On a fake clock, an action runs when the clock reaches its deadline, not before,
+    however long that takes in real time."""
+    clock = FakeClock()
+    deadlines = Deadlines(clock=clock.now)
+    minute, hour = threading.Event(), threading.Event()
+    deadlines.call_at(clock.now() + 3600, hour.set)
+    deadlines.call_at(clock.now() + 60, minute.set)
+    deadlines.poke()
+    assert not minute.wait(0.05) and not hour.is_set()
+    clock.advance(60)
+    deadlines.poke()
+    assert minute.wait(5) and not hour.is_set()
+    clock.advance(3540)
+    deadlines.poke()
+    assert hour.wait(5)
+    deadlines.close()

@@ -19,6 +19,7 @@ from feeds.config import Config
 from feeds.fetching.addresses import AddressGuard
 from feeds.fetching.client import Fetcher, FetchJob, FetchOptions
 from feeds.fetching.hosts import Politeness
+from feeds.inputs import fetcher_for
 from feeds.models import Page
 from feeds.run.policy import GIVE_UP_AFTER_RUNS
 from feeds.storage.sqlite import DATABASE_NAME
@@ -133,7 +134,7 @@ def test_one_host_gets_spaced_requests_two_at_most(
             settings="  per_host_concurrency: 2\n",
             delay="0.2s",
         )
-        with Fetcher.for_config(config, clock=clock) as fetcher:
+        with fetcher_for(config, clock=clock) as fetcher:
             report = run_once(config, "news", fetcher=fetcher)
         site.collect()
 

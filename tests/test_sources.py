@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -316,3 +317,38 @@ def test_next_page_from_rel_next_and_selector() -> None:
         now=NOW,
     )
     assert by_selector.more == ("https://news.example/news/older",)
+
+
+@dataclass(frozen=True)
+class PlainSource:
+    """A source as the readers need it (``sources.rules.SourceRules``), without the
+    config's schema."""
+
+    location: str
+    path: Path | None = None
+    is_directory: bool = False
+    kind: str = "auto"
+    links: str | None = None
+    item: None = None
+    next_page: str | None = None
+    max_pages: int | None = None
+    url_pattern: str | None = None
+    url_exclude: str | None = None
+    allow_domains: tuple[str, ...] = ()
+
+
+def test_a_source_is_read_without_the_config() -> None:
+    listing = doc(
+        '<html><body><main><h2><a href="/news/one">One story</a></h2>'
+        '<h2><a href="/news/two">Two stories</a></h2></main></body></html>',
+        url="https://news.example/news/",
+        content_type="text/html",
+    )
+    found = discover(
+        listing, PlainSource("https://news.example/news/", links="h2 a"), max_age=None, now=NOW
+    )
+    assert found.kind == "listing"
+    assert [link.url for link in found.links] == [
+        "https://news.example/news/one",
+        "https://news.example/news/two",
+    ]

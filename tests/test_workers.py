@@ -20,6 +20,7 @@ from feeds.extraction.workers import (
     outcome_of,
     process_article,
 )
+from feeds.inputs import extraction_pool
 from feeds.models import Link, Page
 from feeds.run.feed import interleave_by_site
 from feeds.service.runtime import Runtime
@@ -112,7 +113,7 @@ def test_the_config_sets_the_workers_and_their_time_limit(write_config: WriteCon
         "settings:\n  extract_workers: 1\n  extract_timeout: 5s\n"
         "feeds:\n  a:\n    sources: [{url: 'http://127.0.0.1:9/news/'}]\n"
     )
-    pool = ExtractionPool.for_settings(config.settings)
+    pool = extraction_pool(config.settings)
     assert (pool.workers, pool.time_limit) == (1, 5.0)
 
 

@@ -37,6 +37,7 @@ from feeds.config import (
 from feeds.errors import ConfigError, FeedsError
 from feeds.fetching.client import Fetcher, RequestOptions, saved_page
 from feeds.html import block_text, parse_fragment
+from feeds.inputs import fetcher_for, request_options
 from feeds.models import Link, RunReport
 from feeds.normalise import normalise
 from feeds.publishing.channel import display_html
@@ -75,7 +76,7 @@ def check(ctx: click.Context, online: bool) -> None:
     if not online:
         return
     failures = 0
-    with Fetcher.for_config(config) as fetcher:
+    with fetcher_for(config) as fetcher:
         for feed in config.feeds.values():
             for source in feed.sources:
                 line, ok = _check_source(feed, source, fetcher)
@@ -124,7 +125,7 @@ def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
     """`feeds add`: find how to follow a site, and print (or --write) a config entry for it."""
     config = _load(ctx) if write or ctx.obj["config_path"].exists() else None
     try:
-        with Fetcher.for_config(config, extra_urls=[url]) as fetcher:
+        with fetcher_for(config, extra_urls=[url]) as fetcher:
             findings = explore(url, fetcher)
     except FeedsError as exc:
         _fail(str(exc), debug=ctx.obj["debug"])
@@ -171,7 +172,7 @@ def preview(
     extra_roots = (source.path,) if source is not None and source.path is not None else ()
     named = [url for url in (target, saved_url, source_target) if url is not None]
     try:
-        with Fetcher.for_config(config, extra_roots=extra_roots, extra_urls=named) as fetcher:
+        with fetcher_for(config, extra_roots=extra_roots, extra_urls=named) as fetcher:
             if source is not None:
                 _preview_source(source, feed, fetcher)
             else:
@@ -247,7 +248,7 @@ def serve(ctx: click.Context) -> None:
 def _check_source(feed: Feed, source: SourceConfig, fetcher: Fetcher) -> tuple[str, bool]:
     """One line on what a source yields now, and whether it yields anything."""
     where = f"{feed.id}: {source.location}"
-    request = RequestOptions.from_source(source)
+    request = request_options(source)
     try:
         page = fetcher.fetch(source.location, request=request)
         found = discover(page, source, max_age=feed.max_age_for(source), now=utc_now())
@@ -286,7 +287,7 @@ def _source_to_preview(target: str, feed: Feed | None) -> SourceConfig:
 def _preview_source(source: SourceConfig, feed: Feed | None, fetcher: Fetcher) -> None:
     url = source.location
     found = discover(
-        fetcher.fetch(url, request=RequestOptions.from_source(source)),
+        fetcher.fetch(url, request=request_options(source)),
         source,
         max_age=feed.max_age_for(source) if feed else None,
         now=utc_now(),
@@ -311,7 +312,7 @@ def _preview_article(
         raise click.UsageError(f"{target} is neither an http(s) URL nor a file")
     source = feed.sources[0] if feed else None
     rules = feed.rules_for(source) if feed and source else None
-    request = RequestOptions.from_source(source) if source else RequestOptions()
+    request = request_options(source) if source else RequestOptions()
     article = extract_with_parts(page, rules, fetcher, request)
     link = Link(url=page.final_url, source=source.location if source else page.final_url)
     item = normalise(article, link, feed=feed.id if feed else "preview", first_seen=page.fetched_at)

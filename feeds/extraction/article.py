@@ -28,12 +28,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from lxml import etree
 
-from feeds.config import ExtractRules
 from feeds.dates import find_date, parse_date, plausible
 from feeds.errors import ExtractionError
 from feeds.extraction.leftovers import drop_leftovers, drop_repeated_blocks
 from feeds.extraction.media import restore_media
 from feeds.extraction.metadata import clean_author, date_from_url, strip_site_name
+from feeds.extraction.rules import ExtractRules
 from feeds.html import (
     HtmlElement,
     base_url,

@@ -38,9 +38,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from feeds.config import ExtractRules, Settings
 from feeds.errors import ExtractionError, SourceError
 from feeds.extraction.article import extract_article
+from feeds.extraction.rules import ExtractRules
 from feeds.models import Article, Item, Link, Page
 from feeds.normalise import normalise
 
@@ -182,11 +182,6 @@ class ExtractionPool:
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
-
-    @classmethod
-    def for_settings(cls, settings: Settings) -> ExtractionPool:
-        """The pool a config's settings ask for (``extract_workers``, ``extract_timeout``)."""
-        return cls(settings.extract_workers, time_limit=settings.extract_timeout.total_seconds())
 
     def __enter__(self) -> ExtractionPool:
         return self

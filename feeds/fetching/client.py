@@ -52,7 +52,6 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from feeds.config import Config, Settings, SourceConfig
 from feeds.errors import FetchError, FetchStoppedError
 from feeds.fetching.addresses import AddressGuard, Trust
 from feeds.fetching.clock import SYSTEM_CLOCK, MonotonicClock
@@ -103,7 +102,7 @@ _LOCAL_TYPES = {
 
 @dataclass(frozen=True, slots=True)
 class FetchOptions:
-    """How pages are fetched; built from the config's settings."""
+    """How pages are fetched (``feeds.inputs.fetch_options`` makes them of the settings)."""
 
     user_agent: str
     timeout: float = 30.0
@@ -116,25 +115,6 @@ class FetchOptions:
     retry_after_limit: float = 3600.0
     """A Retry-After longer than this is taken to be this long."""
     politeness: Politeness = field(default_factory=Politeness)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FetchOptions:
-        """The fetch options a config's settings ask for."""
-        return cls(
-            user_agent=settings.user_agent,
-            timeout=settings.timeout.total_seconds(),
-            connect_timeout=min(settings.connect_timeout, settings.timeout).total_seconds(),
-            max_bytes=int(settings.max_page_size),
-            retries=settings.retries,
-            backoff=settings.retry_delay.total_seconds(),
-            retry_after_limit=settings.retry_after_limit.total_seconds(),
-            politeness=Politeness(
-                per_host_concurrency=settings.per_host_concurrency,
-                per_host_delay=settings.per_host_delay.total_seconds(),
-                concurrency=settings.concurrency,
-                max_wait=settings.max_retry_wait.total_seconds(),
-            ),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,18 +129,6 @@ class RequestOptions:
     trust: Trust | None = None
     """What the requests may reach whatever it resolves to: the origins the feed names
     (None: all that the config names)."""
-
-    @classmethod
-    def from_source(cls, source: SourceConfig, trust: Trust | None = None) -> RequestOptions:
-        """The request options of a configured source (of a feed trusting ``trust``)."""
-        return cls(
-            headers=tuple(source.headers.items()),
-            cookies=tuple(source.cookies.items()),
-            user_agent=source.user_agent,
-            proxy=source.proxy,
-            obey_robots=source.robots == "obey",
-            trust=trust,
-        )
 
 
 DEFAULT_REQUEST = RequestOptions()
@@ -245,35 +213,13 @@ class Fetcher:
         self._lock = threading.Lock()
         self._deadlines = Deadlines("fetch-timeouts", clock.now)
 
-    @classmethod
-    def for_config(
-        cls,
-        config: Config | None,
-        *,
-        extra_roots: Sequence[Path] = (),
-        extra_urls: Sequence[str] = (),
-        clock: MonotonicClock = SYSTEM_CLOCK,
-    ) -> Fetcher:
-        """The fetcher of a config (its settings, local roots and trusted hosts), with
-        ``extra_urls`` trusted too (URLs the user gave on the command line)."""
-        settings, roots, urls, domains = (
-            (Settings(), (), (), ())
-            if config is None
-            else (config.settings, config.local_roots, config.trusted_urls, config.trusted_domains)
-        )
-        named = [*urls, *extra_urls]
-        return cls(
-            FetchOptions.from_settings(settings),
-            local_roots=(*roots, *extra_roots),
-            guard=AddressGuard(named, domains),
-            clock=clock,
-        )
-
-    def follow(self, config: Config) -> None:
+    def follow(
+        self, local_roots: Sequence[Path], urls: Iterable[str], domains: Iterable[str]
+    ) -> None:
         """Take up a reloaded config's local roots and the hosts it names (the settings
         of a running fetcher stay), so that a feed added to it can reach its sources."""
-        self.local_roots = _resolved(config.local_roots)
-        self.guard.trust(config.trusted_urls, config.trusted_domains)
+        self.local_roots = _resolved(local_roots)
+        self.guard.trust(urls, domains)
 
     def __enter__(self) -> Fetcher:
         return self

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from datetime import datetime
 
-from feeds.config import ExtractRules
 from feeds.errors import ExtractionError, FetchError, PublishError, SourceError, StorageError
 from feeds.extraction.article import extract_article, join_parts
+from feeds.extraction.rules import ExtractRules
 from feeds.extraction.workers import ArticleJob, ArticleOutcome, ExtractionPool, outcome_of
 from feeds.fetching.client import Fetcher, FetchJob, RequestOptions
 from feeds.models import Article, Item, Link, Page

@@ -39,6 +39,7 @@ from feeds.errors import (
 from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.addresses import Trust
 from feeds.fetching.client import Fetcher, FetchJob, RequestOptions
+from feeds.inputs import request_options
 from feeds.models import Item, Link, Page, RunError, RunReport
 from feeds.normalise import SketchIndex, link_article, normalise
 from feeds.run.articles import Articles, unexpected
@@ -254,7 +255,7 @@ class _FeedRun:
         changes.apply(self.store)
 
     def _read(self, source: SourceConfig, health: SourceHealth, changes: SourceChanges) -> None:
-        request = RequestOptions.from_source(source, self.trust)
+        request = request_options(source, self.trust)
         max_age = self.feed.max_age_for(source)
         rules = rules_key(self.feed, max_age)
         config = source_key(source, rules)

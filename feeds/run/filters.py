@@ -8,15 +8,39 @@ kept when it matches at least one include rule (if the feed has any) and no excl
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from feeds.config import Feed, FilterRule
 from feeds.models import Item
 from feeds.patterns import compile_pattern
 from feeds.run.fields import FIELDS
 
 
-def rejection(item: Item, feed: Feed, *, max_age: timedelta | None, now: datetime) -> str | None:
+class FilterRule(Protocol):
+    """A regular expression searched in some fields of an item (the config's
+    ``FilterRule`` is one)."""
+
+    @property
+    def pattern(self) -> str: ...
+    @property
+    def fields(self) -> tuple[str, ...]: ...
+    @property
+    def case_sensitive(self) -> bool: ...
+
+
+class FilterRules(Protocol):
+    """A feed's include and exclude rules (the config's ``Feed`` has them)."""
+
+    @property
+    def include(self) -> Sequence[FilterRule]: ...
+    @property
+    def exclude(self) -> Sequence[FilterRule]: ...
+
+
+def rejection(
+    item: Item, feed: FilterRules, *, max_age: timedelta | None, now: datetime
+) -> str | None:
     """Why the feed leaves ``item`` out, or None when it keeps it."""
     if max_age is not None and item.published < now - max_age:
         return f"older than max_age ({item.published:%Y-%m-%d})"
@@ -28,7 +52,7 @@ def rejection(item: Item, feed: Feed, *, max_age: timedelta | None, now: datetim
     return None
 
 
-def rules_key(feed: Feed, max_age: timedelta | None) -> str:
+def rules_key(feed: FilterRules, max_age: timedelta | None) -> str:
     """A short fingerprint of the rules that decide rejections: when they change, items
     left out before are considered again."""
     text = repr((feed.include, feed.exclude, max_age))

@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from feeds.config import Config, Feed
 from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.client import Fetcher
+from feeds.inputs import extraction_pool, fetcher_for, follow
 from feeds.models import RunReport
 from feeds.publishing.files import prepare_output_dir, remove_leftovers
 from feeds.run.feed import Clock, Progress, failed_run, interleave_by_site, run_feed, utc_now
@@ -64,8 +65,8 @@ class Runtime:
             with self.connect():
                 pass  # created and migrated once, before the feeds' threads open it
             # what was given is the giver's to close; what is made here is closed on leaving
-            self.pool = self._pool or stack.enter_context(ExtractionPool.for_settings(settings))
-            self.fetcher = self._fetcher or stack.enter_context(Fetcher.for_config(self.config))
+            self.pool = self._pool or stack.enter_context(extraction_pool(settings))
+            self.fetcher = self._fetcher or stack.enter_context(fetcher_for(self.config))
             self._stack = stack.pop_all()
         return self
 
@@ -124,7 +125,7 @@ class Runtime:
         """Take up a reloaded config (its feeds; settings need a restart)."""
         self.config = config
         if self.fetcher is not None:
-            self.fetcher.follow(config)
+            follow(self.fetcher, config)
 
     def stop(self) -> None:
         """Start no new request: the running feeds end soon, with what they have."""

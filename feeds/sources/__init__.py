@@ -21,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from feeds.config import SourceConfig
 from feeds.models import Link, Page
 from feeds.patterns import compile_pattern
 from feeds.sources.kinds import KINDS, SourceKind, detect_kind
+from feeds.sources.rules import SourceRules
 from feeds.urls import origin_of, site_of
 
 
@@ -44,7 +44,7 @@ class Discovery:
 
 
 def discover(
-    page: Page, source: SourceConfig, *, max_age: timedelta | None, now: datetime
+    page: Page, source: SourceRules, *, max_age: timedelta | None, now: datetime
 ) -> Discovery:
     """The links of a source page, filtered by the source's rules, and the pages to read next."""
     kind = detect_kind(page) if source.kind == "auto" else KINDS[source.kind]
@@ -53,14 +53,14 @@ def discover(
     return Discovery(kind.name, tuple(kept), tuple(found.more), found.icon, tuple(found.problems))
 
 
-def max_pages(source: SourceConfig, kind: str) -> int:
+def max_pages(source: SourceRules, kind: str) -> int:
     """How many pages of a source one run reads: listing pages, or sitemap files."""
     return source.max_pages if source.max_pages is not None else KINDS[kind].pages
 
 
 def filter_links(
     links: list[Link],
-    source: SourceConfig,
+    source: SourceRules,
     *,
     site: str,
     max_age: timedelta | None,

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from feeds.config import SourceConfig
 from feeds.models import Page
 from feeds.sources.found import Found
 from feeds.sources.listing import read_listing
+from feeds.sources.rules import SourceRules
 from feeds.sources.sitemap import gunzip, read_sitemap
 from feeds.sources.syndication import read_feed
 
@@ -25,7 +25,7 @@ class SourceKind:
     recognises: Callable[[Page, bytes], bool]
     """Whether a page is of this kind, given the page and the (lower-case) local name of
     its first XML or HTML element."""
-    read: Callable[[Page, SourceConfig, datetime | None], Found]
+    read: Callable[[Page, SourceRules, datetime | None], Found]
     """The links of a page (the oldest date links may have, when the source has a
     ``max_age``), the further pages of the source to read, the site's icon."""
     pages: int

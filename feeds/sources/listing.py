@@ -26,7 +26,6 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from feeds.config import ItemSelectors, SourceConfig
 from feeds.dates import find_date, parse_date
 from feeds.html import (
     HtmlElement,
@@ -39,6 +38,7 @@ from feeds.html import (
 )
 from feeds.models import Link, Page
 from feeds.sources.found import Found, read_each
+from feeds.sources.rules import ItemRules, SourceRules
 from feeds.urls import clean_url, path_of, resolve, same_site, scheme_of
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ _LONG_NUMBER = re.compile(r"\d{5,}")
 _SLUG_WORD = re.compile(r"[a-z0-9]+", re.IGNORECASE)
 
 
-def read_listing(page: Page, source: SourceConfig) -> Found:
+def read_listing(page: Page, source: SourceRules) -> Found:
     """The article links of a listing page, in page order, its next page if any, and the
     icon it declares."""
     document = parse_document(page.text)
@@ -110,7 +110,7 @@ def site_icon(document: HtmlElement, base: str) -> str | None:
     return next((icons[rel] for rel in _ICON_RELS if rel in icons), None)
 
 
-def next_page(document: HtmlElement, base: str, source: SourceConfig) -> str | None:
+def next_page(document: HtmlElement, base: str, source: SourceRules) -> str | None:
     """The listing's next page: the ``next_page`` selector's link, else ``rel=next``."""
     if source.next_page:
         candidates = select(document, source.next_page)
@@ -134,8 +134,8 @@ def next_page(document: HtmlElement, base: str, source: SourceConfig) -> str | N
 def links_by_item_selectors(
     document: HtmlElement,
     base: str,
-    source: SourceConfig,
-    fields: ItemSelectors,
+    source: SourceRules,
+    fields: ItemRules,
     problems: list[str] | None = None,
 ) -> list[Link]:
     """One link per listing entry, with what the entry says about its article; what
@@ -154,7 +154,7 @@ def links_by_item_selectors(
 
 
 def _listing_entry(
-    entry: HtmlElement, base: str, source: SourceConfig, fields: ItemSelectors, problems: list[str]
+    entry: HtmlElement, base: str, source: SourceRules, fields: ItemRules, problems: list[str]
 ) -> Link | None:
     href = _field(entry, fields.link) if fields.link else _first_href(entry)
     url = resolve(base, href or "")
@@ -270,12 +270,12 @@ def _entry_date(text: str | None, fmt: str | None) -> datetime | None:
     return parse_date(text, fmt) if fmt else parse_date(text) or find_date(text)
 
 
-def _schemes(source: SourceConfig) -> tuple[str, ...]:
+def _schemes(source: SourceRules) -> tuple[str, ...]:
     return ("http", "https", "file") if source.path is not None else ("http", "https")
 
 
 def _links_by_selector(
-    document: HtmlElement, base: str, source: SourceConfig, *, css: str | None = None
+    document: HtmlElement, base: str, source: SourceRules, *, css: str | None = None
 ) -> list[Link]:
     links = []
     for element in select(document, css or source.links or "a[href]"):

@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 from lxml import etree
 
-from feeds.config import SourceConfig
 from feeds.dates import parse_date
 from feeds.errors import SourceError
 from feeds.models import Link, Page
 from feeds.sources.found import Found, read_each
+from feeds.sources.rules import SourceRules
 from feeds.urls import clean_url, is_web_url, resolve
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemap protocol's own limit, uncompressed
@@ -25,7 +25,7 @@ _PARSER = etree.XMLParser(
 )
 
 
-def read_sitemap(page: Page, source: SourceConfig, *, oldest: datetime | None) -> Found:
+def read_sitemap(page: Page, source: SourceRules, *, oldest: datetime | None) -> Found:
     """The article links of a ``urlset`` (newest first), or the child sitemaps of a
     ``sitemapindex``. With ``oldest``, entries dated before it are left out, and so are
     URL entries without a date."""
@@ -65,7 +65,7 @@ def read_sitemap(page: Page, source: SourceConfig, *, oldest: datetime | None) -
 
 
 def _url_entry(
-    entry: etree._Element, base: str, source: SourceConfig, oldest: datetime | None
+    entry: etree._Element, base: str, source: SourceRules, oldest: datetime | None
 ) -> Link | None:
     """The link of a ``<url>`` entry (None when it has no address, or is too old)."""
     url = _loc(entry, base)

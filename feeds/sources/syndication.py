@@ -15,18 +15,18 @@ from typing import Any
 
 import feedparser
 
-from feeds.config import SourceConfig
 from feeds.dates import parse_date
 from feeds.errors import SourceError
 from feeds.html import block_text, collapse_whitespace, parse_fragment
 from feeds.models import Link, Page
 from feeds.sources.found import Found, read_each
+from feeds.sources.rules import SourceRules
 from feeds.urls import clean_url, is_web_url, resolve
 
 _IMAGE_TYPES = ("image/",)
 
 
-def read_feed(page: Page, source: SourceConfig) -> Found:
+def read_feed(page: Page, source: SourceRules) -> Found:
     """The entries of an RSS, Atom, RDF or JSON feed, as links with hints, and the feed's
     icon."""
     if page.body.lstrip()[:1] == b"{":
@@ -57,7 +57,7 @@ def read_feed(page: Page, source: SourceConfig) -> Found:
     return Found(links, icon=_first_web_url(icon_candidates, page.final_url), problems=problems)
 
 
-def _feed_entry(entry: Any, base: str, source: SourceConfig) -> Link | None:
+def _feed_entry(entry: Any, base: str, source: SourceRules) -> Link | None:
     """The link of an RSS, Atom or RDF entry, with what the entry says of its article."""
     url = _entry_url(entry, base)
     if url is None:
@@ -131,7 +131,7 @@ def _first_web_url(candidates: list[Any], base: str) -> str | None:
     return None
 
 
-def _json_feed(page: Page, source: SourceConfig) -> Found:
+def _json_feed(page: Page, source: SourceRules) -> Found:
     try:
         data = json.loads(page.text)
     except (ValueError, RecursionError) as exc:
@@ -152,7 +152,7 @@ def _json_feed(page: Page, source: SourceConfig) -> Found:
     return Found(links, icon=icon, problems=problems)
 
 
-def _json_entry(entry: Any, base: str, source: SourceConfig) -> Link | None:
+def _json_entry(entry: Any, base: str, source: SourceRules) -> Link | None:
     """The link of a JSON Feed item. Every field is checked for its type: a field of the
     wrong type (``"image": 7``) is left out, not taken for what it should have been."""
     if not isinstance(entry, dict):
