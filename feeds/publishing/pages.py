@@ -196,4 +196,4 @@ def opml_name(fmt: FeedFormat | None) -> str:
 
 @cache
 def _template(name: str) -> str:
-    return (files("feeds") / "templates" / name).read_text(encoding="utf-8")
+    return (files("feeds.publishing") / "templates" / name).read_text(encoding="utf-8")

@@ -41,7 +41,7 @@ class Runtime:
         fetcher: Fetcher | None = None,
         clock: Clock = utc_now,
     ) -> None:
-        """``connect`` opens the state (by default, the SQLite state in ``state_dir``);
+        """``connect`` opens the state (by default, the one kept in ``state_dir``);
         ``pool`` extracts (by default, worker processes as ``extract_workers`` says);
         ``fetcher`` fetches (by default, the config's); ``clock`` says when runs happen.
         A pool or fetcher given is the giver's to close."""

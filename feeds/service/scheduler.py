@@ -116,7 +116,7 @@ class Service:
             self.server.stop()
         if abandoned:
             # their files are replaced atomically and their writes are transactions: the
-            # previous files stay whole, and SQLite rolls an unfinished transaction back
+            # previous files stay whole, and the state rolls an unfinished transaction back
             log.warning("stopped; abandoned running feeds: %s", ", ".join(abandoned))
             logging.shutdown()
             os._exit(0)
