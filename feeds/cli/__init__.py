@@ -15,6 +15,7 @@ is written then).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -117,18 +118,11 @@ def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
     help="text: readable; html: the item's HTML; json: the item as published.",
 )
 @click.pass_context
-def preview(
-    ctx: click.Context,
-    target: str | None,
-    source_target: str | None,
-    feed_id: str | None,
-    saved_url: str | None,
-    output: str,
-) -> None:
+def preview(ctx: click.Context, /, **options: Any) -> None:
     """Show what feeds makes of an article (a URL or a saved FILE), or of a source."""
     from feeds.cli import commands
 
-    commands.preview(ctx, target, source_target, feed_id, saved_url, output)
+    commands.preview(ctx, **options)
 
 
 @main.command()
