@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -147,6 +147,9 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 Delay = Annotated[timedelta, BeforeValidator(partial(parse_duration, allow_zero=True))]
 Selector = Annotated[str, AfterValidator(_check_selector)]
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
+
+
+_ModelT = TypeVar("_ModelT", bound="_Model")
 
 
 class _Model(BaseModel):
@@ -767,6 +770,18 @@ def _line_of(tree: Any, location: Sequence[int | str]) -> int:
         else:
             break
     return line
+
+
+def with_options(model: _ModelT, given: Mapping[str, Any], where: str) -> _ModelT:
+    """``model`` (a source, extraction rules) with the fields ``given`` on the command line
+    (``where`` names them), checked as the config would check them."""
+    fields = {name: value for name, value in given.items() if value not in (None, ())}
+    try:
+        return type(model).model_validate({**model.model_dump(exclude_unset=True), **fields})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"])
+        raise ConfigError(where, None, field, _message(error)) from None
 
 
 def append_feed(file: Path, feed_id: str, entry: Mapping[str, Any]) -> None:

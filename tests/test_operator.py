@@ -198,9 +198,63 @@ def test_preview_of_a_source(site: SiteSim, config: Path) -> None:
     serve_news(site, articles)
     status, out, _ = cli("--config", str(config), "preview", "--source", site.url("/news/"))
     assert status == 0
-    assert out.startswith(f"{site.url('/news/')}: a listing, 3 article links\n")
+    assert out.startswith(
+        f"{site.url('/news/')}: a listing, 3 article links (1 page read; automatic "
+        "detection found 3, 3 kept by the source's filters)\n"
+    )
     for article in articles:
         assert f"  {article.title}\n    {site.url(article.path)}\n" in out
+
+
+def test_preview_of_a_configured_source_uses_its_rules_and_tries_others(
+    site: SiteSim, config: Path
+) -> None:
+    """The hint of a broken source's message, `feeds preview --source URL`, shows the
+    source as its feed reads it (its selector), fails when it yields nothing, and
+    `--links` tries another selector without editing the config."""
+    articles = numbered_articles(3)
+    serve_news(site, articles)
+    config.write_text(
+        SETTINGS + f"feeds:\n  news:\n    sources:\n      - url: {site.url('/news/')}\n"
+        "        links: 'div.card h2 a'\n"
+    )
+    status, out, err = cli("--config", str(config), "preview", "--source", site.url("/news/"))
+    assert status == 1
+    assert "its `links` selector 'div.card h2 a' found 0" in out
+    assert "FAILED: its `links` selector 'div.card h2 a' matched nothing; check it" in err
+    status, out, _ = cli(
+        "--config", str(config), "preview", "--source", site.url("/news/"),
+        "--links", "article.teaser h2 a",
+    )  # fmt: skip
+    assert status == 0
+    assert "3 article links (1 page read; its `links` selector 'article.teaser h2 a' found 3" in out
+    status, _, err = cli(
+        "--config", str(config), "preview", "--source", site.url("/news/"), "--links", "h2[",
+    )  # fmt: skip
+    assert status == 2 and "--links: links: not a valid CSS selector" in err
+
+
+def test_a_sitemap_on_a_home_page_is_checked_and_previewed_as_the_run_reads_it(
+    site: SiteSim, config: Path
+) -> None:
+    """`kind: sitemap` on a site's home page (what `feeds add` writes): the sitemaps its
+    robots.txt lists, not the home page itself."""
+    articles = numbered_articles(2)
+    serve_news(site, articles)
+    entries = [(article.path, article.published) for article in articles]
+    site.add("/sitemap-news.xml", sitemap_xml(site.origin, entries), content_type="application/xml")
+    site.add(
+        "/robots.txt", f"Sitemap: {site.url('/sitemap-news.xml')}\n", content_type="text/plain"
+    )
+    config.write_text(
+        SETTINGS + f"feeds:\n  news:\n    sources: [{{url: '{site.url('/')}', kind: sitemap}}]\n"
+    )
+    status, out, _ = cli("--config", str(config), "check", "--online")
+    assert status == 0, out
+    assert f"news: {site.url('/')}: 2 links (sitemap); sample " in out
+    status, out, _ = cli("--config", str(config), "preview", "--source", site.url("/"))
+    assert status == 0
+    assert out.startswith(f"{site.url('/')}: a sitemap, 2 article links")
 
 
 def test_preview_of_a_saved_listing(tmp_path: Path, config: Path) -> None:
@@ -412,3 +466,26 @@ def test_a_selector_that_matches_nothing(site: SiteSim, config: Path) -> None:
         f"{site.url('/news/')}: its `links` selector 'div.card a' matched nothing; check it "
         f"(`feeds preview --source {site.url('/news/')}`)"
     ) in out
+
+
+def test_preview_tries_extraction_rules_without_editing_the_config(
+    site: SiteSim, config: Path
+) -> None:
+    paragraph = "The harbour board met on Tuesday and agreed the new timetable for the ferries."
+    site.add(
+        "/story",
+        "<html><head><title>Board meets</title></head><body><nav><a href='/'>Home</a></nav>"
+        f"<div class='story'><h1>Board meets</h1><p>{paragraph}</p>"
+        f"<p class='promo'>Subscribe for more harbour news today.</p><p>{paragraph}</p></div>"
+        "</body></html>",
+    )
+    status, out, _ = cli(
+        "--config", str(config), "preview", site.url("/story"),
+        "--body", "div.story", "--remove", "p.promo",
+    )  # fmt: skip
+    assert status == 0, out
+    assert paragraph in out and "Subscribe for more" not in out
+    status, _, err = cli(
+        "--config", str(config), "preview", "--source", site.url("/"), "--body", "x"
+    )
+    assert status == 2 and "--body and --remove try extraction rules: give an article" in err

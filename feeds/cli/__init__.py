@@ -109,6 +109,14 @@ def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
 )
 @click.option("--feed", "feed_id", metavar="ID", help="Use this feed's rules.")
 @click.option("--url", "saved_url", metavar="URL", help="Where a saved page was saved from.")
+@click.option("--links", metavar="SELECTOR", help="With --source: try this `links` selector.")
+@click.option("--body", metavar="SELECTOR", help="With an article: try this `body` rule.")
+@click.option(
+    "--remove",
+    metavar="SELECTOR",
+    multiple=True,
+    help="With an article: try this `remove` rule too (repeatable).",
+)
 @click.option(
     "--format",
     "output",

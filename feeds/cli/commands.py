@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -28,10 +28,12 @@ from rich.table import Table
 from feeds.cli.add import explore, feed_entry, feed_id_for
 from feeds.config import (
     Config,
+    ExtractRules,
     Feed,
     SourceConfig,
     append_feed,
     load_config,
+    with_options,
     yaml_text,
 )
 from feeds.errors import ConfigError, FeedsError
@@ -43,11 +45,14 @@ from feeds.normalise import normalise
 from feeds.publishing.channel import display_html
 from feeds.publishing.json_feed import json_feed_item
 from feeds.run.articles import extract_with_parts
+from feeds.run.discovery import Discovered, read_source
 from feeds.run.feed import utc_now
+from feeds.run.policy import links_verdict
 from feeds.service.runtime import Runtime
 from feeds.service.status import collect_status
-from feeds.sources import discover
+from feeds.sources.kinds import KINDS
 from feeds.storage import open_store, state_exists
+from feeds.storage.interface import SourceHealth, Validators
 from feeds.urls import is_web_url
 
 log = logging.getLogger("feeds")
@@ -157,27 +162,44 @@ def preview(
     source_target: str | None,
     feed_id: str | None,
     saved_url: str | None,
+    links: str | None,
+    body: str | None,
+    remove: tuple[str, ...],
     output: str,
 ) -> None:
     """`feeds preview`: what feeds makes of an article (a URL or a saved FILE), or a source."""
     if (target is None) == (source_target is None):
         raise click.UsageError("give an article (URL or FILE) or --source URL|PATH, not both")
+    if links and source_target is None:
+        raise click.UsageError("--links tries a source's selector: give --source URL|PATH")
+    if (body or remove) and target is None:
+        raise click.UsageError("--body and --remove try extraction rules: give an article")
     config = _load(ctx) if feed_id or ctx.obj["config_path"].exists() else None
     feed = None
     if feed_id is not None:
         assert config is not None
         _check_feed_ids(config, [feed_id])
         feed = config.feeds[feed_id]
-    source = _source_to_preview(source_target, feed) if source_target is not None else None
+    source = None
+    try:
+        if source_target is not None:
+            feed, source = _source_to_preview(source_target, feed, config)
+            source = with_options(source, {"links": links}, "--links")
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     extra_roots = (source.path,) if source is not None and source.path is not None else ()
     named = [url for url in (target, saved_url, source_target) if url is not None]
     try:
         with fetcher_for(config, extra_roots=extra_roots, extra_urls=named) as fetcher:
             if source is not None:
-                _preview_source(source, feed, fetcher)
+                if not _preview_source(source, feed, fetcher):
+                    sys.exit(EXIT_FAILED)
             else:
                 assert target is not None
-                _preview_article(target, saved_url, feed, fetcher, output)
+                overrides = {"body": body, "remove": remove}
+                _preview_article(target, saved_url, feed, fetcher, output, overrides)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     except FeedsError as exc:
         _fail(str(exc), debug=ctx.obj["debug"])
 
@@ -246,17 +268,16 @@ def serve(ctx: click.Context) -> None:
 
 
 def _check_source(feed: Feed, source: SourceConfig, fetcher: Fetcher) -> tuple[str, bool]:
-    """One line on what a source yields now, and whether it yields anything."""
+    """One line on what a source yields now (read as the run reads it), and whether it
+    yields anything."""
     where = f"{feed.id}: {source.location}"
     request = request_options(source)
     try:
-        page = fetcher.fetch(source.location, request=request)
-        found = discover(page, source, max_age=feed.max_age_for(source), now=utc_now())
+        found = _read(source, feed, fetcher)
     except FeedsError as exc:
         return f"{where}: FAILED: {exc}", False
     if not found.links:
-        more = f", and {len(found.more)} more pages to read" if found.more else ""
-        return f"{where}: FAILED: no article links ({found.kind}{more})", bool(found.more)
+        return f"{where}: FAILED: no article links ({found.kind})", False
     sample = found.links[0]
     try:
         article = extract_with_parts(
@@ -272,36 +293,75 @@ def _check_source(feed: Feed, source: SourceConfig, fetcher: Fetcher) -> tuple[s
     )
 
 
-def _source_to_preview(target: str, feed: Feed | None) -> SourceConfig:
-    """The feed's own source at ``target`` (a URL or a local path), else a plain one."""
+def _read(source: SourceConfig, feed: Feed | None, fetcher: Fetcher) -> Discovered:
+    """A source's pages read as a run reads them (its start pages, its further pages,
+    its rules and filters), without the saved validators."""
+    found = read_source(
+        source,
+        request_options(source),
+        fetcher=fetcher,
+        saved=lambda url: Validators(),
+        max_age=feed.max_age_for(source) if feed else None,
+        now=utc_now(),
+    )
+    assert found is not None  # nothing was asked conditionally
+    return found
+
+
+def _source_to_preview(
+    target: str, feed: Feed | None, config: Config | None
+) -> tuple[Feed | None, SourceConfig]:
+    """The configured source at ``target`` (a URL or a local path) with its feed (the one
+    given, else the first feed that has it), else a plain source."""
     if is_web_url(target):
         source = SourceConfig(url=target)
     elif Path(target).exists():
         source = SourceConfig(path=Path(target).resolve())
     else:
         raise click.UsageError(f"{target} is neither an http(s) URL nor a file or directory")
-    configured = feed.sources if feed else ()
-    return next((s for s in configured if s.location == source.location), source)
+    feeds = [feed] if feed else list(config.feeds.values()) if config else []
+    for candidate in feeds:
+        for configured in candidate.sources:
+            if configured.location == source.location:
+                return candidate, configured
+    return feed, source
 
 
-def _preview_source(source: SourceConfig, feed: Feed | None, fetcher: Fetcher) -> None:
+def _preview_source(source: SourceConfig, feed: Feed | None, fetcher: Fetcher) -> bool:
+    """Show what a source yields, rule by rule; returns whether it yields links."""
+    found = _read(source, feed, fetcher)
     url = source.location
-    found = discover(
-        fetcher.fetch(url, request=request_options(source)),
-        source,
-        max_age=feed.max_age_for(source) if feed else None,
-        now=utc_now(),
+    rules = f"its `links` selector {source.links!r}" if source.links else "automatic detection"
+    if source.item is not None:
+        rules = f"its `item` selector {source.item.selector!r}"
+    pages = len(found.pages)
+    click.echo(
+        f"{url}: a {found.kind}, {len(found.links)} article links "
+        f"({pages} page{'s' * (pages != 1)} read; {rules} found {found.matched}, "
+        f"{len(found.links)} kept by the source's filters)"
     )
-    click.echo(f"{url}: a {found.kind}, {len(found.links)} article links")
     for link in found.links:
         date = f"{link.published_hint:%Y-%m-%d} " if link.published_hint else ""
         click.echo(f"  {date}{link.title_hint or '(no title)'}\n    {link.url}")
-    for following in found.more:
-        click.echo(f"  next page: {following}")
+    for page in found.pages[1:]:
+        click.echo(f"  page read: {page.url}")
+    for problem in found.problems:
+        click.echo(f"  ! {problem.url}: {problem.message}")
+    empty_fails = KINDS[found.kind].empty_fails
+    verdict = links_verdict(len(found.links), empty_fails, SourceHealth(), source.links, url)
+    if verdict.failure is not None:
+        click.echo(f"FAILED: {verdict.failure}", err=True)
+        return False
+    return True
 
 
 def _preview_article(
-    target: str, saved_url: str | None, feed: Feed | None, fetcher: Fetcher, output: str
+    target: str,
+    saved_url: str | None,
+    feed: Feed | None,
+    fetcher: Fetcher,
+    output: str,
+    overrides: dict[str, Any],
 ) -> None:
     path = Path(target)
     if is_web_url(target):
@@ -312,6 +372,8 @@ def _preview_article(
         raise click.UsageError(f"{target} is neither an http(s) URL nor a file")
     source = feed.sources[0] if feed else None
     rules = feed.rules_for(source) if feed and source else None
+    if any(overrides.values()):
+        rules = with_options(rules or ExtractRules(), overrides, "--body/--remove")
     request = request_options(source) if source else RequestOptions()
     article = extract_with_parts(page, rules, fetcher, request)
     link = Link(url=page.final_url, source=source.location if source else page.final_url)

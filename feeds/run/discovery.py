@@ -31,6 +31,8 @@ class Discovered:
     """Further pages that failed, and entries that could not be read."""
     icon: str | None = None
     """The site's icon, as the first page showed it."""
+    matched: int = 0
+    """Links the pages held before the source's filters (``Discovery.matched``)."""
 
 
 def read_source(
@@ -75,6 +77,7 @@ def read_source(
             result.icon = found.icon
             limit = max(limit, max_pages(source, found.kind))
         pages.append(page)
+        result.matched += found.matched
         for link in found.links:
             links.setdefault(link.url, link)
         for following in found.more:

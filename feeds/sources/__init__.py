@@ -41,6 +41,9 @@ class Discovery:
     """The site's icon, as the page declares it."""
     problems: tuple[str, ...] = ()
     """What the source's rules could not read on the page."""
+    matched: int = 0
+    """Links the page held (by the ``links`` or ``item`` rules, or found automatically),
+    before the source's filters (its site, ``url_pattern``, ``url_exclude``, ``max_age``)."""
 
 
 def discover(
@@ -50,7 +53,14 @@ def discover(
     kind = detect_kind(page) if source.kind == "auto" else KINDS[source.kind]
     found = kind.read(page, source, now - max_age if max_age else None)
     kept = filter_links(found.links, source, site=page.final_url, max_age=max_age, now=now)
-    return Discovery(kind.name, tuple(kept), tuple(found.more), found.icon, tuple(found.problems))
+    return Discovery(
+        kind.name,
+        tuple(kept),
+        tuple(found.more),
+        found.icon,
+        tuple(found.problems),
+        matched=len(found.links),
+    )
 
 
 def max_pages(source: SourceRules, kind: str) -> int:
