@@ -115,6 +115,8 @@ class RunReport:
     """New articles left out by the feed's filters or ``max_age``."""
     sources: int = 0
     sources_failed: int = 0
+    sources_skipped: int = 0
+    """Sources not read: they wait for their next attempt after failing (backoff)."""
     sources_unchanged: int = 0
     """Source pages the server said had not changed (HTTP 304): not read again."""
     errors: tuple[RunError, ...] = ()
@@ -127,4 +129,4 @@ class RunReport:
     @property
     def failed_entirely(self) -> bool:
         """True when no source of the feed could be read at all."""
-        return self.sources > 0 and self.sources_failed == self.sources
+        return self.sources > 0 and self.sources_failed + self.sources_skipped == self.sources

@@ -16,12 +16,16 @@ import pytest
 
 import feeds.extraction.workers
 from feeds.config import Config
+from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.addresses import AddressGuard
 from feeds.fetching.client import Fetcher, FetchJob, FetchOptions
 from feeds.fetching.hosts import Politeness
 from feeds.inputs import fetcher_for
 from feeds.models import Page
 from feeds.run.policy import GIVE_UP_AFTER_RUNS
+from feeds.service.runtime import Runtime
+from feeds.service.status import collect_status
+from feeds.storage import open_store
 from feeds.storage.sqlite import DATABASE_NAME
 from tests.conftest import WriteConfig, run_once
 from tests.fakes import FakeClock, note_gate_starts
@@ -356,8 +360,39 @@ def test_source_down_for_good_keeps_items_and_backs_off(
     assert first.errors[0].message == "HTTP 500 Internal Server Error (tried 2 times)"
     assert third.errors[0].message == (
         "skipped: 2 failures in a row (last: HTTP 500 Internal Server Error (tried 2 times)); "
-        "next attempt after 2024-03-01 16:00 UTC"
+        "next attempt after 2024-03-01 16:00 UTC (`feeds once --retry` tries it now)"
     )
+    assert (third.sources_failed, third.sources_skipped) == (0, 1)  # not read: no failure
     assert len(site.hits_for("/news/")) > requests_before  # the fourth run tried again
     assert fourth.failed_entirely
     assert feed_files(config) == files  # the feed kept its items, files untouched
+
+
+def test_a_fixed_source_is_tried_at_once_and_waiting_is_not_failing(
+    site: SiteSim, write_config: WriteConfig
+) -> None:
+    """A source backing off is read again as soon as its configuration changes, or when
+    asked (`once --retry`); runs that only waited neither fail the feed's health nor
+    hide when it really runs next."""
+    articles = numbered_articles(2)
+    serve_news(site, articles)
+    t0 = datetime(2024, 3, 1, 12, tzinfo=UTC)
+    broken = config_for(write_config, site.url("/news/"), extra="        links: 'div.none a'\n")
+    for hours in (0, 1):
+        assert run_once(
+            broken, "news", clock=lambda h=hours: t0 + timedelta(hours=h)
+        ).failed_entirely
+    waited = run_once(broken, "news", clock=lambda: t0 + timedelta(hours=2))
+    assert (waited.sources_failed, waited.sources_skipped, waited.new) == (0, 1, 0)
+    with open_store(broken.settings.state_dir) as store:
+        [status] = collect_status(broken, store, t0 + timedelta(hours=2))
+    assert (status.result, status.failed_runs) == ("waiting", 2)
+    assert status.next_run == t0 + timedelta(hours=3)  # the next attempt: 2 intervals on
+
+    with Runtime(broken, pool=ExtractionPool(0), clock=lambda: t0 + timedelta(hours=2)) as runtime:
+        retried = runtime.run_and_record(broken.feeds["news"], retry=True)
+    assert retried.sources_failed == 1  # read now, and still failing
+
+    fixed = config_for(write_config, site.url("/news/"), extra="        links: 'article h2 a'\n")
+    report = run_once(fixed, "news", clock=lambda: t0 + timedelta(hours=2, minutes=30))
+    assert (report.new, report.sources_skipped) == (2, 0)  # tried at once, not in an hour

@@ -15,6 +15,7 @@ from feeds.run.policy import (
     GIVE_UP_AFTER_RUNS,
     articles_broken,
     edit_date,
+    failed_in_a_row,
     give_up_reason,
     keeps_validators,
     lasting,
@@ -57,13 +58,26 @@ def test_run_result(sources: int, sources_failed: int, failed: int, result: str)
 # before a source is read
 
 
-def test_a_failing_source_waits_for_its_next_attempt() -> None:
-    assert skip_reason(SourceHealth(), NOW) is None
-    waiting = SourceHealth(failures=3, last_error="HTTP 503", next_attempt=NOW + HOUR)
-    assert skip_reason(waiting, NOW) == (
-        "skipped: 3 failures in a row (last: HTTP 503); next attempt after 2026-11-29 13:00 UTC"
+def test_a_failing_source_waits_for_its_next_attempt_unless_it_was_changed() -> None:
+    assert skip_reason(SourceHealth(), NOW, "key") is None
+    waiting = SourceHealth(
+        failures=3, last_error="HTTP 503", next_attempt=NOW + HOUR, failed_config="key"
     )
-    assert skip_reason(waiting, NOW + HOUR) is None
+    assert skip_reason(waiting, NOW, "key") == (
+        "skipped: 3 failures in a row (last: HTTP 503); next attempt after 2026-11-29 13:00 UTC "
+        "(`feeds once --retry` tries it now)"
+    )
+    assert skip_reason(waiting, NOW + HOUR, "key") is None
+    assert skip_reason(waiting, NOW, "another key") is None  # its configuration changed
+
+
+def test_waiting_runs_are_passed_over_when_failures_are_counted() -> None:
+    assert run_result(2, 0, 0, sources_skipped=2) == "waiting"
+    assert run_result(2, 1, 0, sources_skipped=1) == "failed"
+    assert run_result(2, 0, 0, sources_skipped=1) == "partial"
+    assert failed_in_a_row(["failed", "waiting", "failed", "ok", "failed"]) == 2
+    assert failed_in_a_row(["waiting", "waiting"]) == 0
+    assert failed_in_a_row(["partial", "failed"]) == 0
 
 
 def test_backoff_doubles_up_to_a_day_and_heeds_retry_after() -> None:

@@ -82,12 +82,17 @@ def check(ctx: click.Context, online: bool) -> None:
     metavar="ID",
     help="Run only this feed (repeatable). Default: every feed.",
 )
+@click.option(
+    "--retry",
+    is_flag=True,
+    help="Read failing sources now, even those waiting for their next attempt.",
+)
 @click.pass_context
-def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
+def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
     """Run every feed (or the given ones) once, publish, and exit."""
     from feeds.cli import commands
 
-    commands.once(ctx, feed_ids)
+    commands.once(ctx, feed_ids, retry)
 
 
 @main.command()

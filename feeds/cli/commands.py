@@ -91,7 +91,7 @@ def check(ctx: click.Context, online: bool) -> None:
         sys.exit(EXIT_FAILED)
 
 
-def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
+def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
     """`feeds once`: run every feed (or the given ones) once, publish, and exit."""
     config = _load(ctx)
     for warning in config.warnings:
@@ -106,7 +106,7 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
         except FeedsError as exc:
             _fail(str(exc), debug=ctx.obj["debug"])
         bars = stack.enter_context(_progress_bars(len(feeds)))
-        for feed, outcome in runtime.run_feeds(feeds, progress_for=bars.feed):
+        for feed, outcome in runtime.run_feeds(feeds, progress_for=bars.feed, retry=retry):
             bars.feed_finished(feed)
             if isinstance(outcome, Exception):  # one feed's failure or bug stops no other
                 kind = "failed" if isinstance(outcome, FeedsError) else "internal error"

@@ -42,6 +42,8 @@ class SourceChanges:
     feed: str
     source: str
     now: datetime
+    key: str = ""
+    """The key of the source's configuration (``policy.source_key``)."""
     new_items: list[Item] = field(default_factory=list)
     more_urls: list[tuple[str, list[str]]] = field(default_factory=list)
     """URLs that lead to an item stored already (its id, the URLs)."""
@@ -105,5 +107,5 @@ class SourceChanges:
                 store.record_source_success(feed, source, now, self.outcome.config)
             elif isinstance(self.outcome, Failed):
                 store.record_source_failure(
-                    feed, source, self.outcome.message, now, self.outcome.next_attempt
+                    feed, source, self.outcome.message, now, self.outcome.next_attempt, self.key
                 )

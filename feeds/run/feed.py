@@ -108,12 +108,20 @@ def run_feed(
     clock: Clock = utc_now,
     progress: Progress | None = None,
     pool: ExtractionPool | None = None,
+    retry: bool = False,
 ) -> RunReport:
     """Run one feed once and publish its files; returns what happened. Articles are
-    extracted by ``pool``'s worker processes (by default: in this thread)."""
+    extracted by ``pool``'s worker processes (by default: in this thread). With
+    ``retry``, sources waiting for their next attempt are read now too."""
     started = time.monotonic()
     run = _FeedRun(
-        feed, fetcher=fetcher, store=store, now=clock(), progress=progress, pool=pool or IN_THREAD
+        feed,
+        fetcher=fetcher,
+        store=store,
+        now=clock(),
+        progress=progress,
+        pool=pool or IN_THREAD,
+        retry=retry,
     )
     for source in feed.sources:
         run.run_source_guarded(source)
@@ -170,6 +178,7 @@ class _Tally:
     failed: int = 0
     filtered: int = 0
     sources_failed: int = 0
+    sources_skipped: int = 0
     sources_unchanged: int = 0
     errors: list[RunError] = field(default_factory=list)
     broken: list[RunError] = field(default_factory=list)
@@ -190,6 +199,7 @@ class _Tally:
             filtered=self.filtered,
             sources=len(feed.sources),
             sources_failed=self.sources_failed,
+            sources_skipped=self.sources_skipped,
             sources_unchanged=self.sources_unchanged,
             errors=tuple(self.errors),
             broken=tuple(self.broken),
@@ -212,8 +222,11 @@ class _FeedRun:
         now: datetime,
         progress: Progress | None = None,
         pool: ExtractionPool = IN_THREAD,
+        retry: bool = False,
     ) -> None:
         self.feed = feed
+        self.retry = retry
+        """Read every source now, even those waiting for their next attempt."""
         self.fetcher = fetcher
         self.pool = pool
         self.store = store
@@ -235,7 +248,8 @@ class _FeedRun:
             raise  # the state or the output is at fault, not the source
         except Exception as exc:
             log.exception("feed %s: source %s: unexpected error", self.feed.id, source.location)
-            changes = SourceChanges(self.feed.id, source.location, self.now)
+            key = source_key(source, rules_key(self.feed, self.feed.max_age_for(source)))
+            changes = SourceChanges(self.feed.id, source.location, self.now, key)
             health = self.store.source_health(self.feed.id, source.location)
             self._failed(source, SourceError(source.location, unexpected(exc)), health, changes)
             changes.apply(self.store)
@@ -245,20 +259,28 @@ class _FeedRun:
         if self.fetcher.stopping:
             return
         health = self.store.source_health(self.feed.id, source.location)
-        skipped = skip_reason(health, self.now)
-        if skipped is not None:
-            self.tally.sources_failed += 1
-            self.tally.error(source, SourceError(source.location, skipped))
-            return
-        changes = SourceChanges(self.feed.id, source.location, self.now)
-        self._read(source, health, changes)
-        changes.apply(self.store)
-
-    def _read(self, source: SourceConfig, health: SourceHealth, changes: SourceChanges) -> None:
-        request = request_options(source, self.trust)
         max_age = self.feed.max_age_for(source)
         rules = rules_key(self.feed, max_age)
         config = source_key(source, rules)
+        skipped = None if self.retry else skip_reason(health, self.now, config)
+        if skipped is not None:
+            self.tally.sources_skipped += 1
+            self.tally.error(source, SourceError(source.location, skipped))
+            return
+        changes = SourceChanges(self.feed.id, source.location, self.now, config)
+        self._read(source, health, changes, max_age, rules)
+        changes.apply(self.store)
+
+    def _read(
+        self,
+        source: SourceConfig,
+        health: SourceHealth,
+        changes: SourceChanges,
+        max_age: timedelta | None,
+        rules: str,
+    ) -> None:
+        request = request_options(source, self.trust)
+        config = changes.key
         # validators saved under another configuration cannot say "nothing new"
         conditional = health.config == config
         try:

@@ -23,25 +23,47 @@ BROKEN_AFTER_FAILED_ARTICLES = 2
 """New articles of a source that must all fail, in one run, for it to be called broken."""
 
 
-def run_result(sources: int, sources_failed: int, failed_articles: int) -> str:
-    """``ok``, ``partial`` (some sources or articles failed) or ``failed`` (no source
-    could be read)."""
-    if sources and sources_failed == sources:
+def run_result(
+    sources: int, sources_failed: int, failed_articles: int, sources_skipped: int = 0
+) -> str:
+    """``ok``; ``partial`` (some sources or articles failed, or waited); ``failed`` (no
+    source could be read, one at least failing now); ``waiting`` (every source waits
+    for its next attempt after failing: nothing was tried)."""
+    if sources and sources_skipped == sources:
+        return "waiting"
+    if sources and sources_failed + sources_skipped == sources:
         return "failed"
-    return "partial" if sources_failed or failed_articles else "ok"
+    return "partial" if sources_failed or sources_skipped or failed_articles else "ok"
+
+
+def failed_in_a_row(results: Sequence[str]) -> int:
+    """Of runs' results, the latest first: how many runs in a row, up to the last one,
+    failed. Runs in which every source waited are no news either way: passed over."""
+    count = 0
+    for result in results:
+        if result == "waiting":
+            continue
+        if result != "failed":
+            break
+        count += 1
+    return count
 
 
 # a source, before it is read
 
 
-def skip_reason(health: SourceHealth, now: datetime) -> str | None:
+def skip_reason(health: SourceHealth, now: datetime, key: str) -> str | None:
     """Why a failing source is not read in this run (it waits for its next attempt), or
-    None when it is read."""
+    None when it is read: its time has come, or its configuration changed since it
+    failed (``key``, ``source_key``'s: a fix is tried at once)."""
     if health.next_attempt is None or health.next_attempt <= now:
+        return None
+    if health.failed_config != key:
         return None
     return (
         f"skipped: {health.failures} failures in a row (last: {health.last_error}); "
-        f"next attempt after {health.next_attempt:%Y-%m-%d %H:%M} UTC"
+        f"next attempt after {health.next_attempt:%Y-%m-%d %H:%M} UTC "
+        "(`feeds once --retry` tries it now)"
     )
 
 

@@ -73,10 +73,13 @@ class Runtime:
     def __exit__(self, *exc_info: object) -> None:
         self._stack.close()
 
-    def run_and_record(self, feed: Feed, progress: Progress | None = None) -> RunReport:
+    def run_and_record(
+        self, feed: Feed, progress: Progress | None = None, *, retry: bool = False
+    ) -> RunReport:
         """Run one feed once (its sources, its files) and return its report. A run that
         stops with an error (the state or the output at fault, or a bug) is recorded as
-        failed, every source failed, and the error raised."""
+        failed, every source failed, and the error raised. ``retry`` reads the sources
+        waiting for their next attempt too."""
         assert self.fetcher is not None and self.pool is not None, "the runtime is not started"
         with self.connect() as store:
             started = self.clock()
@@ -89,6 +92,7 @@ class Runtime:
                     clock=lambda: started,
                     progress=progress,
                     pool=self.pool,
+                    retry=retry,
                 )
             except Exception as exc:
                 with store.transaction():
@@ -99,6 +103,8 @@ class Runtime:
         self,
         feeds: Iterable[Feed],
         progress_for: Callable[[Feed], Progress | None] = lambda feed: None,
+        *,
+        retry: bool = False,
     ) -> Iterator[tuple[Feed, RunReport | Exception]]:
         """Run the feeds, ``settings.parallel_feeds`` at a time (a feed mostly waits on the
         network), each with its own connection to the state, sharing the fetcher's
@@ -107,7 +113,7 @@ class Runtime:
         report, or with the exception that stopped it, as it ends."""
 
         def run_one(feed: Feed) -> RunReport:
-            return self.run_and_record(feed, progress_for(feed))
+            return self.run_and_record(feed, progress_for(feed), retry=retry)
 
         workers = self.config.settings.parallel_feeds
         with ThreadPoolExecutor(workers, thread_name_prefix="feed") as runner:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feeds.config import Config
-from feeds.run.policy import run_result
-from feeds.storage.interface import RunRecord, Store
+from feeds.run.policy import failed_in_a_row, run_result
+from feeds.storage.interface import RunRecord, SourceHealth, Store
 
 NextRun = Callable[[str], datetime | None]
 
@@ -48,23 +48,24 @@ def collect_status(
     for feed in config.feeds.values():
         runs = store.recent_runs(feed.id, _RUNS_READ)
         last = runs[0] if runs else None
-        failed_runs = _failed_in_a_row(runs)
-        broken = {
-            source: state.broken
+        failed_runs = failed_in_a_row([_result(run) for run in runs])
+        configured = {source.location for source in feed.sources}
+        health = {
+            source: state
             for source, state in store.sources_health(feed.id).items()
-            if state.broken and source in {s.location for s in feed.sources}
+            if source in configured
         }
+        broken = {source: state.broken for source, state in health.items() if state.broken}
         if next_run is not None:
             upcoming = next_run(feed.id)
         else:
             upcoming = last.started + feed.interval if last else None
+        upcoming = _first_real_run(upcoming, [health.get(s) for s in configured])
         statuses.append(
             FeedStatus(
                 feed=feed.id,
                 last_run=last.started if last else None,
-                result=run_result(last.sources, last.sources_failed, last.failed)
-                if last
-                else "never run",
+                result=_result(last) if last else "never run",
                 items=min(store.count_items(feed.id), feed.max_items),
                 new_last_day=store.new_items_since(feed.id, now - timedelta(days=1)),
                 next_run=upcoming,
@@ -81,11 +82,16 @@ _RUNS_READ = 100
 """Runs read to count the failed ones in a row (more is reported as 100)."""
 
 
-def _failed_in_a_row(runs: list[RunRecord]) -> int:
-    """Runs in a row, up to the last one, in which no source could be read."""
-    count = 0
-    for run in runs:
-        if run_result(run.sources, run.sources_failed, run.failed) != "failed":
-            break
-        count += 1
-    return count
+def _result(run: RunRecord) -> str:
+    return run_result(run.sources, run.sources_failed, run.failed, run.sources_skipped)
+
+
+def _first_real_run(
+    upcoming: datetime | None, sources: list[SourceHealth | None]
+) -> datetime | None:
+    """When the feed next reads a source: its next run, or, when every source waits for
+    its next attempt past that, the first of those attempts (the runs before read none)."""
+    waits = [health.next_attempt if health else None for health in sources]
+    if upcoming is None or not waits or any(w is None or w <= upcoming for w in waits):
+        return upcoming
+    return min(w for w in waits if w is not None)

@@ -43,6 +43,9 @@ class SourceHealth:
     """Article links the source yielded the last time its pages were read."""
     broken: str | None = None
     """Why the source is broken (it stopped yielding links, its articles all fail), if it is."""
+    failed_config: str = ""
+    """The key of the source's configuration when it last failed: a source whose
+    configuration changed since is tried again at once, whatever its backoff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,7 @@ class RunRecord:
     failed: int
     first_error: str | None
     """The first error of the run (``url: message``), if any."""
+    sources_skipped: int = 0
 
 
 RECENT_FINGERPRINTS = 2000
@@ -207,9 +211,16 @@ class SourceHealthStore(Protocol):
         ...
 
     def record_source_failure(
-        self, feed: str, source: str, error: str, now: datetime, next_attempt: datetime | None
+        self,
+        feed: str,
+        source: str,
+        error: str,
+        now: datetime,
+        next_attempt: datetime | None,
+        config: str = "",
     ) -> None:
-        """A source failed once more; ``next_attempt`` postpones its next try."""
+        """A source failed once more (under configuration ``config``); ``next_attempt``
+        postpones its next try."""
         ...
 
 

@@ -246,7 +246,13 @@ class MemoryStore:
         )
 
     def record_source_failure(
-        self, feed: str, source: str, error: str, now: datetime, next_attempt: datetime | None
+        self,
+        feed: str,
+        source: str,
+        error: str,
+        now: datetime,
+        next_attempt: datetime | None,
+        config: str = "",
     ) -> None:
         with self.state.lock:
             failures = self.source_health(feed, source).failures + 1
@@ -257,6 +263,7 @@ class MemoryStore:
                 last_error=error,
                 last_failure=now,
                 next_attempt=next_attempt,
+                failed_config=config,
             )
 
     def _change_health(self, feed: str, source: str, **changes: object) -> None:
@@ -273,6 +280,7 @@ class MemoryStore:
             report.sources_failed,
             report.failed,
             f"{first.url}: {first.message}" if first else None,
+            report.sources_skipped,
         )
         with self.state.lock:
             self._t.runs.setdefault(report.feed, []).append(_Run(record, report.new))

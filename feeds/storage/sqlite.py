@@ -139,6 +139,12 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (feed, url)
     ) WITHOUT ROWID;
     """,
+    # 8: sources skipped while they wait (not failures); the configuration a source failed
+    # under (a changed one is tried at once)
+    """
+    ALTER TABLE runs ADD COLUMN sources_skipped INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE source_health ADD COLUMN failed_config TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 
@@ -520,7 +526,7 @@ class SqliteStore:
         """How a source has been doing (a fresh record when never run)."""
         row = self._query_one(
             """SELECT failures, last_error, last_success, last_failure, next_attempt, config,
-                      links_seen, broken
+                      links_seen, broken, failed_config
                FROM source_health WHERE feed = ? AND source = ?""",
             (feed, source),
         )
@@ -535,6 +541,7 @@ class SqliteStore:
             config=row[5],
             links_seen=row[6],
             broken=row[7],
+            failed_config=row[8],
         )
 
     def sources_health(self, feed: str) -> dict[str, SourceHealth]:
@@ -571,22 +578,31 @@ class SqliteStore:
         )
 
     def record_source_failure(
-        self, feed: str, source: str, error: str, now: datetime, next_attempt: datetime | None
+        self,
+        feed: str,
+        source: str,
+        error: str,
+        now: datetime,
+        next_attempt: datetime | None,
+        config: str = "",
     ) -> None:
-        """A source failed once more; ``next_attempt`` postpones its next try."""
+        """A source failed once more (under configuration ``config``); ``next_attempt``
+        postpones its next try."""
         self._execute(
             """INSERT INTO source_health (feed, source, failures, last_error, last_failure,
-                   next_attempt)
-               VALUES (?, ?, 1, ?, ?, ?)
+                   next_attempt, failed_config)
+               VALUES (?, ?, 1, ?, ?, ?, ?)
                ON CONFLICT (feed, source) DO UPDATE SET failures = failures + 1,
                    last_error = excluded.last_error, last_failure = excluded.last_failure,
-                   next_attempt = excluded.next_attempt""",
+                   next_attempt = excluded.next_attempt,
+                   failed_config = excluded.failed_config""",
             (
                 feed,
                 source,
                 error,
                 format_time(now),
                 format_time(next_attempt) if next_attempt else None,
+                config,
             ),
         )
 
@@ -597,8 +613,8 @@ class SqliteStore:
         errors = [{"source": e.source, "url": e.url, "message": e.message} for e in report.errors]
         self._execute(
             """INSERT INTO runs (feed, started, duration, new, updated, unchanged, skipped,
-                   failed, sources, sources_failed, errors)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   failed, sources, sources_failed, errors, sources_skipped)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 report.feed,
                 format_time(started),
@@ -611,19 +627,22 @@ class SqliteStore:
                 report.sources,
                 report.sources_failed,
                 json.dumps(errors, ensure_ascii=False),
+                report.sources_skipped,
             ),
         )
 
     def recent_runs(self, feed: str, limit: int) -> list[RunRecord]:
         """A feed's last ``limit`` runs, the latest first."""
         rows = self._query(
-            """SELECT started, sources, sources_failed, failed, errors FROM runs WHERE feed = ?
-               ORDER BY seq DESC LIMIT ?""",
+            """SELECT started, sources, sources_failed, failed, errors, sources_skipped
+               FROM runs WHERE feed = ? ORDER BY seq DESC LIMIT ?""",
             (feed, limit),
         )
         return [
-            RunRecord(parse_time(started), sources, sources_failed, failed, _first_error(errors))
-            for started, sources, sources_failed, failed, errors in rows
+            RunRecord(
+                parse_time(started), sources, sources_failed, failed, _first_error(errors), skipped
+            )
+            for started, sources, sources_failed, failed, errors, skipped in rows
         ]
 
     def new_items_since(self, feed: str, since: datetime) -> int:
