@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import subprocess
 import sys
@@ -356,14 +357,18 @@ def test_articles_that_all_fail_extraction_break_the_source(site: SiteSim, confi
     assert "none of its 3 new articles could be extracted" in out
 
 
-def run_once_in(config: Path, *, terminal: bool) -> str:
-    """`feeds once` with its standard error on a pseudo-terminal, or on a pipe."""
+def run_once_in(config: Path, *, terminal: bool, stdout_too: bool = False) -> str:
+    """`feeds once` with its standard error on a pseudo-terminal (and its standard output,
+    ``stdout_too``), or on a pipe."""
     command = [sys.executable, "-m", "feeds", "--config", str(config), "once"]
     if not terminal:
         return subprocess.run(command, capture_output=True, text=True, check=True).stderr
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, "COLUMNS": "100"}
+        command,
+        stdout=follower if stdout_too else subprocess.DEVNULL,
+        stderr=follower,
+        env={**os.environ, "COLUMNS": "100"},
     )
     os.close(follower)
     output = b""
@@ -398,6 +403,28 @@ def test_progress_on_a_terminal_only(tmp_path: Path) -> None:
     assert "news" in on_terminal and "articles" in on_terminal and "sources" in on_terminal
     assert "━" in on_terminal or "%" in on_terminal or "/12" in on_terminal
     assert piped == ""
+
+
+def test_summary_lines_are_not_torn_by_the_bars(tmp_path: Path) -> None:
+    """Standard output and the bars on one terminal: each summary line comes out whole,
+    above the bars."""
+    with SiteSim("127.0.0.1", latency=0.05) as site:
+        serve_news(site, numbered_articles(6))
+        serve_news(site, numbered_articles(6, prefix="other"), "/other/")
+        config = tmp_path / "feeds.yaml"
+        config.write_text(
+            SETTINGS
+            + f"feeds:\n  news:\n    sources: [{{url: '{site.url('/news/')}'}}]\n"
+            + f"  other:\n    sources: [{{url: '{site.url('/other/')}'}}]\n"
+        )
+        output = run_once_in(config, terminal=True, stdout_too=True)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", output).replace("\r", "\n")
+    for feed in ("news", "other"):
+        assert re.search(
+            rf"^{feed}: 6 new, 0 updated, 0 unchanged, 0 duplicate, 0 failed \(\d+\.\ds\); ",
+            plain,
+            re.MULTILINE,
+        ), plain
 
 
 HELP = Path(__file__).parent / "data" / "help"

@@ -21,7 +21,14 @@ from typing import Any, NoReturn
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
@@ -110,12 +117,12 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
             bars.feed_finished(feed)
             if isinstance(outcome, Exception):  # one feed's failure or bug stops no other
                 kind = "failed" if isinstance(outcome, FeedsError) else "internal error"
-                click.echo(f"{feed.id}: {kind}: {outcome}", err=True)
+                bars.echo(f"{feed.id}: {kind}: {outcome}", err=True)
                 if ctx.obj["debug"]:
                     traceback.print_exception(outcome)
                 failures += 1
                 continue
-            click.echo(_summary(outcome, output_dir))
+            bars.echo(_summary(outcome, output_dir))
             failures += outcome.failed_entirely or bool(outcome.broken)
         try:
             runtime.publish_index()
@@ -414,6 +421,15 @@ class _Bars:
         else:
             self.overall = None
 
+    def echo(self, line: str, *, err: bool = False) -> None:
+        """Print a line: above the bars when they share its terminal (printed into them,
+        it would be torn by their next redraw), else where it goes."""
+        stream = sys.stderr if err else sys.stdout
+        if self.progress is not None and stream.isatty():
+            self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            click.echo(line, err=err)
+
     def feed(self, feed: Feed) -> _FeedBar | None:
         if self.progress is None:
             return None
@@ -455,6 +471,7 @@ def _progress_bars(feeds: int) -> Iterator[_Bars]:
         yield _Bars(None, feeds)
         return
     columns = (
+        SpinnerColumn(),  # turns while a feed waits on a host's politeness: not a hang
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
