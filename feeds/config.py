@@ -123,7 +123,28 @@ def _check_cron(value: str) -> str:
             f"{value!r} is not a cron expression: five fields, minute hour day month "
             "weekday, such as '*/15 * * * *' or '0 7 * * mon-fri'"
         )
+    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        for part in text.split(","):
+            span, _, step = part.partition("/")
+            if step and (not step.isdigit() or int(step) == 0):
+                raise ValueError(f"{value!r}: the {name} step {step!r} is not a number above 0")
+            for bound in () if span == "*" else span.split("-", 1):
+                number = names.index(bound.lower()) + low if bound.lower() in names else bound
+                if not str(number).isdigit() or not low <= int(number) <= high:
+                    allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
+                    raise ValueError(f"{value!r}: {name} {bound!r} is not in {allowed}")
     return value
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+_CRON_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("weekday", 0, 7, _WEEKDAYS),
+)
 
 
 def _check_language(value: str) -> str:
@@ -393,6 +414,15 @@ class FeedConfig(_Model):
     sources: tuple[SourceConfig, ...]
     extract: ExtractRules | None = None
 
+    @model_validator(mode="after")
+    def _one_schedule(self) -> Self:
+        if self.cron is not None and self.interval is not None:
+            raise ValueError(
+                "`cron` and `interval` both say when the feed runs: keep one (cron for set "
+                "times, interval for a period)"
+            )
+        return self
+
     @field_validator("formats")
     @classmethod
     def _some_formats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -499,6 +529,7 @@ class Config:
                 for source in feed.sources
                 if source.robots == "ignore"
             ),
+            *_serving_mismatch(self.settings),
         ]
 
     @property
@@ -529,6 +560,23 @@ class Config:
                 if source.path is not None:
                     roots.append(source.path if source.path.is_dir() else source.path.parent)
         return tuple(dict.fromkeys(roots))
+
+
+def _serving_mismatch(settings: Settings) -> list[str]:
+    """A ``base_url`` on this machine (localhost, or the served address) with another port
+    than the one ``feeds run`` serves on: self links and OPML would point where nothing
+    is served. A base_url elsewhere is a proxy's address, which may differ."""
+    parts = urlsplit(settings.base_url)
+    local = {"localhost", "127.0.0.1", "::1", settings.serve.host}
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if parts.hostname not in local or port == settings.serve.port:
+        return []
+    return [
+        f"settings.base_url ({settings.base_url}) says port {port}, but `feeds run` serves "
+        f"on port {settings.serve.port} (settings.serve.port): self links and OPML point "
+        "where nothing is served; make them agree (base_url is where readers reach "
+        "output_dir)"
+    ]
 
 
 def load_config(file: Path | str) -> Config:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -328,3 +328,55 @@ def test_bad_filter_rule(tmp_path: Path) -> None:
     )
     assert (error.line, error.field) == (5, "feeds.news.exclude[0].fields[0]")
     assert "'title', 'content', 'author', 'categories' or 'url'" in error.message
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ("61 * * * *", "'61 * * * *': minute '61' is not in 0-59"),
+        ("0 24 * * *", "hour '24' is not in 0-23"),
+        ("0 7 32 * *", "day '32' is not in 1-31"),
+        ("0 7 * 13 *", "month '13' is not in 1-12 or jan-dec"),
+        ("0 7 * * 8", "weekday '8' is not in 0-7 or sun-sat"),
+        ("*/0 * * * *", "the minute step '0' is not a number above 0"),
+    ],
+)
+def test_a_cron_out_of_range_is_refused(tmp_path: Path, cron: str, message: str) -> None:
+    error = error_of(
+        tmp_path, f"feeds:\n  news:\n    cron: '{cron}'\n    sources: [{{url: 'https://e.com/'}}]\n"
+    )
+    assert (error.line, error.field) == (3, "feeds.news.cron")
+    assert message in error.message
+
+
+def test_cron_and_interval_together_are_refused(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        "feeds:\n  news:\n    cron: '0 7 * * *'\n    interval: 1h\n"
+        "    sources: [{url: 'https://e.com/'}]\n",
+    )
+    assert error.field == "feeds.news"
+    assert "`cron` and `interval` both say when the feed runs: keep one" in error.message
+
+
+def test_weekdays_are_counted_as_crontab_counts_them() -> None:
+    """0 and 7 are Sunday, as in crontab (APScheduler 3 alone would take 0 for Monday)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from feeds.service.scheduler import standard_weekdays
+
+    sunday = datetime(2026, 11, 29, tzinfo=UTC)
+    for cron in ("0 7 * * 0", "0 7 * * 7", "0 7 * * sun", "0 7 * * 0-2", "0 7 * * fri-sun"):
+        trigger = CronTrigger.from_crontab(standard_weekdays(cron), timezone=UTC)
+        assert trigger.get_next_fire_time(None, sunday) == sunday.replace(hour=7), cron
+    assert standard_weekdays("*/5 9-17 * * 1-5") == "*/5 9-17 * * mon,tue,wed,thu,fri"
+
+
+def test_a_base_url_on_another_port_than_the_server_is_a_warning(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "settings:\n  serve: {port: 8090}\n" + MINIMAL))
+    [warning] = config.warnings
+    assert "says port 8080, but `feeds run` serves on port 8090" in warning
+    behind_a_proxy = "settings:\n  serve: {port: 8090}\n  base_url: https://feeds.example/\n"
+    assert load_config(write(tmp_path, behind_a_proxy + MINIMAL)).warnings == []
+    agreeing = "settings:\n  serve: {port: 8090}\n  base_url: http://localhost:8090/\n"
+    assert load_config(write(tmp_path, agreeing + MINIMAL)).warnings == []

@@ -158,7 +158,7 @@ class Service:
 
     def _trigger(self, feed: Feed) -> BaseTrigger:
         if feed.cron:
-            return CronTrigger.from_crontab(feed.cron, timezone=UTC)
+            return CronTrigger.from_crontab(standard_weekdays(feed.cron), timezone=UTC)
         jitter = self.config.settings.jitter
         if jitter is None:
             jitter = min(MAX_JITTER, feed.interval / 10)
@@ -250,6 +250,40 @@ class Service:
             if name in {file_name(feed.id, fmt) for fmt in feed_formats(feed)}:
                 return int(min(max(feed.interval.total_seconds() / 2, 60), 3600))
         return 300
+
+
+_WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def standard_weekdays(cron: str) -> str:
+    """A crontab expression with its weekday numbers as names: crontab counts 0 (or 7) as
+    Sunday, APScheduler 3 counts 0 as Monday (its from_crontab documents the mismatch).
+    A numeric range becomes the list of its days, which crosses the week's end safely."""
+    *rest, weekday = cron.split()
+    parts = []
+    for part in weekday.split(","):
+        span, slash, step = part.partition("/")
+        start, dash, stop = span.partition("-")
+        first, last = _day_number(start), _day_number(stop)
+        if first is None:
+            parts.append(part)  # "*" or "*/n"
+            continue
+        end = (last if dash and last is not None else first) + 1
+        if end <= first:  # "fri-sun": to the week's end
+            end += 7
+        if slash and not dash:  # "n/step": from n to the week's end
+            end = 7
+        numbers = range(first, end, int(step) if slash else 1)
+        parts += list(dict.fromkeys(_WEEKDAY_NAMES[number % 7] for number in numbers))
+    return " ".join([*rest, ",".join(parts)])
+
+
+def _day_number(bound: str) -> int | None:
+    """A weekday as crontab counts it (0 or 7 Sunday, 1 Monday), from a number or a name."""
+    if bound.isdigit():
+        return int(bound)
+    name = bound.lower()
+    return _WEEKDAY_NAMES.index(name) if name in _WEEKDAY_NAMES else None
 
 
 def feeds_health(
