@@ -12,7 +12,7 @@ import difflib
 import io
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -50,6 +50,8 @@ from feeds.patterns import compile_pattern
 from feeds.publishing.formats import FORMATS
 from feeds.run.fields import DEFAULT_FIELDS, FIELDS
 
+NO_FEEDS_YET = "no feeds yet"
+"""How a config without feeds begins its error (``feeds add`` takes one to fill)."""
 DEFAULT_USER_AGENT = f"feeds/{__version__} (self-hosted full-text feed service)"
 
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?")
@@ -289,7 +291,7 @@ def _one_of(value: str, names: Sequence[str]) -> str:
     if value not in names:
         quoted = [repr(name) for name in names]
         listed = f"{', '.join(quoted[:-1])} or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
-        raise ValueError(f"Input should be {listed}")
+        raise ValueError(f"must be {listed} (got {value!r})")
     return value
 
 
@@ -465,8 +467,8 @@ class _Document(_Model):
     @field_validator("feeds", mode="before")
     @classmethod
     def _some_feeds(cls, value: Any) -> Any:
-        if isinstance(value, Mapping) and not value:
-            raise ValueError("no feeds are defined; add at least one under `feeds:`")
+        if value is None or (isinstance(value, Mapping) and not value):
+            raise ValueError(NO_FEEDS_YET + "; add one with `feeds add URL --write` (or by hand)")
         return value
 
 
@@ -613,7 +615,9 @@ def parse_config(text: str, file: Path) -> Config:
     try:
         document = _Document.model_validate(tree, context=context)
     except ValidationError as exc:
-        first, *more = [_config_error(file, tree, error) for error in exc.errors()]
+        # an unknown key first: a misspelt key is named before the one it misses
+        errors = sorted(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
+        first, *more = [_config_error(file, tree, error) for error in errors]
         raise ConfigError(first.file, first.line, first.field, first.message, more=more) from None
     return Config(
         file=file,
@@ -764,11 +768,40 @@ def _message(error: ErrorDetails) -> str:
             message += f" (did you mean `{close[0]}`?)" if close else ""
             message += f"; allowed here: {', '.join(allowed)}"
         return message
+    if kind in _KINDS_OF_VALUE:
+        return f"must be {_KINDS_OF_VALUE[kind]} (got {error['input']!r})"
+    if kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        return f"must be {words} {(error.get('ctx') or {}).get(key)} (got {error['input']!r})"
     message = str(error["msg"]).removeprefix("Value error, ")
     message = message.replace("a valid tuple", "a list").replace("a valid dictionary", "a mapping")
     if kind.endswith(("_type", "_parsing")):
         message += f" (got {error['input']!r})"
     return message
+
+
+_KINDS_OF_VALUE = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "text",
+    "model_type": "a mapping (indented `key: value` lines)",
+    "model_attributes_type": "a mapping (indented `key: value` lines)",
+    "dict_type": "a mapping (indented `key: value` lines)",
+    "tuple_type": "a list (lines starting with `- `, or [a, b])",
+    "list_type": "a list (lines starting with `- `, or [a, b])",
+}
+"""What a value of the wrong kind should have been, in our words (pydantic's error types)."""
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("more than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
 
 
 def _allowed_keys(error: ErrorDetails) -> list[str]:
@@ -833,27 +866,108 @@ def with_options(model: _ModelT, given: Mapping[str, Any], where: str) -> _Model
 
 
 def append_feed(file: Path, feed_id: str, entry: Mapping[str, Any]) -> None:
-    """Add a feed to a config file, keeping the file's comments and order. The new text
+    """Add a feed to a config file: created when missing, its `feeds:` filled when empty.
+    The rest of the file stays as it was, byte for byte (comments, order, indentation):
+    the entry is written in the file's own indentation after its last feed. The new text
     is validated first: a file that would not load is left as it was (``ConfigError``)."""
-    yaml = YAML(typ="rt")
-    yaml.indent(mapping=2, sequence=4, offset=2)
+    text = file.read_text(encoding="utf-8") if file.exists() else ""
+    new_text = _with_feed(text, file, feed_id, entry)
+    parse_config(new_text, file)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(new_text, encoding="utf-8")
+
+
+def remove_feed(file: Path, feed_id: str) -> None:
+    """Take a feed out of a config file; the rest of the file stays as it was (its lines
+    are cut, comments before the next feed kept). Refused (``ConfigError``) for the only
+    feed: a config needs one."""
     text = file.read_text(encoding="utf-8")
-    tree = yaml.load(text)
-    if not isinstance(tree, Mapping) or not isinstance(tree.get("feeds"), Mapping):
-        raise ConfigError(file, None, "feeds", "the config has no `feeds:` mapping to add to")
-    if feed_id in tree["feeds"]:
+    config = parse_config(text, file)
+    if feed_id not in config.feeds:
+        raise ConfigError(file, None, f"feeds.{feed_id}", "no such feed")
+    if len(config.feeds) == 1:
+        raise ConfigError(
+            file, None, f"feeds.{feed_id}", "the config's only feed: add another first"
+        )
+    lines = text.splitlines(keepends=True)
+    in_feeds = False
+    start = None
+    for number, line in enumerate(lines):
+        if re.match(r"feeds\s*:", line):
+            in_feeds = True
+            continue
+        key = re.match(r"( +)([^\s#:][^:]*?)\s*:", line)
+        if in_feeds and key and key.group(2).strip("'\"") == feed_id:
+            start, indent = number, len(key.group(1))
+            break
+    if start is None:
+        raise ConfigError(file, None, f"feeds.{feed_id}", "cannot find its lines to cut")
+    end = start + 1
+    while end < len(lines):
+        line = lines[end]
+        content = line.strip() and not line.lstrip().startswith("#")
+        if content and len(line) - len(line.lstrip(" ")) <= indent:
+            break  # the next feed, or the next top-level key
+        end += 1
+    while end > start + 1 and lines[end - 1].lstrip().startswith("#"):
+        end -= 1  # comments just before the next feed are that feed's
+    new_text = "".join(lines[:start] + lines[end:])
+    parse_config(new_text, file)
+    file.write_text(new_text, encoding="utf-8")
+
+
+def check_new_feed_id(config: Config | None, feed_id: str) -> None:
+    """Raise ``ConfigError`` unless ``feed_id`` can name a new feed of ``config``."""
+    file = config.file if config else Path("feeds.yaml")
+    try:
+        _check_feed_id(feed_id)
+    except ValueError as exc:
+        raise ConfigError(file, None, f"feeds.{feed_id}", str(exc)) from None
+    if config is not None and feed_id in config.feeds:
         raise ConfigError(file, None, f"feeds.{feed_id}", "a feed with this id exists already")
-    tree["feeds"][feed_id] = _plain_to_yaml(entry)
+
+
+def _with_feed(text: str, file: Path, feed_id: str, entry: Mapping[str, Any]) -> str:
+    tree: Any = YAML(typ="rt").load(text) if text.strip() else None
+    # the file's indentation: that of its first nested key (2 when it has none)
+    nested = re.search(r"(?m)^( +)[^\s#-]", text)
+    indent = len(nested.group(1)) if nested else 2
+    if tree is None:
+        tree = CommentedMap()
+    if not isinstance(tree, MutableMapping):
+        raise ConfigError(file, 1, "", "the file must be a mapping with `settings` and `feeds`")
+    feeds: Any = tree.get("feeds")
+    if feeds is not None and not isinstance(feeds, Mapping):
+        raise ConfigError(file, None, "feeds", "`feeds:` must be a mapping of feed ids to add to")
+    if feeds is not None and feed_id in feeds:
+        raise ConfigError(file, None, f"feeds.{feed_id}", "a feed with this id exists already")
+    block = _indented(yaml_text({feed_id: entry}, indent=indent), indent)
+    keys = list(tree)
+    if "feeds" not in tree:
+        return text + ("\n" if text and not text.endswith("\n") else "") + "feeds:\n" + block
+    if keys[-1] == "feeds":  # the usual layout: the new feed goes at the end of the file
+        body = text.rstrip("\n")
+        if not feeds:  # `feeds:` with nothing under it (or `feeds: {}`)
+            body = re.sub(r"(?m)^feeds:.*$", "feeds:", body, count=1)
+        return body + "\n" + block
+    yaml = YAML(typ="rt")  # `feeds:` before other keys: ruamel places it, in this indentation
+    yaml.indent(mapping=indent, sequence=indent + 2, offset=indent)
+    if not feeds:
+        feeds = tree["feeds"] = CommentedMap()
+    feeds[feed_id] = _plain_to_yaml(entry)
     buffer = io.StringIO()
     yaml.dump(tree, buffer)
-    parse_config(buffer.getvalue(), file)
-    file.write_text(buffer.getvalue(), encoding="utf-8")
+    return buffer.getvalue()
 
 
-def yaml_text(data: Mapping[str, Any]) -> str:
+def _indented(text: str, indent: int) -> str:
+    return "".join(" " * indent + line if line.strip() else line for line in text.splitlines(True))
+
+
+def yaml_text(data: Mapping[str, Any], *, indent: int = 2) -> str:
     """YAML for a config fragment, as ``feeds add`` prints it."""
     yaml = YAML(typ="rt")
-    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.indent(mapping=indent, sequence=indent + 2, offset=indent)
     buffer = io.StringIO()
     yaml.dump(_plain_to_yaml(data), buffer)
     return buffer.getvalue()

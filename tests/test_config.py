@@ -117,7 +117,7 @@ def test_bad_durations(text: str) -> None:
             "settings:\n  max_items: lots\n" + MINIMAL,
             2,
             "settings.max_items",
-            "valid integer",
+            "must be a whole number (got 'lots')",
         ),
         (
             "feeds:\n  news:\n    sources:\n      - links: a.story\n",
@@ -184,9 +184,7 @@ def test_several_mistakes_are_each_reported_on_their_line(tmp_path: Path) -> Non
     )
     lines = str(error).splitlines()
     assert len(lines) == 2
-    assert lines[0].endswith(
-        "feeds.yaml:2: settings.max_items: Input should be greater than or equal to 1"
-    )
+    assert lines[0].endswith("feeds.yaml:2: settings.max_items: must be at least 1 (got 0)")
     assert ":6: feeds.news.sources[0].url: 'x' is not an http(s) URL" in lines[1]
 
 
@@ -250,7 +248,7 @@ def test_not_a_mapping(tmp_path: Path) -> None:
             "        kind: rss\n",
             5,
             "feeds.news.sources[0].kind",
-            "Input should be 'auto', 'feed', 'sitemap' or 'listing'",
+            "must be 'auto', 'feed', 'sitemap' or 'listing' (got 'rss')",
         ),
         (
             "        url_pattern: '(unclosed'\n",
@@ -287,7 +285,7 @@ def test_not_a_mapping(tmp_path: Path) -> None:
             "        max_pages: 0\n",
             5,
             "feeds.news.sources[0].max_pages",
-            "greater than or equal to 1",
+            "must be at least 1 (got 0)",
         ),
         ("        proxy: proxy.local:3128\n", 5, "feeds.news.sources[0].proxy", "not a proxy URL"),
         ("        robots: no\n", 5, "feeds.news.sources[0].robots", "'obey' or 'ignore'"),
@@ -380,3 +378,21 @@ def test_a_base_url_on_another_port_than_the_server_is_a_warning(tmp_path: Path)
     assert load_config(write(tmp_path, behind_a_proxy + MINIMAL)).warnings == []
     agreeing = "settings:\n  serve: {port: 8090}\n  base_url: http://localhost:8090/\n"
     assert load_config(write(tmp_path, agreeing + MINIMAL)).warnings == []
+
+
+def test_mistakes_are_said_in_our_words_and_a_typo_first(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        "settings:\n  serve: 8080\n  run_at_start: maybe\n"
+        "feeds:\n  news:\n    soruces: [{url: 'https://e.com/'}]\n",
+    )
+    lines = str(error).splitlines()
+    assert "feeds.news.soruces: unknown key (did you mean `sources`?)" in lines[0]
+    assert any(
+        "settings.serve: must be a mapping (indented `key: value` lines) (got 8080)" in line
+        for line in lines
+    )
+    assert any(
+        "settings.run_at_start: must be true or false (got 'maybe')" in line for line in lines
+    )
+    assert not any("Input should be" in line or "instance of" in line for line in lines)

@@ -428,7 +428,7 @@ def test_summary_lines_are_not_torn_by_the_bars(tmp_path: Path) -> None:
 
 
 HELP = Path(__file__).parent / "data" / "help"
-COMMANDS = ["", "add", "check", "once", "preview", "run", "serve", "status"]
+COMMANDS = ["", "add", "check", "init", "once", "preview", "remove", "run", "serve", "status"]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[c or "feeds" for c in COMMANDS])
@@ -516,3 +516,43 @@ def test_preview_tries_extraction_rules_without_editing_the_config(
         "--config", str(config), "preview", "--source", site.url("/"), "--body", "x"
     )
     assert status == 2 and "--body and --remove try extraction rules: give an article" in err
+
+
+def test_init_add_write_and_remove_keep_the_file_as_written(site: SiteSim, tmp_path: Path) -> None:
+    """From nothing: `init` writes a starter file, `add --write` fills its empty `feeds:`
+    and then adds after the last feed in the file's own indentation (4 spaces here),
+    `remove` cuts a feed and deletes its files; a wrong --id is said before fetching."""
+    serve_news(site, numbered_articles(2))
+    config = tmp_path / "config" / "feeds.yaml"
+    assert cli("--config", str(config), "init")[0] == 0
+    status, _, err = cli("--config", str(config), "check")
+    assert status == 2 and "no feeds yet; add one with `feeds add URL --write`" in err
+    assert cli("--config", str(config), "init")[0] == 2  # never overwrites
+
+    status, out, _ = cli(
+        "--config", str(config), "add", site.url("/news/"), "--write", "--id", "one"
+    )
+    assert status == 0, out
+    four = config.read_text().replace("\n  ", "\n    ").replace("\n    - ", "\n        - ")
+    config.write_text(four)
+    before = config.read_text()
+    status, _, err = cli(
+        "--config", str(config), "add", site.url("/news/"), "--id", "one", "--write"
+    )
+    assert status == 2 and "--id: a feed with this id exists already" in err
+    assert cli("--config", str(config), "add", site.url("/news/"), "--write", "--id", "two")[0] == 0
+    after = config.read_text()
+    assert after.startswith(before)  # nothing above the new feed changed
+    assert "\n    two:\n        " in after
+
+    assert cli("--config", str(config), "once")[0] == 0
+    output = tmp_path / "output"
+    assert (output / "two.xml").is_file()
+    status, out, _ = cli("--config", str(config), "remove", "two")
+    assert status == 0, out
+    assert "Removed feed two" in out and "two.xml" in out
+    assert config.read_text() == before
+    assert not list(output.glob("two.*"))
+    assert "two.xml" not in (output / "index.html").read_text()
+    status, _, err = cli("--config", str(config), "remove", "one")
+    assert status == 2 and "the config's only feed" in err

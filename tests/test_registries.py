@@ -78,7 +78,7 @@ def test_an_unknown_format_names_the_registered_ones(tmp_path: Path) -> None:
         load_config(path)
     names = ", ".join(repr(name) for name in list(FORMATS)[:-1])
     assert raised.value.field == "feeds.news.formats[1]"
-    assert f"Input should be {names} or {list(FORMATS)[-1]!r}" in raised.value.message
+    assert f"must be {names} or {list(FORMATS)[-1]!r} (got 'txt')" in raised.value.message
 
 
 def read_url_list(page: object, source: object, oldest: object) -> Found:

@@ -96,6 +96,25 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
 
 
 @main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Write a starter config file (at --config), ready for `feeds add URL --write`."""
+    from feeds.cli import commands
+
+    commands.init(ctx)
+
+
+@main.command()
+@click.argument("feed_id", metavar="FEED")
+@click.pass_context
+def remove(ctx: click.Context, feed_id: str) -> None:
+    """Remove a feed from the config and its files from the output directory."""
+    from feeds.cli import commands
+
+    commands.remove(ctx, feed_id)
+
+
+@main.command()
 @click.argument("url")
 @click.option("--write", is_flag=True, help="Append the suggested feed to the config file.")
 @click.option("--id", "feed_id", metavar="ID", help="The new feed's id (default: from the URL).")

@@ -34,12 +34,15 @@ from rich.table import Table
 
 from feeds.cli.add import explore, feed_entry, feed_id_for
 from feeds.config import (
+    NO_FEEDS_YET,
     Config,
     ExtractRules,
     Feed,
     SourceConfig,
     append_feed,
+    check_new_feed_id,
     load_config,
+    remove_feed,
     with_options,
     yaml_text,
 )
@@ -55,6 +58,7 @@ from feeds.run.articles import extract_with_parts
 from feeds.run.discovery import Discovered, read_source
 from feeds.run.feed import utc_now
 from feeds.run.policy import links_verdict
+from feeds.run.publish import publish_index, remove_feed_files
 from feeds.service.runtime import Runtime
 from feeds.service.status import collect_status
 from feeds.sources.kinds import KINDS
@@ -133,9 +137,58 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
         sys.exit(EXIT_FAILED)
 
 
+def init(ctx: click.Context) -> None:
+    """`feeds init`: write a starter config file."""
+    path: Path = ctx.obj["config_path"]
+    if path.exists():
+        raise click.UsageError(f"{path} exists already; edit it, or give another --config")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(STARTER_CONFIG, encoding="utf-8")
+    click.echo(f"Wrote {path}. Next: feeds --config {path} add URL --write")
+
+
+STARTER_CONFIG = """\
+# feeds configuration. Relative paths are relative to this file's directory.
+# Add a feed: feeds add URL --write   Check: feeds check --online   Run: feeds once
+
+settings:
+  output_dir: ../output       # where feed files are written (and served from)
+  state_dir: ../state         # what runs remember; never inside output_dir
+  base_url: http://localhost:8080/   # where output_dir is served; used for self links
+  interval: 1h
+  max_items: 50
+
+feeds:
+"""
+
+
+def remove(ctx: click.Context, feed_id: str) -> None:
+    """`feeds remove`: take a feed out of the config, and its files out of the output."""
+    config = _load(ctx)
+    _check_feed_ids(config, [feed_id])
+    try:
+        remove_feed(config.file, feed_id)
+        removed = remove_feed_files(config.settings.output_dir, config.feeds[feed_id])
+        left = load_config(config.file)
+        with open_store(left.settings.state_dir) as store:
+            publish_index(left, store)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_USAGE)
+    except FeedsError as exc:
+        _fail(str(exc), debug=ctx.obj["debug"])
+    files = ", ".join(removed) or "no files"
+    click.echo(f"Removed feed {feed_id} from {config.file}; deleted {files}.")
+
+
 def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
     """`feeds add`: find how to follow a site, and print (or --write) a config entry for it."""
-    config = _load(ctx) if write or ctx.obj["config_path"].exists() else None
+    config = _load_to_add_to(ctx)
+    if feed_id is not None:  # a mistake is said before seconds of fetching
+        try:
+            check_new_feed_id(config, feed_id)
+        except ConfigError as exc:
+            raise click.UsageError(f"--id: {exc.message}") from None
     try:
         with fetcher_for(config, extra_urls=[url]) as fetcher:
             findings = explore(url, fetcher)
@@ -155,12 +208,14 @@ def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
     entry = feed_entry(findings, best)
     click.echo(f"\nSuggested entry (the {best.kind}):\n")
     click.echo(yaml_text({"feeds": {feed_id: entry}}))
-    if write and config is not None:
+    if write:
+        path = ctx.obj["config_path"]
         try:
-            append_feed(config.file, feed_id, entry)
+            append_feed(path, feed_id, entry)
         except ConfigError as exc:
-            _fail(str(exc))
-        click.echo(f"Added feed {feed_id} to {config.file}.")
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_USAGE)
+        click.echo(f"Added feed {feed_id} to {path}.")
 
 
 def preview(
@@ -512,6 +567,20 @@ def _load(ctx: click.Context) -> Config:
     try:
         return load_config(ctx.obj["config_path"])
     except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _load_to_add_to(ctx: click.Context) -> Config | None:
+    """The config a feed is added to: None when there is no file, or no feed in it yet
+    (as ``feeds init`` writes it)."""
+    if not ctx.obj["config_path"].exists():
+        return None
+    try:
+        return load_config(ctx.obj["config_path"])
+    except ConfigError as exc:
+        if exc.field == "feeds" and exc.message.startswith(NO_FEEDS_YET):
+            return None
         click.echo(str(exc), err=True)
         sys.exit(EXIT_USAGE)
 

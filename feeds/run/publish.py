@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from feeds.config import Config, Feed, Settings
-from feeds.errors import FetchError
+from feeds.errors import FetchError, PublishError
 from feeds.fetching.client import Fetcher
-from feeds.publishing.channel import EMPTY_FEED_DATE, Channel, FeedFormat, file_name
+from feeds.publishing.channel import EMPTY_FEED_DATE, Channel, FeedFormat, file_name, page_name
 from feeds.publishing.files import files_in_place, publication_key, publish, write_if_changed
 from feeds.publishing.formats import FORMATS
 from feeds.publishing.pages import Listing, opml_name, render_index, render_opml
@@ -76,6 +77,22 @@ def publish_feed(feed: Feed, *, settings: Settings, store: Store) -> tuple[str, 
     with store.transaction():
         store.set_published_key(feed.id, key)
     return written
+
+
+def remove_feed_files(output_dir: Path, feed: Feed) -> list[str]:
+    """Delete a feed's files (in every format, and its page) from the output directory;
+    returns the names deleted."""
+    names = [file_name(feed.id, fmt) for fmt in FORMATS.values()] + [page_name(feed.id)]
+    removed = []
+    for name in names:
+        try:
+            (output_dir / name).unlink()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise PublishError(f"cannot delete {output_dir / name}: {exc.strerror}") from exc
+        removed.append(name)
+    return removed
 
 
 def publish_index(config: Config, store: Store) -> tuple[str, ...]:

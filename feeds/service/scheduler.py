@@ -38,7 +38,7 @@ from feeds.errors import ConfigError, FeedsError
 from feeds.models import RunReport
 from feeds.publishing.channel import file_name
 from feeds.run.feed import utc_now
-from feeds.run.publish import feed_formats
+from feeds.run.publish import feed_formats, remove_feed_files
 from feeds.service.runtime import Runtime
 from feeds.service.server import FeedServer
 from feeds.service.status import collect_status
@@ -221,6 +221,15 @@ class Service:
         for feed_id in removed:
             if self.scheduler.get_job(feed_id) is not None:
                 self.scheduler.remove_job(feed_id)
+            try:  # a feed taken out of the config is no longer served nor listed
+                remove_feed_files(new.settings.output_dir, old.feeds[feed_id])
+            except FeedsError as exc:
+                log.error("feed %s removed: %s", feed_id, exc)
+        if removed:
+            try:
+                self.runtime.publish_index()
+            except Exception:
+                log.exception("cannot write the index after feeds were removed")
         self._schedule(added, first_run=True)
         for feed in changed:
             job = self.scheduler.get_job(feed.id)
