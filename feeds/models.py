@@ -125,6 +125,8 @@ class RunReport:
     can be extracted. The message says why and what to check."""
     duration: float = 0.0
     files_written: tuple[str, ...] = ()
+    items: int = 0
+    """The items the feed has stored, after the run."""
 
     @property
     def failed_entirely(self) -> bool:

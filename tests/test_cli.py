@@ -127,8 +127,18 @@ def test_once_exits_1_when_a_feed_fails_entirely(tmp_path: Path, news_site: News
     lines = out.splitlines()  # feeds run at once: in the order they end
     assert any(line.startswith("good: 3 new") for line in lines)
     dead = next(n for n, line in enumerate(lines) if line.startswith("dead: "))
-    assert lines[dead].startswith("dead: FAILED: no source could be read; previous items kept.")
+    assert lines[dead].startswith("dead: FAILED: no source could be read; nothing published yet.")
+    assert lines[dead].endswith("; no files written")
     assert lines[dead + 1] == f"  ! {news_site.origin}/gone/: HTTP 404 NOT FOUND"
+    assert not list((tmp_path / "output").glob("dead.*"))  # no empty feed
+    index = (tmp_path / "output" / "index.html").read_text()
+    assert "Not published yet: no source of this feed could be read so far." in index
+    assert (
+        'href="dead.' not in index
+        and "dead." not in (tmp_path / "output" / "feeds.opml").read_text()
+    )
+    _, err = invoke("--config", str(config), "once")[1:]
+    assert "HTTP 404" not in err  # each failure said once: in the summary, not the log too
 
 
 def test_python_dash_m_runs_the_cli() -> None:

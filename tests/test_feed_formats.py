@@ -120,15 +120,22 @@ def test_formats_are_chosen_per_feed(site: SiteSim, write_config: WriteConfig) -
 def test_index_and_opml_list_every_feed(site: SiteSim, write_config: WriteConfig) -> None:
     config = tricky_config(write_config, site)
     text = config.file.read_text() + (
-        f"  empty:\n    title: Nothing yet\n    sources:\n      - url: {site.url('/empty/')}\n"
+        f"  empty:\n    title: Nothing yet\n    sources:\n      - url: {site.url('/empty.xml')}\n"
+        f"  down:\n    title: Never read\n    sources:\n      - url: {site.url('/down/')}\n"
     )
-    site.add("/empty/", "<html><body><p>Nothing</p></body></html>")
+    site.add(  # a feed with no entry yet: read, so published, empty
+        "/empty.xml",
+        '<rss version="2.0"><channel><title>e</title><link>https://e.example/</link>'
+        "<description>e</description></channel></rss>",
+        content_type="application/rss+xml",
+    )
     config.file.write_text(text)
     CliRunner().invoke(main, ["--config", str(config.file), "once"])
     out = config.settings.output_dir
 
     index = (out / "index.html").read_text()
     assert "Pier News &amp; Views" in index and "Nothing yet" in index
+    assert "<h2>Never read</h2>" in index  # listed, but no link to files that are not there
     assert '<a href="pier.json" type="application/feed+json">JSON Feed</a>' in index
     for name, suffix in (
         ("feeds.opml", ".xml"),

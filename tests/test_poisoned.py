@@ -224,15 +224,15 @@ def test_once_records_a_run_that_stopped_with_an_error(
     config = write_config("feeds:\n  news:\n    sources: [{url: 'https://127.0.0.1:9/'}]\n")
 
     def broken(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("publishing broke")
+        raise RuntimeError("counting broke")
 
-    monkeypatch.setattr(feeds.run.feed, "publish_feed", broken)
+    monkeypatch.setattr(feeds.run.feed._Tally, "report", broken)
     outcome = only_outcome(config)
     assert isinstance(outcome, RuntimeError)
     with open_store(config.settings.state_dir) as store:
         [status] = collect_status(config, store, NOW)
     assert status.last_run is not None and status.result == "failed"
-    assert "RuntimeError: publishing broke" in (status.last_error or "")
+    assert "RuntimeError: counting broke" in (status.last_error or "")
 
 
 # Property: garbage in one entry of each source kind, and in response headers.

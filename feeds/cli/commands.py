@@ -546,10 +546,16 @@ def _summary(report: RunReport, output_dir: Path) -> str:
         f"{report.new} new, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.skipped} duplicate, {report.failed} failed"
     )
-    state = (
-        "FAILED: no source could be read; previous items kept. " if report.failed_entirely else ""
-    )
+    if report.sources_unchanged:  # a 304 is news: nothing changed there
+        pages = "page" if report.sources_unchanged == 1 else "pages"
+        counts += f", {report.sources_unchanged} source {pages} unchanged since the last run"
+    state = ""
+    if report.failed_entirely:
+        kept = "previous items kept" if report.items else "nothing published yet"
+        state = f"FAILED: no source could be read; {kept}. "
     files = ", ".join(str(output_dir / name) for name in report.files_written) or "files unchanged"
+    if report.failed_entirely and not report.items:
+        files = "no files written"
     lines = [f"{report.feed}: {state}{counts} ({report.duration:.1f}s); {files}"]
     lines += [f"  ! {error.url}: {error.message}" for error in report.errors]
     lines += [f"  BROKEN source {error.source}: {error.message}" for error in report.broken]

@@ -97,6 +97,9 @@ class Listing:
     channel: Channel
     formats: tuple[FeedFormat, ...]
     items: int
+    published: bool = True
+    """Whether its files are in the output directory (not before a first run read one of
+    its sources): the pages link only to files that are there."""
 
 
 def render_index(listings: Sequence[Listing], *, title: str = "Feeds") -> bytes:
@@ -111,12 +114,19 @@ def render_index(listings: Sequence[Listing], *, title: str = "Feeds") -> bytes:
             updated = f'<time datetime="{rfc3339(channel.updated)}">{when}</time>'
         page = html.escape(page_name(channel.feed_id))
         site = html.escape(channel.site_url)
+        name = html.escape(channel.title)
+        heading = f'<a href="{page}">{name}</a>' if listing.published else name
+        subscribe = (
+            f"Subscribe: {_subscribe_links(channel.feed_id, listing.formats)}"
+            if listing.published
+            else "Not published yet: no source of this feed could be read so far."
+        )
         rows.append(
             f"""    <li>
-      <h2><a href="{page}">{html.escape(channel.title)}</a></h2>
+      <h2>{heading}</h2>
       <p>{html.escape(channel.description)}</p>
       <p>{_count(listing.items, "item")} · updated {updated} · from <a href="{site}">{site}</a></p>
-      <p>Subscribe: {_subscribe_links(channel.feed_id, listing.formats)}</p>
+      <p>{subscribe}</p>
     </li>"""
         )
     opml = ", ".join(
@@ -124,7 +134,9 @@ def render_index(listings: Sequence[Listing], *, title: str = "Feeds") -> bytes:
         + (f" ({fmt.label})" if fmt is not None else " (each feed in its first format)")
         for fmt in (None, *FORMATS.values())
     )
-    alternates = "\n".join(_alternates(listing.channel, listing.formats) for listing in listings)
+    alternates = "\n".join(
+        _alternates(listing.channel, listing.formats) for listing in listings if listing.published
+    )
     page = Template(_template("index.html")).substitute(
         head=_page_head(title, "en", alternates, _INDEX_STYLE),
         title=html.escape(title),
@@ -172,7 +184,7 @@ def render_opml(
     body = etree.SubElement(root, "body")
     for listing in listings:
         chosen = fmt if fmt is not None else listing.formats[0]
-        if chosen not in listing.formats:
+        if chosen not in listing.formats or not listing.published:
             continue
         channel = listing.channel
         etree.SubElement(

@@ -126,10 +126,13 @@ def run_feed(
     for source in feed.sources:
         run.run_source_guarded(source)
         run.progress.source_done()
-    written = publish_feed(feed, settings=settings, store=store)
+    items = store.count_items(feed.id)
+    written: tuple[str, ...] = ()
+    if items or not run.tally.read_nothing(feed):  # no empty files of a feed that never read
+        written = publish_feed(feed, settings=settings, store=store)
     if written and settings.websub_hub:
         ping_hub(settings.websub_hub, feed, settings, written, fetcher)
-    report = run.tally.report(feed, time.monotonic() - started, written)
+    report = run.tally.report(feed, time.monotonic() - started, written, items)
     with store.transaction():
         store.record_run(report, run.now)
     return report
@@ -188,7 +191,13 @@ class _Tally:
     def error(self, source: SourceConfig, error: SourceError) -> None:
         self.errors.append(RunError(source.location, error.url, error.message))
 
-    def report(self, feed: Feed, duration: float, written: tuple[str, ...]) -> RunReport:
+    def read_nothing(self, feed: Feed) -> bool:
+        """Whether no source of the feed could be read in this run."""
+        return self.sources_failed + self.sources_skipped == len(feed.sources)
+
+    def report(
+        self, feed: Feed, duration: float, written: tuple[str, ...], items: int
+    ) -> RunReport:
         return RunReport(
             feed=feed.id,
             new=self.new,
@@ -205,6 +214,7 @@ class _Tally:
             broken=tuple(self.broken),
             duration=duration,
             files_written=written,
+            items=items,
         )
 
 
@@ -453,7 +463,7 @@ class _FeedRun:
             changes.article_failures.append((link.url, error.message))
             return None
         changes.rejected.append(([link.url], rules, reason))
-        log.warning("feed %s: article %s: %s", self.feed.id, link.url, reason)
+        log.info("feed %s: article %s: %s", self.feed.id, link.url, reason)
         return SourceError(error.url, reason)
 
     def _refresh(
@@ -546,7 +556,7 @@ class _FeedRun:
             changes.validators[page.url] = Validators(page.etag, page.last_modified)
 
     def _broken(self, source: SourceConfig, reason: str, changes: SourceChanges) -> None:
-        log.warning("feed %s: source %s is broken: %s", self.feed.id, source.location, reason)
+        log.info("feed %s: source %s is broken: %s", self.feed.id, source.location, reason)
         self.tally.broken.append(RunError(source.location, source.location, reason))
         changes.broken = Broken(reason)
 
@@ -557,7 +567,8 @@ class _FeedRun:
         health: SourceHealth,
         changes: SourceChanges,
     ) -> None:
-        log.warning("feed %s: source %s failed: %s", self.feed.id, source.location, error.message)
+        # reported once: in the run's report (`once` prints it, the service logs it)
+        log.info("feed %s: source %s failed: %s", self.feed.id, source.location, error.message)
         self.tally.sources_failed += 1
         self.tally.error(source, error)
         when = next_attempt(health.failures + 1, self.feed.interval, self.now, retry_after(error))

@@ -98,19 +98,23 @@ def remove_feed_files(output_dir: Path, feed: Feed) -> list[str]:
 def publish_index(config: Config, store: Store) -> tuple[str, ...]:
     """Write ``index.html`` and the OPML files listing every feed of the config."""
     settings = config.settings
-    listings = [
-        Listing(
-            channel=channel_for(
-                feed,
-                settings,
-                updated=store.newest_update(feed.id, feed.max_items),
-                icon=store.feed_icon(feed.id),
-            ),
-            formats=tuple(feed_formats(feed)),
-            items=min(store.count_items(feed.id), feed.max_items),
+    listings = []
+    for feed in config.feeds.values():
+        channel = channel_for(
+            feed,
+            settings,
+            updated=store.newest_update(feed.id, feed.max_items),
+            icon=store.feed_icon(feed.id),
         )
-        for feed in config.feeds.values()
-    ]
+        formats = tuple(feed_formats(feed))
+        listings.append(
+            Listing(
+                channel=channel,
+                formats=formats,
+                items=min(store.count_items(feed.id), feed.max_items),
+                published=files_in_place(channel, formats, settings.output_dir),
+            )
+        )
     files = {"index.html": render_index(listings)}
     for fmt in (None, *FORMATS.values()):
         files[opml_name(fmt)] = render_opml(listings, fmt)

@@ -347,6 +347,8 @@ def _log_report(report: RunReport) -> None:
     )
     for error in report.errors:
         log.warning("feed %s: %s: %s", report.feed, error.url, error.message)
+    for error in report.broken:
+        log.warning("feed %s: source %s is broken: %s", report.feed, error.source, error.message)
 
 
 def _mtime(path: Path) -> float:
