@@ -310,11 +310,18 @@ def test_a_broken_source_is_named_kept_and_shown(site: SiteSim, config: Path) ->
     assert news["result"] == "failed" and news["items"] == 3 and not news["healthy"]
     assert news["broken"][site.url("/news/")].startswith("yielded no article links, after 3")
     status, out, _ = cli("--config", str(config), "status")
-    assert "failed (broken)" in out and f"BROKEN news: {site.url('/news/')}: yielded no" in out
+    assert "failed, broken" in out and f"BROKEN news: {site.url('/news/')}: yielded no" in out
+    assert status == 1  # broken: scripts and monitors can tell
+    header, row, error = out.splitlines()[:3]
+    assert all(len(line) <= 80 for line in (header, row, error))  # a feed, a line
+    assert "LAST RUN (UTC)" in header and "NEXT RUN (UTC)" in header
+    assert row.split()[0] == "news" and row.split()[-1] == "1"
+    assert error.startswith("news: last error: ") and error.endswith("…")  # --json: whole
 
     site.add("/news/", listing_html(articles))  # fixed: the mark goes
     assert cli("--config", str(config), "once")[0] == 0
-    assert json.loads(cli("--config", str(config), "status", "--json")[1])[0]["broken"] == {}
+    status, out, _ = cli("--config", str(config), "status", "--json")
+    assert status == 0 and json.loads(out)[0]["broken"] == {}
 
 
 def test_a_feed_source_that_empties_stays_broken_until_it_has_links(

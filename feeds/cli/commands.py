@@ -72,13 +72,12 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 STATUS_COLUMNS = (
     "FEED",
-    "LAST RUN",
+    "LAST RUN (UTC)",
     "RESULT",
     "ITEMS",
     "NEW 24H",
-    "NEXT RUN",
+    "NEXT RUN (UTC)",
     "FAILS",
-    "LAST ERROR",
 )
 
 
@@ -274,31 +273,42 @@ def status(ctx: click.Context, as_json: bool) -> None:
             statuses = collect_status(config, store, utc_now())
     else:
         statuses = []
+    unhealthy = any(not s.healthy for s in statuses)
     if as_json:
         click.echo(json.dumps([s.as_json() for s in statuses], indent=1, ensure_ascii=False))
-        return
+        sys.exit(EXIT_FAILED if unhealthy else 0)
     if not statuses:
         click.echo("no feed has run yet (feeds once, or feeds run)")
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in STATUS_COLUMNS:
-        table.add_column(column, overflow="fold")
-    for s in statuses:
-        table.add_row(
+    rows = [
+        (
             s.feed,
             _when(s.last_run),
-            s.result + (" (broken)" if s.broken else ""),
+            s.result + (", broken" if s.broken else ""),
             str(s.items),
             str(s.new_last_day),
             _when(s.next_run),
             str(s.failed_runs),
-            s.last_error or "",
         )
-    console = Console(width=max(100, shutil.get_terminal_size().columns))
+        for s in statuses
+    ]
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for number, column in enumerate(STATUS_COLUMNS):
+        width = max(len(column), *(len(row[number]) for row in rows))
+        table.add_column(column, no_wrap=True, min_width=width)
+    for row in rows:
+        table.add_row(*row)
+    width = shutil.get_terminal_size().columns
+    console = Console(width=width)
     console.print(table)
     for s in statuses:
+        if s.last_error:  # one line each, cut to the terminal: `status --json` has it whole
+            line = f"{s.feed}: last error: {s.last_error}"
+            console.print(line if len(line) <= width else line[: width - 1] + "…", markup=False)
         for source, reason in s.broken.items():
             console.print(f"BROKEN {s.feed}: {source}: {reason}", highlight=False, markup=False)
+    if unhealthy:
+        sys.exit(EXIT_FAILED)
 
 
 def run(ctx: click.Context, no_serve: bool) -> None:
@@ -538,7 +548,7 @@ def _progress_bars(feeds: int) -> Iterator[_Bars]:
 
 
 def _when(value: datetime | None) -> str:
-    return f"{value:%Y-%m-%d %H:%M}" if value else "-"
+    return f"{value:%m-%d %H:%M}" if value else "-"
 
 
 def _summary(report: RunReport, output_dir: Path) -> str:
