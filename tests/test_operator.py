@@ -435,7 +435,19 @@ def test_summary_lines_are_not_torn_by_the_bars(tmp_path: Path) -> None:
 
 
 HELP = Path(__file__).parent / "data" / "help"
-COMMANDS = ["", "add", "check", "init", "once", "preview", "remove", "run", "serve", "status"]
+COMMANDS = [
+    "",
+    "add",
+    "check",
+    "init",
+    "once",
+    "preview",
+    "refresh",
+    "remove",
+    "run",
+    "serve",
+    "status",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[c or "feeds" for c in COMMANDS])

@@ -270,3 +270,34 @@ def test_json_logs(site: SiteSim, tmp_path: Path) -> None:
     [run] = [r for r in records if r.get("feed") == "news" and "new" in r]
     assert (run["level"], run["new"], run["failed"]) == ("info", 1, 0)
     assert run["message"].startswith("feed news: 1 new")
+
+
+def test_a_feed_is_refreshed_in_the_running_service(site: SiteSim, tmp_path: Path) -> None:
+    """`once` is refused while the service holds the state, and says so; `feeds refresh`
+    asks the service, which runs the feed at once (its interval is an hour away)."""
+    serve_news(site, numbered_articles(2))
+    port = free_port()
+    config = write_config(tmp_path, port, news_feed(site, interval="1h"), "  run_at_start: false\n")
+    service = Service(config)
+    try:
+        wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz")[0], what="the service")
+        assert entries(port) == []  # not run yet: its first run is an hour away
+        once = subprocess.run(
+            [sys.executable, "-m", "feeds", "--config", str(config), "once"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert once.returncode == 1 and "`feeds refresh FEED` asks it" in once.stderr
+        refresh = subprocess.run(
+            [sys.executable, "-m", "feeds", "--config", str(config), "refresh", "news"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert refresh.returncode == 0, refresh.stderr
+        wait_for(lambda: len(entries(port)) == 2, timeout=20, what="the refreshed feed")
+    finally:
+        assert service.stop() == 0
+    assert "feed news: refresh asked for: running it now" in service.output()
+    no_service = subprocess.run(
+        [sys.executable, "-m", "feeds", "--config", str(config), "refresh", "news"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert no_service.returncode == 1 and "no feeds service runs on" in no_service.stderr

@@ -59,6 +59,7 @@ from feeds.run.discovery import Discovered, read_source
 from feeds.run.feed import utc_now
 from feeds.run.policy import links_verdict
 from feeds.run.publish import publish_index, remove_feed_files
+from feeds.service.lock import request_refresh, service_running
 from feeds.service.runtime import Runtime
 from feeds.service.status import collect_status
 from feeds.sources.kinds import KINDS
@@ -159,6 +160,20 @@ settings:
 
 feeds:
 """
+
+
+def refresh(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
+    """`feeds refresh`: ask the running service to run feeds now."""
+    config = _load(ctx)
+    _check_feed_ids(config, feed_ids)
+    state_dir = config.settings.state_dir
+    if not service_running(state_dir):
+        _fail(
+            f"no feeds service runs on {state_dir}: run the feeds now with `feeds once --feed ID`"
+        )
+    for feed_id in feed_ids:
+        request_refresh(state_dir, feed_id)
+    click.echo(f"Asked the service to run {', '.join(feed_ids)} now (within seconds).")
 
 
 def remove(ctx: click.Context, feed_id: str) -> None:

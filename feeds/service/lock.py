@@ -9,6 +9,43 @@ from typing import IO
 
 from feeds.errors import StorageError
 
+REFRESH_DIR = "refresh"
+"""Where ``feeds refresh`` leaves a request (a file per feed) for the running service."""
+
+
+def request_refresh(state_dir: Path, feed_id: str) -> Path:
+    """Ask the service running on ``state_dir`` to run a feed now: a file it picks up
+    within seconds (a request left while no service runs waits for the next one)."""
+    folder = state_dir / REFRESH_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    request = folder / feed_id
+    request.touch()
+    return request
+
+
+def take_refresh_requests(state_dir: Path) -> list[str]:
+    """The feeds asked for since last time (their requests taken away)."""
+    folder = state_dir / REFRESH_DIR
+    taken = []
+    for request in sorted(folder.glob("*")) if folder.is_dir() else []:
+        try:
+            request.unlink()
+        except OSError:
+            continue
+        taken.append(request.name)
+    return taken
+
+
+def service_running(state_dir: Path) -> bool:
+    """Whether a feeds process holds the state directory's lock."""
+    lock = StateLock(state_dir)
+    try:
+        lock.acquire()
+    except StorageError:
+        return True
+    lock.release()
+    return False
+
 
 class StateLock:
     """The lock that keeps a second feeds process off a state directory.
@@ -36,7 +73,8 @@ class StateLock:
             handle.close()
             raise StorageError(
                 f"the state directory {self.path.parent} is in use by feeds process {holder}; "
-                "stop it first (one feeds process per state directory)"
+                "one feeds process per state directory: if it is the service, `feeds refresh "
+                "FEED` asks it to run a feed now; else stop it first"
             ) from None
         handle.seek(0)
         handle.truncate()

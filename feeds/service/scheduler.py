@@ -39,6 +39,7 @@ from feeds.models import RunReport
 from feeds.publishing.channel import file_name
 from feeds.run.feed import utc_now
 from feeds.run.publish import feed_formats, remove_feed_files
+from feeds.service.lock import take_refresh_requests
 from feeds.service.runtime import Runtime
 from feeds.service.server import FeedServer
 from feeds.service.status import collect_status
@@ -96,6 +97,7 @@ class Service:
             log.info("feeds service started: %d feeds", len(self.config.feeds))
             while not self.stopping.wait(CONFIG_CHECK_SECONDS):
                 self._maybe_reload()
+                self._take_refresh_requests()
             return self._shut_down()
 
     def stop(self) -> None:
@@ -190,6 +192,16 @@ class Service:
                 self._running_lock.notify_all()
 
     # reloading
+
+    def _take_refresh_requests(self) -> None:
+        """Run now the feeds `feeds refresh` asked for."""
+        for feed_id in take_refresh_requests(self.config.settings.state_dir):
+            job = self.scheduler.get_job(feed_id)
+            if job is None:
+                log.warning("refresh of %s asked for: no such feed in the config", feed_id)
+                continue
+            log.info("feed %s: refresh asked for: running it now", feed_id)
+            job.modify(next_run_time=datetime.now(UTC))
 
     def _maybe_reload(self) -> None:
         mtime = _mtime(self.config_path)
