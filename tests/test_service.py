@@ -130,6 +130,12 @@ def test_new_article_is_served_within_a_few_intervals(site: SiteSim, tmp_path: P
         health = json.loads(body)
         assert status == 200 and health["feeds"]["news"]["result"] == "ok"
         assert health["feeds"]["news"]["items"] == 3 and health["feeds"]["news"]["next_run"]
+        status, body, _ = get(f"http://127.0.0.1:{port}/metrics")
+        metrics = body.decode()
+        assert status == 200 and 'feeds_items_new_total{feed="news"} 3.0' in metrics
+        assert 'feeds_runs_total{feed="news",result="ok"}' in metrics
+        assert 'feeds_requests_total{status="2xx"}' in metrics
+        assert "feeds_extraction_seconds_count" in metrics
     finally:
         assert service.stop() == 0
     assert "feed news: 1 new, 0 updated, 0 failed" in service.output()

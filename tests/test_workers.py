@@ -62,7 +62,8 @@ def test_a_worker_makes_the_same_item_as_this_thread(pool: ExtractionPool) -> No
     job = story_job()
     here = process_article(job)
     there = outcome_of(pool.submit(job))
-    assert there == here and there.item is not None and there.item.title
+    assert there.item == here.item and there.item is not None and there.item.title
+    assert there.seconds > 0  # the CPU time it took, for the metrics
 
 
 def test_a_page_without_an_article_is_an_error_not_an_exception(pool: ExtractionPool) -> None:

@@ -21,6 +21,7 @@ the limit, like a worker that died.
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import logging
 import multiprocessing
@@ -123,10 +124,18 @@ class ArticleOutcome:
     item: Item | None = None
     article: Article | None = None
     error: str | None = None
+    seconds: float = 0.0
+    """CPU time the worker spent on it."""
 
 
 def process_article(job: ArticleJob) -> ArticleOutcome:
-    """Extract and normalise one article page (what a worker process does)."""
+    """Extract and normalise one article page (what a worker process does), timed."""
+    started = time.process_time()
+    outcome = _process_article(job)
+    return dataclasses.replace(outcome, seconds=time.process_time() - started)
+
+
+def _process_article(job: ArticleJob) -> ArticleOutcome:
     try:
         article = extract_article(job.page, job.rules)
     except SourceError as error:
@@ -182,6 +191,8 @@ class ExtractionPool:
         self._executor: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self.observe: Callable[[ArticleOutcome], None] | None = None
+        """Told of every article extracted (the service's metrics)."""
 
     def __enter__(self) -> ExtractionPool:
         return self
@@ -191,7 +202,13 @@ class ExtractionPool:
 
     def submit(self, job: ArticleJob) -> Future[ArticleOutcome]:
         """Queue an article page; waits while the pool already holds ``backlog`` pages."""
-        return self._submit(process_article, job)
+        future = self._submit(process_article, job)
+        observe = self.observe
+        if observe is not None:
+            future.add_done_callback(
+                lambda done: observe(done.result()) if done.exception() is None else None
+            )
+        return future
 
     def extract(self, page: Page, rules: ExtractRules | None) -> Article:
         """The article of one further page, waiting for it; ``ExtractionError`` if none."""

@@ -35,7 +35,7 @@ import re
 import socket
 import threading
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -188,6 +188,8 @@ class Fetcher:
         self.guard = guard or AddressGuard()
         self.clock = clock
         self.gates = HostGates(options.politeness, clock)
+        self.observe: Callable[[float, int | None], None] | None = None
+        """Told of every request: its seconds (by ``clock``) and status (None: no answer)."""
         self.requests_made = 0
         self.session = requests.Session()
         self.session.headers["User-Agent"] = options.user_agent
@@ -467,9 +469,13 @@ class Fetcher:
             _current.deadline = _NO_DEADLINE
             _current.trust = None
         with response:
-            if deadline.expired.is_set():  # the socket was shut mid-headers: they are cut
-                raise _TransientError(f"timed out after {self.options.timeout:g}s")
-            return self._read_response(url, response, started)
+            try:
+                if deadline.expired.is_set():  # the socket was shut mid-headers: they are cut
+                    raise _TransientError(f"timed out after {self.options.timeout:g}s")
+                return self._read_response(url, response, started)
+            finally:
+                if self.observe is not None:
+                    self.observe(self.clock.now() - started, response.status_code)
 
     def _read_response(self, url: str, response: requests.Response, started: float) -> Page:
         status = response.status_code

@@ -20,6 +20,7 @@ from feeds.publishing.files import prepare_output_dir, remove_leftovers
 from feeds.run.feed import Clock, Progress, failed_run, interleave_by_site, run_feed, utc_now
 from feeds.run.publish import publish_index
 from feeds.service.lock import StateLock
+from feeds.service.metrics import Metrics
 from feeds.storage import open_store
 from feeds.storage.interface import Store
 
@@ -40,17 +41,20 @@ class Runtime:
         pool: ExtractionPool | None = None,
         fetcher: Fetcher | None = None,
         clock: Clock = utc_now,
+        metrics: Metrics | None = None,
     ) -> None:
         """``connect`` opens the state (by default, the one kept in ``state_dir``);
         ``pool`` extracts (by default, worker processes as ``extract_workers`` says);
         ``fetcher`` fetches (by default, the config's); ``clock`` says when runs happen.
-        A pool or fetcher given is the giver's to close."""
+        A pool or fetcher given is the giver's to close. ``metrics`` counts the runs,
+        requests and extractions."""
         self.config = config
         settings = config.settings
         self.connect: Connect = connect or (lambda: open_store(settings.state_dir))
         self.clock = clock
         self._pool = pool
         self._fetcher = fetcher
+        self.metrics = metrics
         self._lock = StateLock(settings.state_dir)
         self._stack = ExitStack()
         self.pool: ExtractionPool | None = None
@@ -67,6 +71,9 @@ class Runtime:
             # what was given is the giver's to close; what is made here is closed on leaving
             self.pool = self._pool or stack.enter_context(extraction_pool(settings))
             self.fetcher = self._fetcher or stack.enter_context(fetcher_for(self.config))
+            if self.metrics is not None:
+                self.fetcher.observe = self.metrics.request
+                self.pool.observe = self.metrics.extraction
             self._stack = stack.pop_all()
         return self
 
@@ -84,7 +91,7 @@ class Runtime:
         with self.connect() as store:
             started = self.clock()
             try:
-                return run_feed(
+                report = run_feed(
                     feed,
                     settings=self.config.settings,
                     fetcher=self.fetcher,
@@ -95,9 +102,15 @@ class Runtime:
                     retry=retry,
                 )
             except Exception as exc:
+                failure = failed_run(feed, f"{type(exc).__name__}: {exc}")
+                if self.metrics is not None:
+                    self.metrics.run(failure)
                 with store.transaction():
-                    store.record_run(failed_run(feed, f"{type(exc).__name__}: {exc}"), started)
+                    store.record_run(failure, started)
                 raise
+        if self.metrics is not None:
+            self.metrics.run(report)
+        return report
 
     def run_feeds(
         self,

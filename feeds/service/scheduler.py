@@ -40,6 +40,7 @@ from feeds.publishing.channel import file_name
 from feeds.run.feed import utc_now
 from feeds.run.publish import feed_formats, remove_feed_files
 from feeds.service.lock import take_refresh_requests
+from feeds.service.metrics import Metrics
 from feeds.service.runtime import Runtime
 from feeds.service.server import FeedServer
 from feeds.service.status import collect_status
@@ -64,7 +65,8 @@ class Service:
         self._running: set[str] = set()
         self._running_lock = threading.Condition()
         settings = self.config.settings
-        self.runtime = Runtime(self.config)
+        self.metrics = Metrics()
+        self.runtime = Runtime(self.config, metrics=self.metrics)
         """Shared by the feeds that run at once: one fetcher (politeness across feeds), as
         many extractions as cores, whatever the number of feeds."""
         self.scheduler = BackgroundScheduler(
@@ -90,6 +92,7 @@ class Service:
                     port=settings.serve.port,
                     health=self.health,
                     max_age=self._max_age,
+                    metrics=self.metrics.exposition,
                 )
                 self.server.start()
             self.scheduler.start()

@@ -10,6 +10,7 @@ A small WSGI application run by waitress (a production WSGI server):
 - the content types readers expect, with ``charset=utf-8``; ``Cache-Control`` from the
   feed's interval;
 - ``/healthz``: the service's view of every feed, 503 when one has failed too often.
+- ``/metrics``: the service's metrics in the Prometheus text format (``feeds run`` only).
 
 The only module that imports waitress.
 """
@@ -79,9 +80,12 @@ class FeedServer:
         health: Health,
         max_age: Callable[[str], int] | None = None,
         threads: int = 8,
+        metrics: Callable[[], tuple[bytes, str]] | None = None,
     ) -> None:
+        """``metrics`` gives the body and content type of ``/metrics`` (none: 404)."""
         self.output_dir = output_dir
         self.health = health
+        self.metrics = metrics
         self.max_age = max_age or (lambda name: _DEFAULT_MAX_AGE)
         self._cache: dict[str, tuple[tuple[int, int], _Representation]] = {}
         self._lock = threading.Lock()
@@ -144,6 +148,10 @@ class FeedServer:
                 ("Cache-Control", "no-store"),
             ]
             return _respond(start_response, status, body, headers, head=method == "HEAD")
+        if path == "/metrics" and self.metrics is not None:
+            body, content_type = self.metrics()
+            headers = [("Content-Type", content_type), ("Cache-Control", "no-store")]
+            return _respond(start_response, "200 OK", body, headers, head=method == "HEAD")
         name = "index.html" if path == "/" else path[1:]
         representation = self._representation(name)
         if representation is None:
