@@ -575,3 +575,18 @@ def test_init_add_write_and_remove_keep_the_file_as_written(site: SiteSim, tmp_p
     assert "two.xml" not in (output / "index.html").read_text()
     status, _, err = cli("--config", str(config), "remove", "one")
     assert status == 2 and "the config's only feed" in err
+
+
+def test_debug_logging_shows_requests_rules_and_extraction(site: SiteSim, config: Path) -> None:
+    serve_news(site, numbered_articles(2))
+    config.write_text(
+        SETTINGS + f"feeds:\n  news:\n    sources: [{{url: '{site.url('/news/')}'}}]\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "feeds", "--config", str(config), "--log-level", "debug", "once"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    log = result.stderr
+    assert f"GET {site.url('/news/')} -> 200 in " in log
+    assert f"{site.url('/news/')}: a listing page; its rules found 2 links, the source's " in log
+    assert "extracted in " in log and "characters of HTML" in log

@@ -474,8 +474,10 @@ class Fetcher:
                     raise _TransientError(f"timed out after {self.options.timeout:g}s")
                 return self._read_response(url, response, started)
             finally:
+                seconds = self.clock.now() - started
+                log.debug("GET %s -> %d in %.2fs", url, response.status_code, seconds)
                 if self.observe is not None:
-                    self.observe(self.clock.now() - started, response.status_code)
+                    self.observe(seconds, response.status_code)
 
     def _read_response(self, url: str, response: requests.Response, started: float) -> Page:
         status = response.status_code

@@ -106,7 +106,19 @@ class Articles:
                 log.exception("feed %s: article %s: unexpected error", self.feed_id, link.url)
                 return SourceError(link.url, unexpected(exc))
         if item is None:
+            log.debug("%s: no article: %s", link.url, outcome.error or "no article found")
             return ExtractionError(page.final_url, outcome.error or "no article found")
+        log.debug(
+            "%s: extracted in %.2fs: title %r, author %r, published %s, image %s, %d "
+            "characters of HTML",
+            link.url,
+            outcome.seconds,
+            item.title,
+            item.author,
+            f"{item.published:%Y-%m-%d %H:%M}",
+            item.image or "none",
+            len(item.content_html),
+        )
         return item
 
 

@@ -4,6 +4,7 @@ sitemaps) up to its ``max_pages``, each fetched conditionally."""
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from feeds.models import Link, Page
 from feeds.sources import discover, max_pages
 from feeds.storage.interface import Validators
 from feeds.urls import is_web_url, path_of, resolve
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -71,6 +74,15 @@ def read_source(
         if page.status == 304:
             continue
         found = discover(page, source, max_age=max_age, now=now)
+        log.debug(
+            "%s: a %s page; its rules found %d links, the source's filters kept %d; %d more "
+            "pages to read",
+            url,
+            found.kind,
+            found.matched,
+            len(found.links),
+            len(found.more),
+        )
         result.problems += [SourceError(url, problem) for problem in found.problems]
         if not pages:
             result.kind = found.kind
