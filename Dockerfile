@@ -1,13 +1,18 @@
 # feeds as a container: docker build -t feeds . && docker run -p 8080:8080 feeds
-# Volumes: /config (feeds.yaml), /output (the feed files), /state (SQLite).
+# Volumes: /config (a directory holding feeds.yaml: mount the directory, not the file, so
+# that an edit is seen and reloaded), /output (the feed files), /state (what runs remember).
+# Stopping: give it more than settings.stop_timeout (10 s): docker stop -t 20, or
+# stop_grace_period: 20s in compose.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# where the server listens, whatever the mounted config says (it must be 0.0.0.0 here)
+ENV FEEDS_SERVE_HOST=0.0.0.0 FEEDS_SERVE_PORT=8080
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md deploy/constraints.txt ./
 COPY feeds ./feeds
-RUN pip install . \
+RUN pip install -c constraints.txt . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin feeds \
     && mkdir -p /config /output /state \
     && chown feeds:feeds /output /state
@@ -19,6 +24,6 @@ VOLUME ["/config", "/output", "/state"]
 EXPOSE 8080
 # /healthz answers 503 when a feed has failed too many runs in a row
 HEALTHCHECK --interval=60s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4)"]
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['FEEDS_SERVE_PORT'], timeout=4)"
 STOPSIGNAL SIGTERM
 CMD ["feeds", "--config", "/config/feeds.yaml", "run"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import os
 import re
 import warnings
 from collections.abc import Mapping, MutableMapping, Sequence
@@ -564,6 +565,23 @@ class Config:
         return tuple(dict.fromkeys(roots))
 
 
+SERVE_ENVIRONMENT = {"FEEDS_SERVE_HOST": "host", "FEEDS_SERVE_PORT": "port"}
+"""Environment variables that override ``settings.serve`` (a container binds 0.0.0.0)."""
+
+
+def _served_as_the_environment_says(settings: Settings, file: Path) -> Settings:
+    given = {key: os.environ[name] for name, key in SERVE_ENVIRONMENT.items() if name in os.environ}
+    if not given:
+        return settings
+    try:
+        serve = ServeSettings.model_validate({**settings.serve.model_dump(), **given})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = next(n for n, key in SERVE_ENVIRONMENT.items() if key == error["loc"][0])
+        raise ConfigError(file, None, f"${name}", _message(error)) from None
+    return settings.model_copy(update={"serve": serve})
+
+
 def _serving_mismatch(settings: Settings) -> list[str]:
     """A ``base_url`` on this machine (localhost, or the served address) with another port
     than the one ``feeds run`` serves on: self links and OPML would point where nothing
@@ -619,11 +637,12 @@ def parse_config(text: str, file: Path) -> Config:
         errors = sorted(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
         first, *more = [_config_error(file, tree, error) for error in errors]
         raise ConfigError(first.file, first.line, first.field, first.message, more=more) from None
+    settings = _served_as_the_environment_says(document.settings, file)
     return Config(
         file=file,
-        settings=document.settings,
+        settings=settings,
         feeds={
-            feed_id: _resolve_feed(feed_id, spec, document.settings)
+            feed_id: _resolve_feed(feed_id, spec, settings)
             for feed_id, spec in document.feeds.items()
         },
         yaml_warnings=tuple(

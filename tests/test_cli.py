@@ -169,3 +169,18 @@ def test_version_and_help_import_nothing_heavy(argument: str) -> None:
         [sys.executable, "-c", program], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_log_lines_carry_no_second_timestamp_in_the_journal(tmp_path: Path) -> None:
+    """Under systemd (JOURNAL_STREAM names standard error) the journal stamps lines."""
+    program = (
+        "import logging, os, sys\n"
+        "status = os.fstat(sys.stderr.fileno())\n"
+        "os.environ['JOURNAL_STREAM'] = f'{status.st_dev}:{status.st_ino}'\n"
+        "from feeds.cli.logs import setup_logging\n"
+        "setup_logging('info')\n"
+        "logging.getLogger('feeds.test').info('hello')\n"
+    )
+    with (tmp_path / "err").open("w") as err:
+        subprocess.run([sys.executable, "-c", program], stderr=err, check=True)
+    assert (tmp_path / "err").read_text() == "INFO feeds.test: hello\n"

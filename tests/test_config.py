@@ -396,3 +396,20 @@ def test_mistakes_are_said_in_our_words_and_a_typo_first(tmp_path: Path) -> None
         "settings.run_at_start: must be true or false (got 'maybe')" in line for line in lines
     )
     assert not any("Input should be" in line or "instance of" in line for line in lines)
+
+
+def test_the_environment_can_say_where_to_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A container binds 0.0.0.0 and its health check finds the port, whatever config
+    is mounted."""
+    monkeypatch.setenv("FEEDS_SERVE_HOST", "0.0.0.0")
+    monkeypatch.setenv("FEEDS_SERVE_PORT", "8090")
+    config = load_config(write(tmp_path, MINIMAL))
+    assert (config.settings.serve.host, config.settings.serve.port) == ("0.0.0.0", 8090)
+    monkeypatch.setenv("FEEDS_SERVE_PORT", "http")
+    error = error_of(tmp_path, MINIMAL)
+    assert (
+        error.field == "$FEEDS_SERVE_PORT"
+        and "must be a whole number (got 'http')" in error.message
+    )

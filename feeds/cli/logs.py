@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 
@@ -40,13 +41,25 @@ _M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
 _M_ARENA_MAX = -8
 
 
+def _to_the_journal() -> bool:
+    """Whether standard error is systemd's journal (it says so in JOURNAL_STREAM)."""
+    device, _, inode = os.environ.get("JOURNAL_STREAM", "").partition(":")
+    try:
+        status = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return False
+    return f"{status.st_dev}:{status.st_ino}" == f"{device}:{inode}"
+
+
 def setup_logging(level: str, *, json_lines: bool = False) -> None:
     numeric = getattr(logging, level.upper())
     handler = logging.StreamHandler(sys.stderr)
+    # under systemd (standard error is the journal) the journal stamps each line itself
+    stamp = "" if _to_the_journal() else "%(asctime)s "
     handler.setFormatter(
         _JsonFormatter()
         if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        else logging.Formatter(stamp + "%(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
