@@ -442,6 +442,7 @@ COMMANDS = [
     "init",
     "once",
     "preview",
+    "reextract",
     "refresh",
     "remove",
     "run",
@@ -590,3 +591,45 @@ def test_debug_logging_shows_requests_rules_and_extraction(site: SiteSim, config
     assert f"GET {site.url('/news/')} -> 200 in " in log
     assert f"{site.url('/news/')}: a listing page; its rules found 2 links, the source's " in log
     assert "extracted in " in log and "characters of HTML" in log
+
+
+def test_changed_extract_rules_rebuild_items_from_stored_pages(site: SiteSim, config: Path) -> None:
+    """A change of `extract:` rules makes the items again from the pages kept at their
+    first run: no article is fetched again, ids stay, `updated` moves for the changed
+    ones only. `feeds reextract` does it on demand."""
+    paragraph = "The harbour board met on Tuesday and agreed the new timetable for the ferries."
+    for n in (1, 2):
+        site.add(
+            f"/news/{n}",
+            f"<html><head><title>Story {n}</title></head><body><div class='story'>"
+            f"<h1>Story {n}</h1><p>{paragraph} ({n})</p><p class='note'>The ferry operator "
+            "declined to comment on the plans yesterday evening.</p><p>{paragraph}</p></div>"
+            "</body></html>",
+        )
+    site.add(
+        "/news/",
+        "<html><body><main>"
+        + "".join(f"<h2><a href='/news/{n}'>Story {n}</a></h2>" for n in (1, 2))
+        + "</main></body></html>",
+    )
+    feed = f"feeds:\n  news:\n    sources: [{{url: '{site.url('/news/')}', links: 'h2 a'}}]\n"
+    config.write_text(SETTINGS + feed)
+    assert cli("--config", str(config), "once")[0] == 0
+    atom = config.parent / "output" / "news.atom"
+    before = feedparser.parse(atom.read_bytes()).entries
+    assert all("declined to comment" in entry.content[0].value for entry in before)
+    requests = len(site.hits)
+
+    config.write_text(SETTINGS + feed + "    extract: {remove: ['p.note']}\n")
+    status, out, _ = cli("--config", str(config), "once")
+    assert status == 0, out
+    assert out.startswith("news: 0 new, 2 updated")
+    after = feedparser.parse(atom.read_bytes()).entries
+    assert [e.id for e in after] == [e.id for e in before]  # the same items
+    assert not any("declined to comment" in entry.content[0].value for entry in after)
+    assert all(a.updated_parsed >= b.updated_parsed for a, b in zip(after, before, strict=True))
+    fetched = [hit.path for hit in site.hits[requests:]]
+    assert not any(path.startswith("/news/") and path != "/news/" for path in fetched)
+
+    status, out, _ = cli("--config", str(config), "reextract", "news")
+    assert status == 0 and out.startswith("news: 0 updated, 2 unchanged, 0 kept as they were")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from feeds.errors import StorageError
-from feeds.models import Item, RunError, RunReport
+from feeds.models import Item, Page, RunError, RunReport
 from feeds.run.policy import edit_date
 from feeds.storage.interface import RunRecord, SourceHealth, Store, Validators, content_hash
 from feeds.storage.memory import MemoryState
@@ -311,3 +311,29 @@ def test_version_1_database_is_upgraded_keeping_items(tmp_path: Path) -> None:
     assert sqlite3.connect(tmp_path / "feeds.sqlite3").execute("PRAGMA user_version").fetchone()[
         0
     ] == len(MIGRATIONS)
+
+
+def test_pages_are_kept_for_the_newest_items(store: Store) -> None:
+    page = Page(
+        url="https://news.example/1",
+        final_url="https://news.example/1",
+        status=200,
+        content_type="text/html",
+        body=b"<p>one</p>" * 100,
+        encoding="utf-8",
+        fetched_at=T0,
+    )
+    with store.transaction():
+        for n in range(3):
+            store.add_item(make_item(n))
+            store.save_page(
+                "f", make_item(n).id, "s", replace(page, url=f"https://news.example/{n}")
+            )
+        store.set_extraction_key("f", "rules")
+    assert [p.item_id for p in store.stored_pages("f", 2)] == [make_item(2).id, make_item(1).id]
+    [newest] = store.stored_pages("f", 1)
+    assert (newest.source, newest.page.body, newest.page.fetched_at) == ("s", page.body, T0)
+    with store.transaction():
+        store.prune_pages("f", 1)
+    assert [p.item_id for p in store.stored_pages("f", 10)] == [make_item(2).id]
+    assert store.extraction_key("f") == "rules" and store.extraction_key("g") is None

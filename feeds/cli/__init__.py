@@ -107,6 +107,16 @@ def init(ctx: click.Context) -> None:
 @main.command()
 @click.argument("feed_ids", metavar="FEED", nargs=-1, required=True)
 @click.pass_context
+def reextract(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
+    """Extract these feeds' items again from their stored pages (no fetching)."""
+    from feeds.cli import commands
+
+    commands.reextract(ctx, feed_ids)
+
+
+@main.command()
+@click.argument("feed_ids", metavar="FEED", nargs=-1, required=True)
+@click.pass_context
 def refresh(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
     """Ask the running service (`feeds run`) to run these feeds now."""
     from feeds.cli import commands

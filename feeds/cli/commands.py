@@ -58,7 +58,8 @@ from feeds.run.articles import extract_with_parts
 from feeds.run.discovery import Discovered, read_source
 from feeds.run.feed import utc_now
 from feeds.run.policy import links_verdict
-from feeds.run.publish import publish_index, remove_feed_files
+from feeds.run.publish import publish_feed, publish_index, remove_feed_files
+from feeds.run.reextract import reextract as reextract_feed
 from feeds.service.lock import request_refresh, service_running
 from feeds.service.runtime import Runtime
 from feeds.service.status import collect_status
@@ -160,6 +161,27 @@ settings:
 
 feeds:
 """
+
+
+def reextract(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:
+    """`feeds reextract`: the feeds' items made again from their stored pages."""
+    config = _load(ctx)
+    _check_feed_ids(config, feed_ids)
+    try:
+        with Runtime(config) as runtime, runtime.connect() as store:
+            assert runtime.pool is not None
+            for feed_id in feed_ids:
+                feed = config.feeds[feed_id]
+                again = reextract_feed(feed, store=store, pool=runtime.pool, now=utc_now())
+                written = publish_feed(feed, settings=config.settings, store=store)
+                files = ", ".join(written) or "files unchanged"
+                click.echo(
+                    f"{feed_id}: {again.updated} updated, {again.unchanged} unchanged, "
+                    f"{again.kept} kept as they were; {files}"
+                )
+            publish_index(config, store)
+    except FeedsError as exc:
+        _fail(str(exc), debug=ctx.obj["debug"])
 
 
 def refresh(ctx: click.Context, feed_ids: tuple[str, ...]) -> None:

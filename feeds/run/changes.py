@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from feeds.models import Item
+from feeds.models import Item, Page
 from feeds.storage.interface import Store, Validators
 
 
@@ -54,6 +54,10 @@ class SourceChanges:
     edits: list[tuple[str, Item, datetime | None]] = field(default_factory=list)
     """Stored items whose content changed: id, new content, new ``updated`` (or None)."""
     validators: dict[str, Validators] = field(default_factory=dict)
+    pages: dict[str, Page] = field(default_factory=dict)
+    """The pages items were made of, by item id: kept to extract them again."""
+    keep_pages: int = 0
+    """How many of the feed's newest items keep their pages (its ``max_items``)."""
     icon: str | None = None
     links_seen: int | None = None
     broken: Broken | None = None
@@ -97,6 +101,10 @@ class SourceChanges:
                 store.replace_content(item_id, item, updated)
             for url, validators in self.validators.items():
                 store.save_validators(url, validators, now)
+            for item_id, page in self.pages.items():
+                store.save_page(feed, item_id, source, page)
+            if self.pages and self.keep_pages:
+                store.prune_pages(feed, self.keep_pages)
             if self.icon is not None:
                 store.set_feed_icon(feed, self.icon)
             if self.links_seen is not None:

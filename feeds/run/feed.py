@@ -60,6 +60,7 @@ from feeds.run.policy import (
     source_key,
 )
 from feeds.run.publish import ping_hub, publish_feed
+from feeds.run.reextract import extraction_key, reextract
 from feeds.sources.kinds import KINDS
 from feeds.storage.interface import RecentItem, SourceHealth, Store, Validators, content_hash
 
@@ -123,6 +124,10 @@ def run_feed(
         pool=pool or IN_THREAD,
         retry=retry,
     )
+    known_rules = store.extraction_key(feed.id)
+    if known_rules != extraction_key(feed):  # rules changed: items made again from pages
+        again = reextract(feed, store=store, pool=run.pool, now=run.now)
+        run.tally.updated += again.updated
     for source in feed.sources:
         run.run_source_guarded(source)
         run.progress.source_done()
@@ -277,7 +282,9 @@ class _FeedRun:
             self.tally.sources_skipped += 1
             self.tally.error(source, SourceError(source.location, skipped))
             return
-        changes = SourceChanges(self.feed.id, source.location, self.now, config)
+        changes = SourceChanges(
+            self.feed.id, source.location, self.now, config, keep_pages=self.feed.max_items
+        )
         self._read(source, health, changes, max_age, rules)
         changes.apply(self.store)
 
@@ -386,6 +393,8 @@ class _FeedRun:
             with self._entry_boundary(source, link):
                 if isinstance(outcome, Item):
                     self._keep_validators(page, changes)
+                    if isinstance(page, Page):
+                        changes.pages[outcome.id] = page  # kept if the item is
                 taken = self._take(
                     source, link, outcome, first_seen, max_age, rules, changes,
                     failures.get(link.url, 0),
@@ -491,6 +500,8 @@ class _FeedRun:
                 if outcome is not None:  # None: 304, the page did not change
                     self._keep_validators(page, changes)
                     changed = self._edit(stored, outcome, changes)
+                    if isinstance(page, Page):
+                        changes.pages[stored.id] = page
                 checked[stored.id] = changed
                 if changed:
                     self.tally.updated += 1
@@ -524,6 +535,7 @@ class _FeedRun:
         if reason is None:
             self._store_new(item, changes)
             return
+        changes.pages.pop(item.id, None)
         log.info("feed %s: %s left out: %s", self.feed.id, item.url, reason)
         self.tally.filtered += 1
         changes.rejected.append(([item.url, *item.aliases], rules, reason))
@@ -541,6 +553,7 @@ class _FeedRun:
             self.tally.new += 1
         else:
             changes.add_urls(existing, urls)
+            changes.pages.pop(item.id, None)  # its page is another item's
             self.tally.skipped += 1
 
     def _sketches(self) -> SketchIndex:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from feeds.models import Item, RunReport
+from feeds.models import Item, Page, RunReport
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +171,31 @@ class ItemStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StoredPage:
+    """The page an item was extracted from, kept to extract it again (new rules)."""
+
+    item_id: str
+    source: str
+    page: Page
+
+
+class PageStore(Protocol):
+    """The pages items were extracted from, for re-extraction without fetching."""
+
+    def save_page(self, feed: str, item_id: str, source: str, page: Page) -> None:
+        """Keep the page an item was made of (replacing an earlier one)."""
+        ...
+
+    def stored_pages(self, feed: str, limit: int) -> list[StoredPage]:
+        """The pages of the feed's newest ``limit`` items."""
+        ...
+
+    def prune_pages(self, feed: str, keep: int) -> None:
+        """Forget the pages of all but the feed's newest ``keep`` items."""
+        ...
+
+
 class ValidatorStore(Protocol):
     """The HTTP validators of the pages last processed."""
 
@@ -259,8 +284,18 @@ class FeedInfoStore(Protocol):
         """Remember what the feed's files were written from, once they are in place."""
         ...
 
+    def extraction_key(self, feed: str) -> str | None:
+        """The key of the extraction rules the feed's items were last made with."""
+        ...
 
-class Store(ItemStore, ValidatorStore, SourceHealthStore, RunStore, FeedInfoStore, Protocol):
+    def set_extraction_key(self, feed: str, key: str) -> None:
+        """Remember the key of the extraction rules the items were made with."""
+        ...
+
+
+class Store(
+    ItemStore, PageStore, ValidatorStore, SourceHealthStore, RunStore, FeedInfoStore, Protocol
+):
     """One connection to a state: every concern, transactions, and closing."""
 
     def transaction(self) -> AbstractContextManager[None]:

@@ -13,13 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from feeds.models import Item, RunReport
+from feeds.models import Item, Page, RunReport
 from feeds.storage.interface import (
     RECENT_FINGERPRINTS,
     KnownItem,
     RecentItem,
     RunRecord,
     SourceHealth,
+    StoredPage,
     Validators,
     content_hash,
 )
@@ -51,6 +52,8 @@ class _Tables:
     runs: dict[str, list[_Run]] = field(default_factory=dict)
     icons: dict[str, str] = field(default_factory=dict)
     published: dict[str, str] = field(default_factory=dict)
+    extraction: dict[str, str] = field(default_factory=dict)
+    pages: dict[tuple[str, str], StoredPage] = field(default_factory=dict)
     seq: int = 0
 
 
@@ -299,6 +302,29 @@ class MemoryStore:
     def set_feed_icon(self, feed: str, icon: str) -> None:
         with self.state.lock:
             self._t.icons[feed] = icon
+
+    def extraction_key(self, feed: str) -> str | None:
+        return self._t.extraction.get(feed)
+
+    def set_extraction_key(self, feed: str, key: str) -> None:
+        with self.state.lock:
+            self._t.extraction[feed] = key
+
+    # pages
+
+    def save_page(self, feed: str, item_id: str, source: str, page: Page) -> None:
+        with self.state.lock:
+            self._t.pages[feed, item_id] = StoredPage(item_id, source, page)
+
+    def stored_pages(self, feed: str, limit: int) -> list[StoredPage]:
+        newest = [stored.item.id for stored in self._newest(feed, limit)]
+        return [self._t.pages[feed, item] for item in newest if (feed, item) in self._t.pages]
+
+    def prune_pages(self, feed: str, keep: int) -> None:
+        with self.state.lock:
+            kept = {stored.item.id for stored in self._newest(feed, keep)}
+            for key in [key for key in self._t.pages if key[0] == feed and key[1] not in kept]:
+                del self._t.pages[key]
 
     def published_key(self, feed: str) -> str | None:
         return self._t.published.get(feed)

@@ -13,6 +13,7 @@ import json
 import sqlite3
 import struct
 import threading
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,18 +21,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 from feeds.errors import StorageError
-from feeds.models import Item, RunReport
+from feeds.models import Item, Page, RunReport
 from feeds.storage.interface import (
     RECENT_FINGERPRINTS,
     KnownItem,
     RecentItem,
     RunRecord,
     SourceHealth,
+    StoredPage,
     Validators,
     content_hash,
 )
 
 DATABASE_NAME = "feeds.sqlite3"
+_FeedInfo = Literal["icon", "published", "extraction"]
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 MIGRATIONS: Sequence[str] = (
@@ -144,6 +147,23 @@ MIGRATIONS: Sequence[str] = (
     """
     ALTER TABLE runs ADD COLUMN sources_skipped INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE source_health ADD COLUMN failed_config TEXT NOT NULL DEFAULT '';
+    """,
+    # 9: the pages items were extracted from (compressed), to extract them again when the
+    # rules change; the key of the rules the items were made with
+    """
+    CREATE TABLE pages (
+        feed TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        url TEXT NOT NULL,
+        final_url TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        encoding TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        body BLOB NOT NULL,
+        PRIMARY KEY (feed, item_id)
+    ) WITHOUT ROWID;
+    ALTER TABLE feed_info ADD COLUMN extraction TEXT;
     """,
 )
 
@@ -483,11 +503,76 @@ class SqliteStore:
         """Remember what the feed's files were written from, once they are in place."""
         self._set_feed_info(feed, "published", key)
 
-    def _feed_info(self, feed: str, column: Literal["icon", "published"]) -> str | None:
+    def extraction_key(self, feed: str) -> str | None:
+        """The key of the extraction rules the feed's items were last made with."""
+        return self._feed_info(feed, "extraction")
+
+    def set_extraction_key(self, feed: str, key: str) -> None:
+        """Remember the key of the extraction rules the items were made with."""
+        self._set_feed_info(feed, "extraction", key)
+
+    # pages
+
+    def save_page(self, feed: str, item_id: str, source: str, page: Page) -> None:
+        """Keep the page an item was made of (replacing an earlier one)."""
+        self._execute(
+            """INSERT OR REPLACE INTO pages (feed, item_id, source, url, final_url,
+                   content_type, encoding, fetched_at, body)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                feed,
+                item_id,
+                source,
+                page.url,
+                page.final_url,
+                page.content_type,
+                page.encoding,
+                format_time(page.fetched_at),
+                zlib.compress(page.body, 6),
+            ),
+        )
+
+    def stored_pages(self, feed: str, limit: int) -> list[StoredPage]:
+        """The pages of the feed's newest ``limit`` items."""
+        rows = self._query(
+            """SELECT p.item_id, p.source, p.url, p.final_url, p.content_type, p.encoding,
+                      p.fetched_at, p.body
+               FROM items i JOIN pages p ON p.feed = i.feed AND p.item_id = i.id
+               WHERE i.feed = ? ORDER BY i.published DESC, i.first_seen DESC, i.seq DESC
+               LIMIT ?""",
+            (feed, limit),
+        )
+        return [
+            StoredPage(
+                item_id,
+                source,
+                Page(
+                    url=url,
+                    final_url=final_url,
+                    status=200,
+                    content_type=content_type,
+                    body=zlib.decompress(body),
+                    encoding=encoding,
+                    fetched_at=parse_time(fetched_at),
+                ),
+            )
+            for item_id, source, url, final_url, content_type, encoding, fetched_at, body in rows
+        ]
+
+    def prune_pages(self, feed: str, keep: int) -> None:
+        """Forget the pages of all but the feed's newest ``keep`` items."""
+        self._execute(
+            """DELETE FROM pages WHERE feed = ? AND item_id NOT IN (
+                   SELECT id FROM items WHERE feed = ?
+                   ORDER BY published DESC, first_seen DESC, seq DESC LIMIT ?)""",
+            (feed, feed, keep),
+        )
+
+    def _feed_info(self, feed: str, column: _FeedInfo) -> str | None:
         row = self._query_one(f"SELECT {column} FROM feed_info WHERE feed = ?", (feed,))
         return row[0] if row else None
 
-    def _set_feed_info(self, feed: str, column: Literal["icon", "published"], value: str) -> None:
+    def _set_feed_info(self, feed: str, column: _FeedInfo, value: str) -> None:
         self._execute(
             f"""INSERT INTO feed_info (feed, {column}) VALUES (?, ?)
                 ON CONFLICT (feed) DO UPDATE SET {column} = excluded.{column}""",
