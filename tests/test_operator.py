@@ -279,7 +279,9 @@ def test_check_online(site: SiteSim, config: Path) -> None:
     status, out, _ = cli("--config", str(config), "check", "--online")
     assert status == 1
     assert f"good: {site.url('/news/')}: 2 links (listing); sample " in out
-    assert f"bad: {site.url('/empty/')}: FAILED: no article links (listing)" in out
+    assert (
+        f"bad: {site.url('/empty/')}: FAILED: no article links found; set a `links` selector" in out
+    )
 
 
 def test_a_broken_source_is_named_kept_and_shown(site: SiteSim, config: Path) -> None:

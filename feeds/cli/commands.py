@@ -386,7 +386,9 @@ def _check_source(feed: Feed, source: SourceConfig, fetcher: Fetcher) -> tuple[s
     except FeedsError as exc:
         return f"{where}: FAILED: {exc}", False
     if not found.links:
-        return f"{where}: FAILED: no article links ({found.kind})", False
+        empty_fails = KINDS[found.kind].empty_fails
+        verdict = links_verdict(0, empty_fails, SourceHealth(), source.links, source.location)
+        return f"{where}: FAILED: {verdict.failure or 'no article links'} ({found.kind})", False
     sample = found.links[0]
     try:
         article = extract_with_parts(
