@@ -307,3 +307,22 @@ def test_a_feed_is_refreshed_in_the_running_service(site: SiteSim, tmp_path: Pat
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert no_service.returncode == 1 and "no feeds service runs on" in no_service.stderr
+
+
+def test_a_feed_taken_out_of_the_config_is_no_longer_served(site: SiteSim, tmp_path: Path) -> None:
+    serve_news(site, numbered_articles(2))
+    serve_news(site, numbered_articles(2, prefix="other"), "/other/")
+    port = free_port()
+    feeds = news_feed(site, interval="1h") + news_feed(site, "other", "1h", "/other/")
+    config = write_config(tmp_path, port, feeds)
+    service = Service(config)
+    try:
+        wait_for(lambda: entries(port, "other.atom"), what="the first runs")
+        time.sleep(1.1)  # a new modification time
+        config.write_text(config.read_text().split("  other:")[0])
+        wait_for(lambda: get(f"http://127.0.0.1:{port}/other.atom")[0] == 404, what="removal")
+        index = get(f"http://127.0.0.1:{port}/")[1].decode()
+        assert "other.atom" not in index and "news.atom" in index
+    finally:
+        assert service.stop() == 0
+    assert not list((tmp_path / "output").glob("other.*"))
