@@ -635,3 +635,17 @@ def test_changed_extract_rules_rebuild_items_from_stored_pages(site: SiteSim, co
 
     status, out, _ = cli("--config", str(config), "reextract", "news")
     assert status == 0 and out.startswith("news: 0 updated, 2 unchanged, 0 kept as they were")
+
+
+def test_a_source_that_did_not_change_is_said_so(site: SiteSim, config: Path) -> None:
+    serve_news(site, numbered_articles(2))
+    config.write_text(
+        SETTINGS + f"feeds:\n  news:\n    sources: [{{url: '{site.url('/news/')}'}}]\n"
+    )
+    assert cli("--config", str(config), "once")[0] == 0
+    status, out, _ = cli("--config", str(config), "once")
+    assert status == 0
+    assert out.startswith(
+        "news: 0 new, 0 updated, 0 unchanged, 0 duplicate, 0 failed, "
+        "1 source page unchanged since the last run ("
+    )
