@@ -150,6 +150,15 @@ _CRON_FIELDS = (
 )
 
 
+def _check_database_url(value: str) -> str:
+    if urlsplit(value).scheme not in ("postgresql", "postgres"):
+        raise ValueError(
+            f"{value!r} is not a PostgreSQL URL (postgresql://user@host:5432/database); "
+            "leave `database` out to keep the state in SQLite"
+        )
+    return value
+
+
 def _check_language(value: str) -> str:
     if not _LANGUAGE.fullmatch(value):
         raise ValueError(f"{value!r} is not a language tag such as en or en-GB")
@@ -195,6 +204,9 @@ class Settings(_Model):
     output_dir: Path = Path("output")
     state_dir: Path = Path("state")
     base_url: HttpUrl = "http://localhost:8080/"
+    database: Annotated[str, AfterValidator(_check_database_url)] | None = None
+    """Where the state is kept when several machines share it: a postgresql:// URL
+    (none: SQLite in ``state_dir``)."""
     interval: Duration = timedelta(hours=1)
     max_items: int = Field(50, ge=1)
     user_agent: str = DEFAULT_USER_AGENT

@@ -17,19 +17,25 @@ from feeds.models import Item, Page, RunError, RunReport
 from feeds.run.policy import edit_date
 from feeds.storage.interface import RunRecord, SourceHealth, Store, Validators, content_hash
 from feeds.storage.memory import MemoryState
+from feeds.storage.postgres import PostgresStore
 from feeds.storage.sqlite import MIGRATIONS, SqliteStore, format_time, parse_time
+from tests.services import postgres_schema
 
 OpenStore = Callable[[], Store]
 """Opens a new connection to the same state."""
 
 
-@pytest.fixture(params=["sqlite", "memory"])
-def connect(request: pytest.FixtureRequest, tmp_path: Path) -> OpenStore:
-    """Each contract test runs against every implementation."""
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
+def connect(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStore]:
+    """Each contract test runs against every implementation (PostgreSQL in a schema of
+    its own, dropped after)."""
     if request.param == "sqlite":
-        return lambda: SqliteStore.in_directory(tmp_path)
-    state = MemoryState()
-    return state.connect
+        yield lambda: SqliteStore.in_directory(tmp_path)
+    elif request.param == "memory":
+        yield MemoryState().connect
+    else:
+        with postgres_schema() as url:
+            yield lambda: PostgresStore(url)
 
 
 @pytest.fixture

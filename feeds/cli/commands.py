@@ -206,7 +206,7 @@ def remove(ctx: click.Context, feed_id: str) -> None:
         remove_feed(config.file, feed_id)
         removed = remove_feed_files(config.settings.output_dir, config.feeds[feed_id])
         left = load_config(config.file)
-        with open_store(left.settings.state_dir) as store:
+        with open_store(left.settings.state_dir, left.settings.database) as store:
             publish_index(left, store)
     except ConfigError as exc:
         click.echo(str(exc), err=True)
@@ -305,8 +305,8 @@ def preview(
 def status(ctx: click.Context, as_json: bool) -> None:
     """`feeds status`: how every feed is doing (last run, result, items, next run, errors)."""
     config = _load(ctx)
-    if state_exists(config.settings.state_dir):
-        with open_store(config.settings.state_dir) as store:
+    if config.settings.database or state_exists(config.settings.state_dir):
+        with open_store(config.settings.state_dir, config.settings.database) as store:
             statuses = collect_status(config, store, utc_now())
     else:
         statuses = []

@@ -50,7 +50,9 @@ class Runtime:
         requests and extractions."""
         self.config = config
         settings = config.settings
-        self.connect: Connect = connect or (lambda: open_store(settings.state_dir))
+        self.connect: Connect = connect or (
+            lambda: open_store(settings.state_dir, settings.database)
+        )
         self.clock = clock
         self._pool = pool
         self._fetcher = fetcher

@@ -315,7 +315,7 @@ def feeds_health(
 ) -> tuple[bool, dict[str, Any]]:
     """Whether every feed is healthy (no more than ``unhealthy_after`` failed runs in a row,
     no broken source), and each feed's last run, result, items, next run, last error."""
-    with open_store(config.settings.state_dir) as store:
+    with open_store(config.settings.state_dir, config.settings.database) as store:
         statuses = collect_status(config, store, utc_now(), next_run)
     healthy = all(status.healthy for status in statuses)
     feeds = {status.feed: status.as_json() for status in statuses}

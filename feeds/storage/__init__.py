@@ -11,8 +11,13 @@ from feeds.storage.interface import Store
 from feeds.storage.sqlite import DATABASE_NAME, SqliteStore
 
 
-def open_store(state_dir: Path) -> Store:
-    """A connection to the state kept in ``state_dir`` (created when missing)."""
+def open_store(state_dir: Path, database: str | None = None) -> Store:
+    """A connection to the state: in PostgreSQL at ``database`` (a postgresql:// URL),
+    else in SQLite in ``state_dir`` (created when missing)."""
+    if database:
+        from feeds.storage.postgres import PostgresStore  # psycopg only when asked for
+
+        return PostgresStore(database)
     return SqliteStore.in_directory(state_dir)
 
 

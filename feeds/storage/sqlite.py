@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import struct
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,6 +21,7 @@ from typing import Any, Literal
 
 from feeds.errors import StorageError
 from feeds.models import Item, Page, RunReport
+from feeds.storage.codec import errors_json, first_error, pack_sketch, unpack_sketch
 from feeds.storage.interface import (
     RECENT_FINGERPRINTS,
     KnownItem,
@@ -370,7 +370,7 @@ class SqliteStore:
             "SELECT id, title, fingerprint FROM items WHERE feed = ? ORDER BY seq DESC LIMIT ?",
             (feed, limit),
         )
-        return [KnownItem(row[0], row[1], _unpack(row[2])) for row in rows]
+        return [KnownItem(row[0], row[1], unpack_sketch(row[2])) for row in rows]
 
     def add_item(self, item: Item, source: str = "") -> None:
         """Store a new item (found by ``source``) and the URLs that lead to it; an item
@@ -393,7 +393,7 @@ class SqliteStore:
                 item.content_html,
                 item.image,
                 json.dumps(list(item.categories), ensure_ascii=False),
-                _pack(item.fingerprint),
+                pack_sketch(item.fingerprint),
                 format_time(item.first_seen),
                 source,
                 content_hash(item),
@@ -424,7 +424,7 @@ class SqliteStore:
                 item.content_html,
                 item.image,
                 json.dumps(list(item.categories), ensure_ascii=False),
-                _pack(item.fingerprint),
+                pack_sketch(item.fingerprint),
                 content_hash(item),
                 format_time(updated) if updated is not None else None,
                 item.feed,
@@ -695,7 +695,6 @@ class SqliteStore:
 
     def record_run(self, report: RunReport, started: datetime) -> None:
         """Keep a run's outcome for ``status`` and health checks."""
-        errors = [{"source": e.source, "url": e.url, "message": e.message} for e in report.errors]
         self._execute(
             """INSERT INTO runs (feed, started, duration, new, updated, unchanged, skipped,
                    failed, sources, sources_failed, errors, sources_skipped)
@@ -711,7 +710,7 @@ class SqliteStore:
                 report.failed,
                 report.sources,
                 report.sources_failed,
-                json.dumps(errors, ensure_ascii=False),
+                errors_json(report),
                 report.sources_skipped,
             ),
         )
@@ -725,7 +724,7 @@ class SqliteStore:
         )
         return [
             RunRecord(
-                parse_time(started), sources, sources_failed, failed, _first_error(errors), skipped
+                parse_time(started), sources, sources_failed, failed, first_error(errors), skipped
             )
             for started, sources, sources_failed, failed, errors, skipped in rows
         ]
@@ -782,14 +781,9 @@ def _item(row: tuple[Any, ...]) -> Item:
         content_html=row[8],
         image=row[9],
         categories=tuple(json.loads(row[10])),
-        fingerprint=_unpack(row[11]),
+        fingerprint=unpack_sketch(row[11]),
         first_seen=parse_time(row[12]),
     )
-
-
-def _first_error(errors: str) -> str | None:
-    messages = json.loads(errors)
-    return f"{messages[0]['url']}: {messages[0]['message']}" if messages else None
 
 
 def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
@@ -801,11 +795,3 @@ def _chunks(values: list[str], size: int = 500) -> Iterator[list[str]]:
 
 def _optional_time(value: str | None) -> datetime | None:
     return parse_time(value) if value else None
-
-
-def _pack(sketch: tuple[int, ...]) -> bytes:
-    return struct.pack(f">{len(sketch)}Q", *sketch)
-
-
-def _unpack(blob: bytes) -> tuple[int, ...]:
-    return struct.unpack(f">{len(blob) // 8}Q", blob)

@@ -1,0 +1,47 @@
+"""The services some tests need (PostgreSQL): reached on this machine, skipped with the
+reason when they are not, unless FEEDS_REQUIRE_SERVICES is set (CI), where their absence
+fails the test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
+
+import pytest
+
+POSTGRES = os.environ.get("FEEDS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+"""The PostgreSQL database the tests make their schemas in."""
+
+
+def unavailable(what: str, reason: str) -> None:
+    """Skip, saying why; or fail where the services are required."""
+    message = f"{what} is not reachable ({reason}); start it, or set FEEDS_TEST_POSTGRES"
+    if os.environ.get("FEEDS_REQUIRE_SERVICES"):
+        pytest.fail(message + " (FEEDS_REQUIRE_SERVICES is set: required here)")
+    pytest.skip(message)
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    """A database URL whose tables go to a fresh schema, dropped afterwards."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        unavailable("PostgreSQL", str(exc).strip().splitlines()[0])
+    with admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+        separator = "&" if "?" in POSTGRES else "?"
+        url = f"{POSTGRES}{separator}options={quote(f'-csearch_path={schema}')}"
+        try:
+            yield url
+        finally:
+            from feeds.storage.postgres import close_pool
+
+            close_pool(url)
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
