@@ -29,3 +29,27 @@ def first_error(errors: str) -> str | None:
     """The first of a run's errors as kept (``errors_json``): ``url: message``."""
     messages = json.loads(errors)
     return f"{messages[0]['url']}: {messages[0]['message']}" if messages else None
+
+
+RUN_COLUMNS = (
+    "feed, duration, new, updated, unchanged, skipped, failed, sources, sources_failed, "
+    "errors, sources_skipped"
+)
+"""The columns of a run's row but its start, in the order ``run_values`` gives them."""
+
+
+def run_values(report: RunReport) -> tuple[object, ...]:
+    """A run's row but its start (``RUN_COLUMNS``)."""
+    return (
+        report.feed,
+        report.duration,
+        report.new,
+        report.updated,
+        report.unchanged,
+        report.skipped,
+        report.failed,
+        report.sources,
+        report.sources_failed,
+        errors_json(report),
+        report.sources_skipped,
+    )

@@ -21,7 +21,13 @@ from psycopg_pool import ConnectionPool
 
 from feeds.errors import StorageError
 from feeds.models import Item, Page, RunReport
-from feeds.storage.codec import errors_json, first_error, pack_sketch, unpack_sketch
+from feeds.storage.codec import (
+    RUN_COLUMNS,
+    first_error,
+    pack_sketch,
+    run_values,
+    unpack_sketch,
+)
 from feeds.storage.interface import (
     RECENT_FINGERPRINTS,
     KnownItem,
@@ -491,24 +497,10 @@ class PostgresStore:
     # runs
 
     def record_run(self, report: RunReport, started: datetime) -> None:
+        marks = ", ".join(["%s"] * 12)
         self._execute(
-            """INSERT INTO runs (feed, started, duration, new, updated, unchanged, skipped,
-                   failed, sources, sources_failed, errors, sources_skipped)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (
-                report.feed,
-                started,
-                report.duration,
-                report.new,
-                report.updated,
-                report.unchanged,
-                report.skipped,
-                report.failed,
-                report.sources,
-                report.sources_failed,
-                errors_json(report),
-                report.sources_skipped,
-            ),
+            f"INSERT INTO runs ({RUN_COLUMNS}, started) VALUES ({marks})",
+            (*run_values(report), started),
         )
 
     def recent_runs(self, feed: str, limit: int) -> list[RunRecord]:

@@ -21,7 +21,13 @@ from typing import Any, Literal
 
 from feeds.errors import StorageError
 from feeds.models import Item, Page, RunReport
-from feeds.storage.codec import errors_json, first_error, pack_sketch, unpack_sketch
+from feeds.storage.codec import (
+    RUN_COLUMNS,
+    first_error,
+    pack_sketch,
+    run_values,
+    unpack_sketch,
+)
 from feeds.storage.interface import (
     RECENT_FINGERPRINTS,
     KnownItem,
@@ -695,24 +701,10 @@ class SqliteStore:
 
     def record_run(self, report: RunReport, started: datetime) -> None:
         """Keep a run's outcome for ``status`` and health checks."""
+        marks = ", ".join(["?"] * 12)
         self._execute(
-            """INSERT INTO runs (feed, started, duration, new, updated, unchanged, skipped,
-                   failed, sources, sources_failed, errors, sources_skipped)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                report.feed,
-                format_time(started),
-                report.duration,
-                report.new,
-                report.updated,
-                report.unchanged,
-                report.skipped,
-                report.failed,
-                report.sources,
-                report.sources_failed,
-                errors_json(report),
-                report.sources_skipped,
-            ),
+            f"INSERT INTO runs ({RUN_COLUMNS}, started) VALUES ({marks})",
+            (*run_values(report), format_time(started)),
         )
 
     def recent_runs(self, feed: str, limit: int) -> list[RunRecord]:
