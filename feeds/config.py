@@ -140,13 +140,14 @@ def _check_cron(value: str) -> str:
 
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+"""Weekday names as crontab counts the days: 0 (and 7) is Sunday."""
 _CRON_FIELDS = (
     ("minute", 0, 59, ()),
     ("hour", 0, 23, ()),
     ("day", 1, 31, ()),
     ("month", 1, 12, _MONTHS),
-    ("weekday", 0, 7, _WEEKDAYS),
+    ("weekday", 0, 7, WEEKDAYS),
 )
 
 

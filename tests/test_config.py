@@ -413,3 +413,10 @@ def test_the_environment_can_say_where_to_serve(
         error.field == "$FEEDS_SERVE_PORT"
         and "must be a whole number (got 'http')" in error.message
     )
+
+
+def test_a_database_that_is_not_postgresql_is_refused(tmp_path: Path) -> None:
+    error = error_of(tmp_path, "settings:\n  database: mysql://db/feeds\n" + MINIMAL)
+    assert (error.line, error.field) == (2, "settings.database")
+    assert "'mysql://db/feeds' is not a PostgreSQL URL" in error.message
+    assert "leave `database` out to keep the state in SQLite" in error.message

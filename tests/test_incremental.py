@@ -145,8 +145,11 @@ def test_one_host_gets_spaced_requests_two_at_most(
     assert report.new == 10
     [times] = starts.values()
     assert len(times) == len(site.hits) == 12  # robots.txt, listing, 10 articles
-    gaps = [b - a for a, b in itertools.pairwise(sorted(times))]
-    assert min(gaps) >= 0.2 - 1e-9, gaps
+    # the fake clock moves only when the gate waits: every start is exactly one delay
+    # after the one before, whatever the machine's load (no wall clock is read)
+    first = min(times)
+    assert sorted(times) == pytest.approx([first + 0.2 * n for n in range(12)])
+    assert clock.now() == pytest.approx(first + 0.2 * 11)
     assert site.max_in_flight == 2
 
 
@@ -175,7 +178,10 @@ def test_two_hosts_are_fetched_in_parallel(monkeypatch: pytest.MonkeyPatch) -> N
     assert all(isinstance(page, Page) for _, page in results)
     assert sorted(len(times) for times in starts.values()) == [5, 5]  # robots.txt + 4 pages
     for times in starts.values():
-        assert min(b - a for a, b in itertools.pairwise(sorted(times))) >= 0.3 - 1e-9
+        # by the shared fake clock (not the wall's): a host's waits can move it past
+        # the other host's next start, never bring two starts of one host closer
+        gaps = [b - a for a, b in itertools.pairwise(sorted(times))]
+        assert all(gap >= 0.3 or gap == pytest.approx(0.3) for gap in gaps), gaps
     one_span = (min(h.start for h in one.hits), max(h.end for h in one.hits))
     two_span = (min(h.start for h in two.hits), max(h.end for h in two.hits))
     assert max(one_span[0], two_span[0]) < min(one_span[1], two_span[1])  # they overlap

@@ -63,7 +63,6 @@ from feeds.run.reextract import reextract as reextract_feed
 from feeds.service.lock import request_refresh, service_running
 from feeds.service.runtime import Runtime
 from feeds.service.status import collect_status
-from feeds.sources.kinds import KINDS
 from feeds.storage import open_store, state_exists
 from feeds.storage.interface import SourceHealth, Validators
 from feeds.urls import is_web_url
@@ -209,8 +208,7 @@ def remove(ctx: click.Context, feed_id: str) -> None:
         with open_store(left.settings.state_dir, left.settings.database) as store:
             publish_index(left, store)
     except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_USAGE)
+        _mistake(exc)
     except FeedsError as exc:
         _fail(str(exc), debug=ctx.obj["debug"])
     files = ", ".join(removed) or "no files"
@@ -249,8 +247,7 @@ def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
         try:
             append_feed(path, feed_id, entry)
         except ConfigError as exc:
-            click.echo(str(exc), err=True)
-            sys.exit(EXIT_USAGE)
+            _mistake(exc)
         click.echo(f"Added feed {feed_id} to {path}.")
 
 
@@ -355,8 +352,7 @@ def run(ctx: click.Context, no_serve: bool) -> None:
     try:
         service = Service(ctx.obj["config_path"], serve=not no_serve)
     except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_USAGE)
+        _mistake(exc)
     try:
         sys.exit(service.run())
     except FeedsError as exc:
@@ -386,9 +382,8 @@ def _check_source(feed: Feed, source: SourceConfig, fetcher: Fetcher) -> tuple[s
     except FeedsError as exc:
         return f"{where}: FAILED: {exc}", False
     if not found.links:
-        empty_fails = KINDS[found.kind].empty_fails
-        verdict = links_verdict(0, empty_fails, SourceHealth(), source.links, source.location)
-        return f"{where}: FAILED: {verdict.failure or 'no article links'} ({found.kind})", False
+        failure = _links_failure(found, source) or "no article links"
+        return f"{where}: FAILED: {failure} ({found.kind})", False
     sample = found.links[0]
     try:
         article = extract_with_parts(
@@ -458,12 +453,19 @@ def _preview_source(source: SourceConfig, feed: Feed | None, fetcher: Fetcher) -
         click.echo(f"  page read: {page.url}")
     for problem in found.problems:
         click.echo(f"  ! {problem.url}: {problem.message}")
-    empty_fails = KINDS[found.kind].empty_fails
-    verdict = links_verdict(len(found.links), empty_fails, SourceHealth(), source.links, url)
-    if verdict.failure is not None:
-        click.echo(f"FAILED: {verdict.failure}", err=True)
+    failure = _links_failure(found, source)
+    if failure is not None:
+        click.echo(f"FAILED: {failure}", err=True)
         return False
     return True
+
+
+def _links_failure(found: Discovered, source: SourceConfig) -> str | None:
+    """Why the links a source yielded fail its reading, as a run would say (None: fine)."""
+    health = SourceHealth()  # a preview judges this reading alone
+    return links_verdict(
+        len(found.links), found.empty_fails, health, source.links, source.location
+    ).failure
 
 
 def _preview_article(
@@ -622,8 +624,7 @@ def _load(ctx: click.Context) -> Config:
     try:
         return load_config(ctx.obj["config_path"])
     except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_USAGE)
+        _mistake(exc)
 
 
 def _load_to_add_to(ctx: click.Context) -> Config | None:
@@ -636,8 +637,13 @@ def _load_to_add_to(ctx: click.Context) -> Config | None:
     except ConfigError as exc:
         if exc.field == "feeds" and exc.message.startswith(NO_FEEDS_YET):
             return None
-        click.echo(str(exc), err=True)
-        sys.exit(EXIT_USAGE)
+        _mistake(exc)
+
+
+def _mistake(error: ConfigError) -> NoReturn:
+    """A mistake in the config: said as `file:line: field: what`, exit status 2."""
+    click.echo(str(error), err=True)
+    sys.exit(EXIT_USAGE)
 
 
 def _fail(message: str, *, debug: bool = False) -> NoReturn:

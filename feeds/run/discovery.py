@@ -15,6 +15,7 @@ from feeds.errors import SourceError
 from feeds.fetching.client import Fetcher, RequestOptions
 from feeds.models import Link, Page
 from feeds.sources import discover, max_pages
+from feeds.sources.kinds import KINDS
 from feeds.storage.interface import Validators
 from feeds.urls import is_web_url, path_of, resolve
 
@@ -36,6 +37,11 @@ class Discovered:
     """The site's icon, as the first page showed it."""
     matched: int = 0
     """Links the pages held before the source's filters (``Discovery.matched``)."""
+
+    @property
+    def empty_fails(self) -> bool:
+        """Whether, for pages of this kind, yielding no link is a failure."""
+        return KINDS[self.kind].empty_fails
 
 
 def read_source(

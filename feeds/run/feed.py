@@ -61,7 +61,6 @@ from feeds.run.policy import (
 )
 from feeds.run.publish import ping_hub, publish_feed
 from feeds.run.reextract import extraction_key, reextract
-from feeds.sources.kinds import KINDS
 from feeds.storage.interface import RecentItem, SourceHealth, Store, Validators, content_hash
 
 log = logging.getLogger(__name__)
@@ -317,13 +316,12 @@ class _FeedRun:
         if found is not None:
             for problem in found.problems:
                 self.tally.error(source, problem)
-            known_icon = self.feed.icon or self.store.feed_icon(self.feed.id)
-            if found.icon and known_icon != found.icon and self.feed.icon is None:
+            learnt = found.icon and self.feed.icon is None  # a configured icon wins
+            if learnt and self.store.feed_icon(self.feed.id) != found.icon:
                 changes.icon = found.icon
             changes.links_seen = len(found.links)
-            empty_fails = KINDS[found.kind].empty_fails
             verdict = links_verdict(
-                len(found.links), empty_fails, health, source.links, source.location
+                len(found.links), found.empty_fails, health, source.links, source.location
             )
             if verdict.broken is not None:
                 self._broken(source, verdict.broken, changes)

@@ -33,7 +33,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feeds.config import Config, Feed, load_config
+from feeds.config import WEEKDAYS, Config, Feed, load_config
 from feeds.errors import ConfigError, FeedsError
 from feeds.models import RunReport
 from feeds.publishing.channel import file_name
@@ -276,9 +276,6 @@ class Service:
         return 300
 
 
-_WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
 def standard_weekdays(cron: str) -> str:
     """A crontab expression with its weekday numbers as names: crontab counts 0 (or 7) as
     Sunday, APScheduler 3 counts 0 as Monday (its from_crontab documents the mismatch).
@@ -298,7 +295,7 @@ def standard_weekdays(cron: str) -> str:
         if slash and not dash:  # "n/step": from n to the week's end
             end = 7
         numbers = range(first, end, int(step) if slash else 1)
-        parts += list(dict.fromkeys(_WEEKDAY_NAMES[number % 7] for number in numbers))
+        parts += list(dict.fromkeys(WEEKDAYS[number % 7] for number in numbers))
     return " ".join([*rest, ",".join(parts)])
 
 
@@ -307,7 +304,7 @@ def _day_number(bound: str) -> int | None:
     if bound.isdigit():
         return int(bound)
     name = bound.lower()
-    return _WEEKDAY_NAMES.index(name) if name in _WEEKDAY_NAMES else None
+    return WEEKDAYS.index(name) if name in WEEKDAYS else None
 
 
 def feeds_health(
