@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import struct
+import zlib
+from datetime import datetime
+from typing import Any
 
-from feeds.models import RunReport
+from feeds.models import Page, RunReport
+from feeds.storage.interface import StoredPage
 
 
 def pack_sketch(sketch: tuple[int, ...]) -> bytes:
@@ -53,3 +57,37 @@ def run_values(report: RunReport) -> tuple[object, ...]:
         errors_json(report),
         report.sources_skipped,
     )
+
+
+PAGE_COLUMNS = "item_id, source, url, final_url, content_type, encoding, fetched_at, body"
+"""The columns of a kept page's row, in the order ``page_values`` gives them."""
+
+
+def page_values(item_id: str, source: str, page: Page, fetched_at: object) -> tuple[object, ...]:
+    """A kept page's row (``PAGE_COLUMNS``), its body compressed; ``fetched_at`` as the
+    store keeps times."""
+    return (
+        item_id,
+        source,
+        page.url,
+        page.final_url,
+        page.content_type,
+        page.encoding,
+        fetched_at,
+        zlib.compress(page.body, 6),
+    )
+
+
+def stored_page(row: tuple[Any, ...], fetched_at: datetime) -> StoredPage:
+    """A kept page from its row (``PAGE_COLUMNS``), ``fetched_at`` read back as a time."""
+    item_id, source, url, final_url, content_type, encoding, _, body = row
+    page = Page(
+        url=url,
+        final_url=final_url,
+        status=200,
+        content_type=content_type,
+        body=zlib.decompress(bytes(body)),
+        encoding=encoding,
+        fetched_at=fetched_at,
+    )
+    return StoredPage(item_id, source, page)

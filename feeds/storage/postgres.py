@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,10 +21,13 @@ from psycopg_pool import ConnectionPool
 from feeds.errors import StorageError
 from feeds.models import Item, Page, RunReport
 from feeds.storage.codec import (
+    PAGE_COLUMNS,
     RUN_COLUMNS,
     first_error,
     pack_sketch,
+    page_values,
     run_values,
+    stored_page,
     unpack_sketch,
 )
 from feeds.storage.interface import (
@@ -359,52 +361,26 @@ class PostgresStore:
     # pages
 
     def save_page(self, feed: str, item_id: str, source: str, page: Page) -> None:
+        marks = ", ".join(["%s"] * 9)
         self._execute(
-            """INSERT INTO pages (feed, item_id, source, url, final_url, content_type,
-                   encoding, fetched_at, body)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (feed, item_id) DO UPDATE SET source = excluded.source,
-                   url = excluded.url, final_url = excluded.final_url,
-                   content_type = excluded.content_type, encoding = excluded.encoding,
-                   fetched_at = excluded.fetched_at, body = excluded.body""",
-            (
-                feed,
-                item_id,
-                source,
-                page.url,
-                page.final_url,
-                page.content_type,
-                page.encoding,
-                page.fetched_at,
-                zlib.compress(page.body, 6),
-            ),
+            f"""INSERT INTO pages (feed, {PAGE_COLUMNS}) VALUES ({marks})
+                ON CONFLICT (feed, item_id) DO UPDATE SET source = excluded.source,
+                    url = excluded.url, final_url = excluded.final_url,
+                    content_type = excluded.content_type, encoding = excluded.encoding,
+                    fetched_at = excluded.fetched_at, body = excluded.body""",
+            (feed, *page_values(item_id, source, page, page.fetched_at)),
         )
 
     def stored_pages(self, feed: str, limit: int) -> list[StoredPage]:
+        columns = ", ".join(f"p.{column}" for column in PAGE_COLUMNS.split(", "))
         rows = self._query(
-            """SELECT p.item_id, p.source, p.url, p.final_url, p.content_type, p.encoding,
-                      p.fetched_at, p.body
-               FROM items i JOIN pages p ON p.feed = i.feed AND p.item_id = i.id
-               WHERE i.feed = %s ORDER BY i.published DESC, i.first_seen DESC, i.seq DESC
-               LIMIT %s""",
+            f"""SELECT {columns}
+                FROM items i JOIN pages p ON p.feed = i.feed AND p.item_id = i.id
+                WHERE i.feed = %s ORDER BY i.published DESC, i.first_seen DESC, i.seq DESC
+                LIMIT %s""",
             (feed, limit),
         )
-        return [
-            StoredPage(
-                item_id,
-                source,
-                Page(
-                    url=url,
-                    final_url=final_url,
-                    status=200,
-                    content_type=content_type,
-                    body=zlib.decompress(bytes(body)),
-                    encoding=encoding,
-                    fetched_at=fetched_at,
-                ),
-            )
-            for item_id, source, url, final_url, content_type, encoding, fetched_at, body in rows
-        ]
+        return [stored_page(row, row[6]) for row in rows]
 
     def prune_pages(self, feed: str, keep: int) -> None:
         self._execute(

@@ -12,7 +12,6 @@ import hashlib
 import json
 import sqlite3
 import threading
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,10 +21,13 @@ from typing import Any, Literal
 from feeds.errors import StorageError
 from feeds.models import Item, Page, RunReport
 from feeds.storage.codec import (
+    PAGE_COLUMNS,
     RUN_COLUMNS,
     first_error,
     pack_sketch,
+    page_values,
     run_values,
+    stored_page,
     unpack_sketch,
 )
 from feeds.storage.interface import (
@@ -521,49 +523,23 @@ class SqliteStore:
 
     def save_page(self, feed: str, item_id: str, source: str, page: Page) -> None:
         """Keep the page an item was made of (replacing an earlier one)."""
+        marks = ", ".join(["?"] * 9)
         self._execute(
-            """INSERT OR REPLACE INTO pages (feed, item_id, source, url, final_url,
-                   content_type, encoding, fetched_at, body)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-            (
-                feed,
-                item_id,
-                source,
-                page.url,
-                page.final_url,
-                page.content_type,
-                page.encoding,
-                format_time(page.fetched_at),
-                zlib.compress(page.body, 6),
-            ),
+            f"INSERT OR REPLACE INTO pages (feed, {PAGE_COLUMNS}) VALUES ({marks})",
+            (feed, *page_values(item_id, source, page, format_time(page.fetched_at))),
         )
 
     def stored_pages(self, feed: str, limit: int) -> list[StoredPage]:
         """The pages of the feed's newest ``limit`` items."""
+        columns = ", ".join(f"p.{column}" for column in PAGE_COLUMNS.split(", "))
         rows = self._query(
-            """SELECT p.item_id, p.source, p.url, p.final_url, p.content_type, p.encoding,
-                      p.fetched_at, p.body
-               FROM items i JOIN pages p ON p.feed = i.feed AND p.item_id = i.id
-               WHERE i.feed = ? ORDER BY i.published DESC, i.first_seen DESC, i.seq DESC
-               LIMIT ?""",
+            f"""SELECT {columns}
+                FROM items i JOIN pages p ON p.feed = i.feed AND p.item_id = i.id
+                WHERE i.feed = ? ORDER BY i.published DESC, i.first_seen DESC, i.seq DESC
+                LIMIT ?""",
             (feed, limit),
         )
-        return [
-            StoredPage(
-                item_id,
-                source,
-                Page(
-                    url=url,
-                    final_url=final_url,
-                    status=200,
-                    content_type=content_type,
-                    body=zlib.decompress(body),
-                    encoding=encoding,
-                    fetched_at=parse_time(fetched_at),
-                ),
-            )
-            for item_id, source, url, final_url, content_type, encoding, fetched_at, body in rows
-        ]
+        return [stored_page(row, parse_time(row[6])) for row in rows]
 
     def prune_pages(self, feed: str, keep: int) -> None:
         """Forget the pages of all but the feed's newest ``keep`` items."""
