@@ -160,6 +160,12 @@ def _check_database_url(value: str) -> str:
     return value
 
 
+def _check_redis_url(value: str) -> str:
+    if urlsplit(value).scheme not in ("redis", "rediss"):
+        raise ValueError(f"{value!r} is not a Redis URL (redis://host:6379/0)")
+    return value
+
+
 def _check_language(value: str) -> str:
     if not _LANGUAGE.fullmatch(value):
         raise ValueError(f"{value!r} is not a language tag such as en or en-GB")
@@ -195,6 +201,31 @@ class ServeSettings(_Model):
 
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
+
+
+RedisUrl = Annotated[str, AfterValidator(_check_redis_url)]
+
+
+class ClusterSettings(_Model):
+    """Several machines running one set of feeds: ``feeds run`` enqueues the due runs,
+    ``feeds worker`` processes run them (Celery, through a Redis broker)."""
+
+    broker: RedisUrl
+    """The Redis server the runs are queued in."""
+    politeness: RedisUrl | None = None
+    """The Redis server per-host politeness is kept in, for all workers (none: the broker's)."""
+    visibility_timeout: Duration = timedelta(hours=1)
+    """How long a run taken by a worker that died is held before another worker redoes
+    it; longer than the longest run (a shorter one costs only a delivery turned away)."""
+    worker_threads: int = Field(8, ge=1)
+    """Feed runs one ``feeds worker`` process runs at once."""
+    prefix: str = Field("feeds", pattern=r"^[A-Za-z0-9_.-]+$")
+    """Starts the queue's and the politeness keys' names: several clusters on one Redis."""
+
+    @property
+    def politeness_url(self) -> str:
+        """Where per-host politeness is kept."""
+        return self.politeness or self.broker
 
 
 class Settings(_Model):
@@ -233,6 +264,26 @@ class Settings(_Model):
     unhealthy_after: int = Field(3, ge=1)
     stop_timeout: Duration = timedelta(seconds=10)
     serve: ServeSettings = ServeSettings()
+    cluster: ClusterSettings | None = None
+    publish_to: Literal["files", "database"] | None = None
+    """Where feed documents go: files in ``output_dir``, or the state's database, served
+    from there by any ``feeds serve`` (none: the database in a cluster, else files)."""
+
+    @property
+    def publishes_to_database(self) -> bool:
+        """Whether feed documents are kept in the database rather than ``output_dir``."""
+        if self.publish_to is None:
+            return self.cluster is not None
+        return self.publish_to == "database"
+
+    @model_validator(mode="after")
+    def _cluster_shares_the_state(self) -> Self:
+        if self.cluster is not None and self.database is None:
+            raise ValueError(
+                "a cluster (settings.cluster) keeps its state where every machine reaches "
+                "it: set settings.database to a postgresql:// URL"
+            )
+        return self
 
     @field_validator("output_dir", "state_dir")
     @classmethod

@@ -103,5 +103,16 @@ class StorageError(FeedsError):
     """The state database cannot be opened, read or written."""
 
 
+class FeedBusyError(FeedsError):
+    """The feed is being run by another process of the cluster."""
+
+    def __init__(self, feed: str) -> None:
+        self.feed = feed
+        super().__init__(
+            f"feed {feed} is being run by another feeds process of the cluster; "
+            "it is not run twice at once: try again when that run ends"
+        )
+
+
 class PublishError(FeedsError):
     """A feed file cannot be written to the output directory."""

@@ -13,7 +13,7 @@ from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.addresses import AddressGuard, Trust
 from feeds.fetching.client import Fetcher, FetchOptions, RequestOptions
 from feeds.fetching.clock import SYSTEM_CLOCK, MonotonicClock
-from feeds.fetching.hosts import Politeness
+from feeds.fetching.hosts import Gates, Politeness
 
 
 def fetch_options(settings: Settings) -> FetchOptions:
@@ -61,11 +61,27 @@ def fetcher_for(
         if config is None
         else (config.settings, config.local_roots, config.trusted_urls, config.trusted_domains)
     )
+    options = fetch_options(settings)
     return Fetcher(
-        fetch_options(settings),
+        options,
         local_roots=(*roots, *extra_roots),
         guard=AddressGuard([*urls, *extra_urls], domains),
         clock=clock,
+        gates=None if config is None else shared_gates(settings, options.politeness),
+    )
+
+
+def shared_gates(settings: Settings, politeness: Politeness) -> Gates | None:
+    """In a cluster, per-host politeness kept in Redis for every process of it; else
+    None (the fetcher's own)."""
+    if settings.cluster is None:
+        return None
+    from feeds.cluster.politeness import SharedGates
+
+    # a request holds a host's slot for its download at most, and then some
+    lease = settings.connect_timeout.total_seconds() + settings.timeout.total_seconds() + 30
+    return SharedGates(
+        settings.cluster.politeness_url, politeness, lease=lease, prefix=settings.cluster.prefix
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from feeds.service.server import FeedServer
+from feeds.service.server import DirectorySource, FeedServer
 from tests.conftest import WriteConfig, run_once
 from tests.sitesim import SiteSim
 
@@ -99,7 +99,10 @@ def served(tmp_path: Path, write_config: WriteConfig) -> Iterator[tuple[FeedServ
         links = "".join(f"<li><a href='/news/{slug}'>{t}</a></li>" for slug, t, _ in STORIES)
         site.add("/news/", f"<html><body><ul>{links}</ul></body></html>")
         server = FeedServer(
-            tmp_path / "output", host="127.0.0.1", port=0, health=lambda: (True, {})
+            DirectorySource(tmp_path / "output"),
+            host="127.0.0.1",
+            port=0,
+            health=lambda: (True, {}),
         )
         host, port = server.address
         config = write_config(

@@ -27,8 +27,8 @@ from feeds.extraction.article import extract_article
 from feeds.fetching.client import detect_encoding
 from feeds.models import Item, Link, Page
 from feeds.normalise import clean_html, normalise
-from feeds.publishing.files import publish
 from feeds.publishing.formats import FORMATS
+from feeds.publishing.outlets import DirectoryOutlet, publish
 from feeds.sources import discover
 from tests.conftest import DATA
 from tests.test_publish import CHANNEL
@@ -190,7 +190,7 @@ def test_no_executable_content_survives_in_any_format(tmp_path: Path) -> None:
     items, no_article = items_from_vectors()
     assert no_article == 0
     channel = replace(CHANNEL, feed_id="hostile")
-    publish(channel, items, list(FORMATS.values()), tmp_path)
+    publish(channel, items, list(FORMATS.values()), DirectoryOutlet(tmp_path))
     survived: list[str] = []
     for fmt, fields in published_fields(tmp_path).items():
         for name, value in fields:

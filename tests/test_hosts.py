@@ -54,14 +54,14 @@ def test_gate_limits_concurrency_and_spaces_starts() -> None:
     assert clock.waits and all(wait <= 0.05 for wait in clock.waits)
 
 
-def test_pause_until_delays_and_too_long_a_pause_refuses() -> None:
+def test_pause_for_delays_and_too_long_a_pause_refuses() -> None:
     clock = FakeClock()
     gate = HostGate(concurrency=1, delay=0, stop=Stop(), clock=clock)
     started = clock.now()
-    gate.pause_until(started + 0.2)
+    gate.pause_for(0.2)
     with gate.turn(max_wait=1):
         assert clock.now() - started >= 0.2
-    gate.pause_until(clock.now() + 30)
+    gate.pause_for(30)
     with pytest.raises(TooEarlyError), gate.turn(max_wait=1):
         pass
     assert gate.wait_needed() == pytest.approx(30)

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from feeds.extraction.workers import ArticleOutcome
 from feeds.models import RunError, RunReport
 from feeds.service.metrics import Metrics
-from feeds.service.server import FeedServer
+from feeds.service.server import DirectorySource, FeedServer
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -49,7 +49,11 @@ def test_the_server_serves_them(tmp_path: Path) -> None:
     metrics = Metrics()
     metrics.request(0.1, 304)
     server = FeedServer(
-        tmp_path, host="127.0.0.1", port=0, health=lambda: (True, {}), metrics=metrics.exposition
+        DirectorySource(tmp_path),
+        host="127.0.0.1",
+        port=0,
+        health=lambda: (True, {}),
+        metrics=metrics.exposition,
     )
     server.start()
     try:

@@ -412,12 +412,13 @@ def test_a_full_disk_replaces_no_format(tmp_path: Any, monkeypatch: pytest.Monke
     import errno
 
     from feeds.errors import PublishError
-    from feeds.publishing.files import _Replacement, publish
+    from feeds.publishing.files import _Replacement
     from feeds.publishing.formats import FORMATS
+    from feeds.publishing.outlets import DirectoryOutlet, publish
     from tests.test_publish import CHANNEL, ITEMS
 
     formats = list(FORMATS.values())
-    publish(CHANNEL, ITEMS, formats, tmp_path)
+    publish(CHANNEL, ITEMS, formats, DirectoryOutlet(tmp_path))
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
     real = _Replacement.write
 
@@ -430,7 +431,7 @@ def test_a_full_disk_replaces_no_format(tmp_path: Any, monkeypatch: pytest.Monke
     monkeypatch.setattr(_Replacement, "write", full_disk_for_atom)
     edited = [replace(ITEMS[0], title="An edited title"), *ITEMS[1:]]
     with pytest.raises(PublishError, match="No space left on device"):
-        publish(CHANNEL, edited, formats, tmp_path)
+        publish(CHANNEL, edited, formats, DirectoryOutlet(tmp_path))
     after = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
     assert after == before  # no format replaced, no temporary file left
 

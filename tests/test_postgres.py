@@ -34,3 +34,26 @@ def test_once_and_status_with_the_state_in_postgresql(site: SiteSim, tmp_path: P
         assert (news["result"], news["items"], news["new_last_day"]) == ("ok", 3, 3)
     assert not (tmp_path / "state" / "feeds.sqlite3").exists()
     assert (tmp_path / "output" / "news.atom").is_file()
+
+
+def test_documents_published_to_the_database_and_not_to_files(
+    site: SiteSim, tmp_path: Path
+) -> None:
+    from feeds.storage.postgres import PostgresStore
+
+    serve_news(site, numbered_articles(2))
+    with postgres_schema() as url:
+        config = tmp_path / "feeds.yaml"
+        config.write_text(
+            "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n"
+            f"  database: '{url}'\n  publish_to: database\n"
+            f"feeds:\n  news:\n    sources: [{{url: '{site.url('/news/')}'}}]\n"
+        )
+        ran = CliRunner().invoke(main, ["--config", str(config), "once"], catch_exceptions=False)
+        assert ran.exit_code == 0, ran.output
+        assert "news.xml (in the database)" in ran.stdout
+        with PostgresStore(url) as store:
+            assert store.document_names() >= {"news.xml", "news.atom", "news.html", "index.html"}
+            document = store.document("news.xml")
+            assert document is not None and b"<rss" in document.body
+    assert not (tmp_path / "output" / "news.xml").exists()

@@ -19,9 +19,10 @@ from lxml import etree
 from feeds.errors import PublishError
 from feeds.models import Item
 from feeds.publishing.channel import Channel, FeedFormat, display_html
-from feeds.publishing.files import publish, write_if_changed
+from feeds.publishing.files import write_files
 from feeds.publishing.formats import FORMATS, render
 from feeds.publishing.json_feed import JSON_FEED
+from feeds.publishing.outlets import DirectoryOutlet, publish
 from feeds.publishing.pages import Listing, render_index, render_opml
 from feeds.publishing.rss_atom import ATOM, RSS
 from tests.conftest import DATA
@@ -168,7 +169,7 @@ def test_feed_dates_come_from_the_channel_and_items_only() -> None:
 
 def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
     formats = list(FORMATS.values())
-    assert publish(CHANNEL, ITEMS, formats, tmp_path) == (
+    assert publish(CHANNEL, ITEMS, formats, DirectoryOutlet(tmp_path)) == (
         "harbour.xml",
         "harbour.atom",
         "harbour.json",
@@ -176,7 +177,7 @@ def test_unchanged_files_are_not_rewritten(tmp_path: Path) -> None:
     )
     stats = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
 
-    assert publish(CHANNEL, ITEMS, formats, tmp_path) == ()
+    assert publish(CHANNEL, ITEMS, formats, DirectoryOutlet(tmp_path)) == ()
     assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stats
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "harbour.atom",
@@ -197,17 +198,23 @@ def test_a_big_feed_is_compared_to_its_last_byte(tmp_path: Path) -> None:
         )
         for n in range(200)
     ]
-    assert publish(CHANNEL, many, [RSS], tmp_path) == ("harbour.xml", "harbour.html")
+    assert publish(CHANNEL, many, [RSS], DirectoryOutlet(tmp_path)) == (
+        "harbour.xml",
+        "harbour.html",
+    )
     assert (tmp_path / "harbour.xml").stat().st_size > 3 * 256 * 1024
-    assert publish(CHANNEL, many, [RSS], tmp_path) == ()
+    assert publish(CHANNEL, many, [RSS], DirectoryOutlet(tmp_path)) == ()
 
     last_edited = [*many[:-1], replace(many[-1], content_html="<p>Corrected.</p>")]
     # the page shows summaries, not content: it stays as it was
-    assert publish(CHANNEL, last_edited, [RSS], tmp_path) == ("harbour.xml",)
+    assert publish(CHANNEL, last_edited, [RSS], DirectoryOutlet(tmp_path)) == ("harbour.xml",)
     assert b"Corrected." in (tmp_path / "harbour.xml").read_bytes()
     shorter = last_edited[:-1]
-    assert publish(CHANNEL, shorter, [RSS], tmp_path) == ("harbour.xml", "harbour.html")
-    assert publish(CHANNEL, shorter, [RSS], tmp_path) == ()
+    assert publish(CHANNEL, shorter, [RSS], DirectoryOutlet(tmp_path)) == (
+        "harbour.xml",
+        "harbour.html",
+    )
+    assert publish(CHANNEL, shorter, [RSS], DirectoryOutlet(tmp_path)) == ()
     assert render(CHANNEL, shorter, RSS) == (tmp_path / "harbour.xml").read_bytes()
 
 
@@ -233,13 +240,13 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(
 
     monkeypatch.setattr(os, "fsync", disk_full)
     with pytest.raises(PublishError, match="cannot write .*harbour.xml: No space left on device"):
-        write_if_changed(target, b"new feed")
+        write_files(tmp_path, {"harbour.xml": b"new feed"})
     assert target.read_bytes() == b"old feed"
     assert [p.name for p in tmp_path.iterdir()] == ["harbour.xml"]
 
 
 def test_written_file_is_world_readable(tmp_path: Path) -> None:
-    write_if_changed(tmp_path / "a.xml", b"x")
+    write_files(tmp_path, {"a.xml": b"x"})
     assert (tmp_path / "a.xml").stat().st_mode & 0o777 == 0o644
 
 
@@ -323,7 +330,7 @@ def test_each_feed_has_a_page_for_people(tmp_path: Path) -> None:
         summary="5 < 7 & <img src=x onerror=alert(1)>",
         url="https://herald.example/a?b=1&c=<2>",
     )
-    publish(CHANNEL, [ITEMS[0], hostile], [RSS, ATOM], tmp_path)
+    publish(CHANNEL, [ITEMS[0], hostile], [RSS, ATOM], DirectoryOutlet(tmp_path))
     page = (tmp_path / "harbour.html").read_text(encoding="utf-8")
     assert_plain_html5(page)
     tree = html_tree(page)

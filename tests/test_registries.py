@@ -17,7 +17,7 @@ from feeds.publishing.channel import Channel, FeedFormat
 from feeds.publishing.formats import FORMATS, register
 from feeds.run.fields import FIELDS
 from feeds.service.runtime import Runtime
-from feeds.service.server import FeedServer
+from feeds.service.server import DirectorySource, FeedServer
 from feeds.sources.found import Found
 from feeds.sources.kinds import KINDS, SourceKind
 from feeds.sources.kinds import register as register_kind
@@ -56,7 +56,9 @@ def test_a_registered_format_is_accepted_written_served_and_listed(
     assert '<a href="news.txt" type="text/plain">Titles</a>' in index
     assert 'rel="alternate" type="text/plain"' in index  # discovered too
     assert "news.txt" in (output / "feeds-titles.opml").read_text()
-    server = FeedServer(output, host="127.0.0.1", port=0, health=lambda: (True, {}))
+    server = FeedServer(
+        DirectorySource(output), host="127.0.0.1", port=0, health=lambda: (True, {})
+    )
     server.start()
     try:
         connection = http.client.HTTPConnection(*server.address, timeout=5)

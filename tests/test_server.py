@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from feeds.service.server import FeedServer
+from feeds.service.server import DirectorySource, FeedServer
 
 FEED = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
@@ -45,7 +45,9 @@ def server(output: Path) -> Iterator[FeedServer]:
     def report() -> tuple[bool, dict[str, Any]]:
         return health["healthy"], {"status": "ok" if health["healthy"] else "failing"}
 
-    instance = FeedServer(output, host="127.0.0.1", port=0, health=report, max_age=lambda name: 900)
+    instance = FeedServer(
+        DirectorySource(output), host="127.0.0.1", port=0, health=report, max_age=lambda name: 900
+    )
     instance.health_state = health  # type: ignore[attr-defined]
     instance.start()
     yield instance
@@ -277,3 +279,50 @@ def test_150_slow_connections_do_not_starve_healthz(server: FeedServer) -> None:
     finally:
         for client in slow:
             client.close()
+
+
+def test_servers_sharing_a_database_serve_the_same_bytes_and_validators() -> None:
+    from datetime import UTC, datetime
+
+    from feeds.service.server import DatabaseSource
+    from feeds.storage.memory import MemoryState
+
+    state = MemoryState()
+    published = datetime(2024, 3, 1, 12, 0, 30, 123456, tzinfo=UTC)
+    with state.connect() as store, store.transaction():
+        store.put_documents({"news.xml": FEED, "index.html": b"<p>index</p>"}, published)
+    servers = [
+        FeedServer(
+            DatabaseSource(state.connect, "test state"),
+            host="127.0.0.1",
+            port=0,
+            health=lambda: (True, {}),
+        )
+        for _ in range(2)
+    ]
+    for instance in servers:
+        instance.start()
+    try:
+        first, second = (request(instance, "/news.xml") for instance in servers)
+        assert first.status == second.status == 200
+        assert first.body == second.body == FEED  # type: ignore[attr-defined]
+        assert first.getheader("ETag") == second.getheader("ETag")
+        assert first.getheader("Last-Modified") == "Fri, 01 Mar 2024 12:00:30 GMT"
+        assert second.getheader("Last-Modified") == first.getheader("Last-Modified")
+        # a reader revalidating against either server gets a 304
+        for instance in servers:
+            etag = first.getheader("ETag") or ""
+            assert request(instance, "/news.xml", If_None_Match=etag).status == 304
+            modified = first.getheader("Last-Modified") or ""
+            assert request(instance, "/news.xml", If_Modified_Since=modified).status == 304
+        assert request(servers[1], "/").body == b"<p>index</p>"  # type: ignore[attr-defined]
+        for path in ("/missing.xml", "/../news.xml", "/.news.xml"):
+            assert request(servers[0], path).status == 404
+        with state.connect() as store, store.transaction():
+            store.put_documents({"news.xml": FEED + b"\n"}, published)
+        changed = request(servers[0], "/news.xml")
+        assert changed.body == FEED + b"\n"  # type: ignore[attr-defined]
+        assert changed.getheader("ETag") != first.getheader("ETag")
+    finally:
+        for instance in servers:
+            instance.stop()

@@ -15,7 +15,14 @@ import pytest
 from feeds.errors import StorageError
 from feeds.models import Item, Page, RunError, RunReport
 from feeds.run.policy import edit_date
-from feeds.storage.interface import RunRecord, SourceHealth, Store, Validators, content_hash
+from feeds.storage.interface import (
+    RunRecord,
+    SourceHealth,
+    Store,
+    Validators,
+    content_hash,
+    document_etag,
+)
 from feeds.storage.memory import MemoryState
 from feeds.storage.postgres import PostgresStore
 from feeds.storage.sqlite import MIGRATIONS, SqliteStore, format_time, parse_time
@@ -67,6 +74,44 @@ def make_item(n: int, **fields: object) -> Item:
 
 
 # the contract
+
+
+def test_documents_are_kept_and_only_changed_ones_get_a_new_time(store: Store) -> None:
+    later = T0 + timedelta(hours=1)
+    with store.transaction():
+        assert store.put_documents({"a.xml": b"<a/>", "a.html": b"<p>"}, T0) == (
+            "a.xml",
+            "a.html",
+        )
+    with store.transaction():
+        assert store.put_documents({"a.xml": b"<a/>", "a.html": b"<p>new"}, later) == ("a.html",)
+    kept = store.document("a.xml")
+    assert kept is not None
+    assert (kept.body, kept.etag, kept.modified) == (b"<a/>", document_etag(b"<a/>"), T0)
+    assert store.document_version("a.html") == (document_etag(b"<p>new"), later)
+    assert store.document("missing") is None and store.document_version("missing") is None
+    assert store.document_names() == {"a.xml", "a.html"}
+    with store.transaction():
+        assert store.remove_documents(["a.html", "missing"]) == ["a.html"]
+    assert store.document_names() == {"a.xml"}
+
+
+def test_a_due_run_done_covers_its_time_and_earlier_ones(store: Store) -> None:
+    assert not store.due_run_done("f", T0)
+    with store.transaction():
+        store.record_due_run("f", T0, T0 + timedelta(minutes=1))
+        store.record_due_run("f", T0, T0 + timedelta(minutes=2))  # a redelivery: kept once
+    assert store.due_run_done("f", T0)
+    assert store.due_run_done("f", T0 - timedelta(hours=1))  # overtaken by a later run
+    assert not store.due_run_done("f", T0 + timedelta(seconds=1))
+    assert not store.due_run_done("other", T0)
+
+
+def test_documents_put_in_a_failed_transaction_are_not_kept(store: Store) -> None:
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put_documents({"a.xml": b"<a/>"}, T0)
+        raise RuntimeError("the disk filled up")
+    assert store.document("a.xml") is None
 
 
 def test_items_round_trip_newest_first(store: Store) -> None:

@@ -56,10 +56,10 @@ def main(
     ctx: click.Context, config_path: Path, log_level: str | None, log_format: str, debug: bool
 ) -> None:
     """Turn web pages into full-text RSS, Atom and JSON feeds."""
-    service = ctx.invoked_subcommand in ("run", "serve")
+    service = ctx.invoked_subcommand in ("run", "serve", "worker")
     level = "debug" if debug else log_level or ("info" if service else "warning")
     setup_logging(level, json_lines=log_format == "json")
-    if ctx.invoked_subcommand in ("once", "run"):
+    if ctx.invoked_subcommand in ("once", "run", "worker"):
         limit_heap_fragmentation()  # before any thread starts
     ctx.obj = {"config_path": config_path, "debug": debug}
 
@@ -195,6 +195,21 @@ def run(ctx: click.Context, no_serve: bool) -> None:
     from feeds.cli import commands
 
     commands.run(ctx, no_serve)
+
+
+@main.command()
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Feed runs at once (default: settings.cluster.worker_threads).",
+)
+@click.pass_context
+def worker(ctx: click.Context, threads: int | None) -> None:
+    """Run the feed runs a cluster's scheduler queues (settings.cluster)."""
+    from feeds.cli import commands
+
+    commands.worker(ctx, threads)
 
 
 @main.command()

@@ -38,6 +38,7 @@ from feeds.config import (
     Config,
     ExtractRules,
     Feed,
+    Settings,
     SourceConfig,
     append_feed,
     check_new_feed_id,
@@ -58,7 +59,13 @@ from feeds.run.articles import extract_with_parts
 from feeds.run.discovery import Discovered, read_source
 from feeds.run.feed import utc_now
 from feeds.run.policy import links_verdict
-from feeds.run.publish import publish_feed, publish_index, remove_feed_files
+from feeds.run.publish import (
+    document_location,
+    outlet_for,
+    publish_feed,
+    publish_index,
+    remove_feed_documents,
+)
 from feeds.run.reextract import reextract as reextract_feed
 from feeds.service.lock import request_refresh, service_running
 from feeds.service.runtime import Runtime
@@ -109,7 +116,6 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
         log.warning("%s", warning)
     _check_feed_ids(config, feed_ids)
     feeds = [config.feeds[feed_id] for feed_id in feed_ids or config.feeds]
-    output_dir = config.settings.output_dir
     failures = 0
     with ExitStack() as stack:
         try:
@@ -126,7 +132,7 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
                     traceback.print_exception(outcome)
                 failures += 1
                 continue
-            bars.echo(_summary(outcome, output_dir))
+            bars.echo(_summary(outcome, config.settings))
             failures += outcome.failed_entirely or bool(outcome.broken)
         try:
             runtime.publish_index()
@@ -203,9 +209,11 @@ def remove(ctx: click.Context, feed_id: str) -> None:
     _check_feed_ids(config, [feed_id])
     try:
         remove_feed(config.file, feed_id)
-        removed = remove_feed_files(config.settings.output_dir, config.feeds[feed_id])
         left = load_config(config.file)
         with open_store(left.settings.state_dir, left.settings.database) as store:
+            removed = remove_feed_documents(
+                outlet_for(config.settings, store), config.feeds[feed_id]
+            )
             publish_index(left, store)
     except ConfigError as exc:
         _mistake(exc)
@@ -359,6 +367,19 @@ def run(ctx: click.Context, no_serve: bool) -> None:
         _fail(str(exc))
     except OSError as exc:  # the port is taken, say
         _fail(f"cannot start: {exc}")
+
+
+def worker(ctx: click.Context, threads: int | None) -> None:
+    """`feeds worker`: run the feed runs a cluster's scheduler queues."""
+    from feeds.cluster.worker import run_worker  # Celery only for a cluster
+
+    _load(ctx)  # a mistake is reported before anything starts
+    try:
+        sys.exit(run_worker(ctx.obj["config_path"], threads=threads))
+    except ConfigError as exc:
+        _mistake(exc)
+    except FeedsError as exc:
+        _fail(str(exc))
 
 
 def serve(ctx: click.Context) -> None:
@@ -592,7 +613,7 @@ def _when(value: datetime | None) -> str:
     return f"{value:%m-%d %H:%M}" if value else "-"
 
 
-def _summary(report: RunReport, output_dir: Path) -> str:
+def _summary(report: RunReport, settings: Settings) -> str:
     counts = (
         f"{report.new} new, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.skipped} duplicate, {report.failed} failed"
@@ -604,7 +625,8 @@ def _summary(report: RunReport, output_dir: Path) -> str:
     if report.failed_entirely:
         kept = "previous items kept" if report.items else "nothing published yet"
         state = f"FAILED: no source could be read; {kept}. "
-    files = ", ".join(str(output_dir / name) for name in report.files_written) or "files unchanged"
+    where = [document_location(settings, name) for name in report.files_written]
+    files = ", ".join(where) or "files unchanged"
     if report.failed_entirely and not report.items:
         files = "no files written"
     lines = [f"{report.feed}: {state}{counts} ({report.duration:.1f}s); {files}"]

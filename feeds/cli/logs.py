@@ -19,6 +19,9 @@ _CHATTY_LOGGERS = (
     "urllib3",
     "apscheduler",
 )
+_PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
+"""Celery's line per task received and per task ended (our own line says what it did);
+their warnings and errors are kept."""
 
 
 def limit_heap_fragmentation() -> None:
@@ -66,6 +69,8 @@ def setup_logging(level: str, *, json_lines: bool = False) -> None:
     root.setLevel(numeric)
     for name in _CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(max(numeric, logging.ERROR))
+    for name in _PER_TASK_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
 
 
 class _JsonFormatter(logging.Formatter):

@@ -56,7 +56,14 @@ from feeds.errors import FetchError, FetchStoppedError
 from feeds.fetching.addresses import AddressGuard, Trust
 from feeds.fetching.clock import SYSTEM_CLOCK, MonotonicClock
 from feeds.fetching.deadlines import Deadlines
-from feeds.fetching.hosts import HostGates, Politeness, StoppedError, TooEarlyError
+from feeds.fetching.hosts import (
+    Gates,
+    GatesUnavailableError,
+    HostGates,
+    Politeness,
+    StoppedError,
+    TooEarlyError,
+)
 from feeds.html import ascii_number
 from feeds.models import Page
 
@@ -179,15 +186,17 @@ class Fetcher:
         guard: AddressGuard | None = None,
         clock: MonotonicClock = SYSTEM_CLOCK,
         transport: requests.adapters.BaseAdapter | None = None,
+        gates: Gates | None = None,
     ) -> None:
         """``clock`` times politeness, retries, robots.txt lifetimes and download
         deadlines; ``transport`` sends the requests (by default, over the network through
-        the address guard; tests give a fake one)."""
+        the address guard; tests give a fake one); ``gates`` keep the hosts' politeness
+        (by default, this process's own)."""
         self.options = options
         self.local_roots = _resolved(local_roots)
         self.guard = guard or AddressGuard()
         self.clock = clock
-        self.gates = HostGates(options.politeness, clock)
+        self.gates: Gates = gates or HostGates(options.politeness, clock)
         self.observe: Callable[[float, int | None], None] | None = None
         """Told of every request: its seconds (by ``clock``) and status (None: no answer)."""
         self.requests_made = 0
@@ -239,9 +248,10 @@ class Fetcher:
         return self.gates.stop.is_set()
 
     def close(self) -> None:
-        """Stop, and close the HTTP connections and worker threads."""
+        """Stop, and close the HTTP connections, worker threads and host gates."""
         self.stop()
         self.session.close()
+        self.gates.close()
         self._deadlines.close()
 
     # public API
@@ -403,6 +413,12 @@ class Fetcher:
                     return self._attempt(url, request, headers)
             except StoppedError:
                 raise FetchStoppedError(url) from None
+            except GatesUnavailableError as unavailable:
+                raise FetchError(
+                    url,
+                    f"not fetched: the cluster's politeness store is unreachable ({unavailable});"
+                    " check that Redis (settings.cluster.politeness) is running",
+                ) from None
             except TooEarlyError as early:
                 raise FetchError(
                     url,
@@ -413,7 +429,7 @@ class Fetcher:
             except _TransientError as problem:
                 if problem.retry_after is not None:
                     pause = min(problem.retry_after, self.options.retry_after_limit)
-                    gate.pause_until(self.clock.now() + pause)
+                    gate.pause_for(pause)
                     if pause > self.options.politeness.max_wait:
                         raise FetchError(
                             url,

@@ -37,3 +37,14 @@ class SystemClock:
 
 
 SYSTEM_CLOCK = SystemClock()
+
+
+class WallClock(SystemClock):
+    """``time.time``: seconds that several machines agree on (within their NTP sync), for
+    politeness shared by the workers of a cluster. Waits are real ones."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+WALL_CLOCK = WallClock()

@@ -13,14 +13,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 from feeds.fetching.clock import SYSTEM_CLOCK, MonotonicClock
 
 
 class StoppedError(Exception):
     """The fetcher was stopped while a request waited for its turn."""
+
+
+class GatesUnavailableError(Exception):
+    """The shared record of the hosts' politeness could not be reached in time."""
 
 
 class TooEarlyError(Exception):
@@ -127,10 +132,10 @@ class HostGate:
         with self._lock:
             self.delay = max(self.delay, delay)
 
-    def pause_until(self, when: float) -> None:
-        """Start no request before ``when`` (a time of the gate's clock)."""
+    def pause_for(self, seconds: float) -> None:
+        """Start no request for ``seconds`` from now (Retry-After)."""
         with self._lock:
-            self._not_before = max(self._not_before, when)
+            self._not_before = max(self._not_before, self._clock.now() + seconds)
 
     def wait_needed(self) -> float:
         """Seconds until this host may be contacted again, as far as it asked."""
@@ -179,6 +184,42 @@ class HostGate:
             self._starting.release()
 
 
+class Gate(Protocol):
+    """What the fetcher tells a host's gate, and asks of it."""
+
+    def slow_down(self, delay: float) -> None:
+        """Space requests at least ``delay`` apart from now on (robots.txt Crawl-delay)."""
+        ...
+
+    def pause_for(self, seconds: float) -> None:
+        """Start no request for ``seconds`` from now (Retry-After)."""
+        ...
+
+    def wait_needed(self) -> float:
+        """Seconds until this host may be contacted again, as far as it asked."""
+        ...
+
+
+class Gates(Protocol):
+    """Every host's gate and the limit over all hosts: ``HostGates`` in one process,
+    ``feeds.cluster.politeness.SharedGates`` across the workers of a cluster."""
+
+    politeness: Politeness
+    stop: Stop
+
+    def gate(self, host: str) -> Gate:
+        """The gate of ``host`` (``name:port``)."""
+        ...
+
+    def turn(self, host: str) -> AbstractContextManager[None]:
+        """Wait for a turn at ``host`` and a global slot (``StoppedError``, ``TooEarlyError``)."""
+        ...
+
+    def close(self) -> None:
+        """Stop every waiter, and give up what the gates hold."""
+        ...
+
+
 class HostGates:
     """The gates of every host seen, created on first use, plus the global limit."""
 
@@ -209,3 +250,7 @@ class HostGates:
         """Wait for a turn at ``host`` and a global slot (``StoppedError``, ``TooEarlyError``)."""
         with self.gate(host).turn(self.politeness.max_wait, self._global):
             yield
+
+    def close(self) -> None:
+        """Stop every waiter (nothing else is held)."""
+        self.stop.set()

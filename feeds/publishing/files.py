@@ -15,30 +15,24 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
 from feeds import __version__
 from feeds.errors import PublishError
-from feeds.models import Item
-from feeds.publishing.channel import Channel, FeedFormat, file_name, page_name
+from feeds.publishing.channel import Channel, FeedFormat
 from feeds.publishing.formats import FORMATS
-from feeds.publishing.pages import render_feed_page
 
 log = logging.getLogger(__name__)
 
 
-def publish(
-    channel: Channel, items: Iterable[Item], formats: Sequence[FeedFormat], output_dir: Path
-) -> tuple[str, ...]:
-    """Write the feed in every format, and its page, where the bytes changed; returns the
-    files written. Every file is written out in full before any is put in place: a full
-    disk (or any write error) leaves every old file, not a new RSS beside an old Atom."""
-    items = tuple(items)
-    documents = {file_name(channel.feed_id, fmt): fmt.render(channel, items) for fmt in formats}
-    documents[page_name(channel.feed_id)] = render_feed_page(channel, items, formats)
+def write_files(output_dir: Path, documents: Mapping[str, bytes]) -> tuple[str, ...]:
+    """Write the documents as files of ``output_dir`` where their bytes changed; returns
+    the files written. Every file is written out in full before any is put in place: a
+    full disk (or any write error) leaves every old file, not a new RSS beside an old
+    Atom."""
     with ExitStack() as stack:
         changed = []
         for name, document in documents.items():
@@ -51,12 +45,6 @@ def publish(
         if changed:
             _fsync_directory(output_dir)
     return tuple(name for name, _ in changed)
-
-
-def files_in_place(channel: Channel, formats: Sequence[FeedFormat], output_dir: Path) -> bool:
-    """Whether every file ``publish`` writes for the feed is in ``output_dir``."""
-    names = [*(file_name(channel.feed_id, fmt) for fmt in formats), page_name(channel.feed_id)]
-    return all((output_dir / name).is_file() for name in names)
 
 
 def publication_key(channel: Channel, formats: Sequence[FeedFormat], items: str) -> str:
@@ -105,17 +93,10 @@ def _suffixes() -> set[str]:
     return {fmt.suffix for fmt in FORMATS.values()} | {".html", ".opml"}
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Atomically replace ``path`` with ``data`` unless it already holds exactly that."""
-    with _Replacement(path) as out:
-        out.write(data)
-        return out.commit()
-
-
 class _Replacement:
     """The new version of a file, written to a temporary file beside it and compared with
-    the old one on the way; ``commit`` renames it into place, unless the old file holds
-    the same bytes. Leaving the ``with`` block without a commit (an error) removes it:
+    the old one on the way; ``finish`` says whether it differs, ``put_in_place`` renames
+    it over the old one. Leaving the ``with`` block before it is put in place (an error) removes it:
     the old file stays whole."""
 
     def __init__(self, path: Path) -> None:
@@ -144,14 +125,6 @@ class _Replacement:
             self._forget_old()
         with self._reporting():
             return self._handle.write(data)
-
-    def commit(self) -> bool:
-        """Put the new version in place, durably; returns whether the file changed."""
-        changed = self.finish()
-        if changed:
-            self.put_in_place()
-            _fsync_directory(self.path.parent)
-        return changed
 
     def finish(self) -> bool:
         """Write out the new version, durably, beside the old file; returns whether it

@@ -5,16 +5,23 @@ output directory's index and OPML files."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
-from pathlib import Path
+from collections.abc import Callable
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from feeds.config import Config, Feed, Settings
-from feeds.errors import FetchError, PublishError
+from feeds.errors import FetchError
 from feeds.fetching.client import Fetcher
-from feeds.publishing.channel import EMPTY_FEED_DATE, Channel, FeedFormat, file_name, page_name
-from feeds.publishing.files import files_in_place, publication_key, publish, write_if_changed
+from feeds.publishing.channel import EMPTY_FEED_DATE, Channel, FeedFormat, file_name
+from feeds.publishing.files import publication_key
 from feeds.publishing.formats import FORMATS
+from feeds.publishing.outlets import (
+    DatabaseOutlet,
+    DirectoryOutlet,
+    Outlet,
+    feed_document_names,
+    publish,
+)
 from feeds.publishing.pages import Listing, opml_name, render_index, render_opml
 from feeds.storage.interface import Store
 from feeds.urls import is_web_url
@@ -56,48 +63,55 @@ def channel_for(
     )
 
 
-def publish_feed(feed: Feed, *, settings: Settings, store: Store) -> tuple[str, ...]:
-    """Write the feed's files from its stored items; returns the files that changed.
+def outlet_for(
+    settings: Settings, store: Store, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> Outlet:
+    """Where the settings say documents go (``publish_to``): the state's database, whose
+    ``clock`` dates the changed documents, or the output directory."""
+    if settings.publishes_to_database:
+        return DatabaseOutlet(store, clock)
+    return DirectoryOutlet(settings.output_dir)
 
-    When neither the items nor the channel changed since the files were last written,
-    and the files are all there, nothing is read or written (the steady state). The key
-    of what was written is stored only once the files are in place: after a failed write
-    the next run writes them again."""
+
+def document_location(settings: Settings, name: str) -> str:
+    """Where a published document is, for people: its path, or its name in the database."""
+    if settings.publishes_to_database:
+        return f"{name} (in the database)"
+    return str(settings.output_dir / name)
+
+
+def publish_feed(feed: Feed, *, settings: Settings, store: Store) -> tuple[str, ...]:
+    """Write the feed's documents from its stored items; returns those that changed.
+
+    When neither the items nor the channel changed since the documents were last
+    written, and they are all there, nothing is read or written (the steady state). The
+    key of what was written is stored only once the documents are in place: after a
+    failed write the next run writes them again."""
     updated, items = store.newest_state(feed.id, feed.max_items)
     channel = channel_for(feed, settings, updated=updated, icon=store.feed_icon(feed.id))
     formats = feed_formats(feed)
     key = publication_key(channel, formats, items)
-    if store.published_key(feed.id) == key and files_in_place(
-        channel, formats, settings.output_dir
+    outlet = outlet_for(settings, store)
+    if store.published_key(feed.id) == key and outlet.in_place(
+        feed_document_names(feed.id, formats)
     ):
         return ()
-    written = publish(
-        channel, store.iter_items(feed.id, feed.max_items), formats, settings.output_dir
-    )
+    written = publish(channel, store.iter_items(feed.id, feed.max_items), formats, outlet)
     with store.transaction():
         store.set_published_key(feed.id, key)
     return written
 
 
-def remove_feed_files(output_dir: Path, feed: Feed) -> list[str]:
-    """Delete a feed's files (in every format, and its page) from the output directory;
-    returns the names deleted."""
-    names = [file_name(feed.id, fmt) for fmt in FORMATS.values()] + [page_name(feed.id)]
-    removed = []
-    for name in names:
-        try:
-            (output_dir / name).unlink()
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise PublishError(f"cannot delete {output_dir / name}: {exc.strerror}") from exc
-        removed.append(name)
-    return removed
+def remove_feed_documents(outlet: Outlet, feed: Feed) -> list[str]:
+    """Delete a feed's documents (in every format, and its page); returns the names
+    deleted."""
+    return outlet.remove(feed_document_names(feed.id, FORMATS.values()))
 
 
 def publish_index(config: Config, store: Store) -> tuple[str, ...]:
     """Write ``index.html`` and the OPML files listing every feed of the config."""
     settings = config.settings
+    outlet = outlet_for(settings, store)
     listings = []
     for feed in config.feeds.values():
         channel = channel_for(
@@ -112,15 +126,13 @@ def publish_index(config: Config, store: Store) -> tuple[str, ...]:
                 channel=channel,
                 formats=formats,
                 items=min(store.count_items(feed.id), feed.max_items),
-                published=files_in_place(channel, formats, settings.output_dir),
+                published=outlet.in_place(feed_document_names(feed.id, formats)),
             )
         )
     files = {"index.html": render_index(listings)}
     for fmt in (None, *FORMATS.values()):
         files[opml_name(fmt)] = render_opml(listings, fmt)
-    return tuple(
-        name for name, data in files.items() if write_if_changed(settings.output_dir / name, data)
-    )
+    return outlet.replace(files)
 
 
 def ping_hub(

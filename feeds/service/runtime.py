@@ -1,15 +1,18 @@
-"""What running feeds needs, started the same way by ``feeds once`` and ``feeds run``:
-the output directory proven writable, the state directory locked (one feeds process per
-state), the temporary files of a killed run removed, the state opened, the extraction
-workers and the fetcher started; and one way to run a feed, ``run_and_record``, so that
-every run is recorded, however it ends."""
+"""What running feeds needs, started the same way by ``feeds once``, ``feeds run`` and
+``feeds worker``: the output directory proven writable and the temporary files of a
+killed run removed (when documents are published to files), the state directory locked
+(one feeds process per state; in a cluster, a lock per feed instead), the state opened,
+the extraction workers and the fetcher started; and one way to run a feed,
+``run_and_record``, so that every run is recorded, however it ends."""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from datetime import datetime
 
 from feeds.config import Config, Feed
 from feeds.extraction.workers import ExtractionPool
@@ -64,10 +67,14 @@ class Runtime:
 
     def __enter__(self) -> Runtime:
         settings = self.config.settings
-        prepare_output_dir(settings.output_dir)
+        to_files = not settings.publishes_to_database
+        if to_files:
+            prepare_output_dir(settings.output_dir)
         with ExitStack() as stack:
-            stack.enter_context(self._lock)
-            remove_leftovers(settings.output_dir)
+            if settings.cluster is None:
+                stack.enter_context(self._lock)
+            if to_files:
+                remove_leftovers(settings.output_dir)
             with self.connect():
                 pass  # created and migrated once, before the feeds' threads open it
             # what was given is the giver's to close; what is made here is closed on leaving
@@ -88,7 +95,34 @@ class Runtime:
         """Run one feed once (its sources, its files) and return its report. A run that
         stops with an error (the state or the output at fault, or a bug) is recorded as
         failed, every source failed, and the error raised. ``retry`` reads the sources
-        waiting for their next attempt too."""
+        waiting for their next attempt too. In a cluster, a feed running elsewhere is not
+        run (``FeedBusyError``)."""
+        with self._exclusive(feed.id):
+            return self._run(feed, progress, retry)
+
+    def run_due(self, feed: Feed, due: datetime) -> RunReport | None:
+        """The run a scheduler asked for at ``due``, unless a run asked for then or later
+        is done already (a redelivered request: None). ``FeedBusyError`` when the feed
+        runs elsewhere."""
+        with self._exclusive(feed.id):
+            with self.connect() as store:
+                if store.due_run_done(feed.id, due):
+                    return None
+            report = self._run(feed, None, False)
+            with self.connect() as store, store.transaction():
+                store.record_due_run(feed.id, due, self.clock())
+            return report
+
+    def _exclusive(self, feed_id: str) -> AbstractContextManager[None]:
+        """The cluster-wide lock of a feed's runs (one process per state needs none)."""
+        database = self.config.settings.database
+        if self.config.settings.cluster is None or database is None:
+            return nullcontext()
+        from feeds.storage.postgres import feed_lock
+
+        return feed_lock(database, feed_id, f"feeds pid {os.getpid()} runs {feed_id}")
+
+    def _run(self, feed: Feed, progress: Progress | None, retry: bool) -> RunReport:
         assert self.fetcher is not None and self.pool is not None, "the runtime is not started"
         with self.connect() as store:
             started = self.clock()
@@ -152,3 +186,29 @@ class Runtime:
         """Start no new request: the running feeds end soon, with what they have."""
         if self.fetcher is not None:
             self.fetcher.stop()
+
+
+def log_report(report: RunReport) -> None:
+    """Log a run's outcome: one line, then each error and broken source."""
+    level = logging.WARNING if report.failed_entirely else logging.INFO
+    log.log(
+        level,
+        "feed %s: %d new, %d updated, %d failed, %.1fs%s",
+        report.feed,
+        report.new,
+        report.updated,
+        report.failed,
+        report.duration,
+        "; no source could be read" if report.failed_entirely else "",
+        extra={
+            "feed": report.feed,
+            "new": report.new,
+            "updated": report.updated,
+            "failed": report.failed,
+            "seconds": round(report.duration, 3),
+        },
+    )
+    for error in report.errors:
+        log.warning("feed %s: %s: %s", report.feed, error.url, error.message)
+    for error in report.broken:
+        log.warning("feed %s: source %s is broken: %s", report.feed, error.source, error.message)

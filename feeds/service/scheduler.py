@@ -15,17 +15,17 @@ collapse into one. All feeds share one fetcher, so per-host politeness holds acr
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -33,22 +33,29 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from feeds.config import WEEKDAYS, Config, Feed, load_config
-from feeds.errors import ConfigError, FeedsError
-from feeds.models import RunReport
+from feeds.config import WEEKDAYS, Config, Feed, Settings, load_config
+from feeds.errors import FeedBusyError, FeedsError
 from feeds.publishing.channel import file_name
 from feeds.run.feed import utc_now
-from feeds.run.publish import feed_formats, remove_feed_files
-from feeds.service.lock import take_refresh_requests
+from feeds.run.publish import feed_formats, outlet_for, remove_feed_documents
+from feeds.service.lock import StateLock, take_refresh_requests
 from feeds.service.metrics import Metrics
-from feeds.service.runtime import Runtime
-from feeds.service.server import FeedServer
+from feeds.service.reload import ConfigWatch
+from feeds.service.runtime import Runtime, log_report
+from feeds.service.server import DatabaseSource, DirectorySource, DocumentSource, FeedServer
 from feeds.service.status import collect_status
 from feeds.storage import open_store
+from feeds.storage.postgres import feed_lock
+
+if TYPE_CHECKING:
+    from feeds.cluster.queue import Dispatcher
 
 log = logging.getLogger(__name__)
 
 CONFIG_CHECK_SECONDS = 2.0
+STANDBY_CHECK_SECONDS = 5.0
+SCHEDULER_LOCK = " scheduler"
+"""The cluster-wide lock a cluster's scheduler holds (no feed id has a space)."""
 MAX_JITTER = timedelta(seconds=30)
 
 
@@ -61,14 +68,20 @@ class Service:
         self.serve = serve
         self.stopping = threading.Event()
         self._reload_requested = threading.Event()
-        self._config_mtime = _mtime(config_path)
+        self._watch = ConfigWatch(config_path, self.config)
         self._running: set[str] = set()
         self._running_lock = threading.Condition()
         settings = self.config.settings
         self.metrics = Metrics()
         self.runtime = Runtime(self.config, metrics=self.metrics)
         """Shared by the feeds that run at once: one fetcher (politeness across feeds), as
-        many extractions as cores, whatever the number of feeds."""
+        many extractions as cores, whatever the number of feeds. Not started in a
+        cluster, whose workers run the feeds."""
+        self.dispatcher: Dispatcher | None = None
+        if settings.cluster is not None:
+            from feeds.cluster.queue import Dispatcher  # Celery only for a cluster
+
+            self.dispatcher = Dispatcher(settings)
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(settings.parallel_feeds)},
@@ -81,13 +94,13 @@ class Service:
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; returns the exit status."""
         settings = self.config.settings
-        with self.runtime:
+        with self._started():
             for warning in self.config.warnings:
                 log.warning("%s", warning)
             self._install_signal_handlers()
             if self.serve:
                 self.server = FeedServer(
-                    settings.output_dir,
+                    document_source(settings),
                     host=settings.serve.host,
                     port=settings.serve.port,
                     health=self.health,
@@ -106,6 +119,32 @@ class Service:
     def stop(self) -> None:
         """Ask the service to stop (what SIGTERM does)."""
         self.stopping.set()
+
+    @contextmanager
+    def _started(self) -> Iterator[None]:
+        """What scheduling needs: the runtime on one machine; in a cluster, the state
+        directory's lock (``feeds refresh`` finds the service by it) and the cluster's
+        scheduler lock: a second scheduler stands by until the first one stops."""
+        if self.dispatcher is None:
+            with self.runtime:
+                yield
+            return
+        settings = self.config.settings
+        assert settings.database is not None
+        with StateLock(settings.state_dir), ExitStack() as stack:
+            holder = f"feeds pid {os.getpid()} schedules"
+            while True:
+                try:
+                    stack.enter_context(feed_lock(settings.database, SCHEDULER_LOCK, holder))
+                    break
+                except FeedBusyError:
+                    log.info("another scheduler runs this cluster; standing by")
+                    if self.stopping.wait(STANDBY_CHECK_SECONDS):
+                        break
+            try:
+                yield
+            finally:
+                self.dispatcher.close()
 
     def _shut_down(self) -> int:
         timeout = self.config.settings.stop_timeout.total_seconds()
@@ -177,11 +216,20 @@ class Service:
         feed = self.config.feeds.get(feed_id)
         if feed is None or self.stopping.is_set():
             return
+        if self.dispatcher is not None:
+            try:
+                self.dispatcher.enqueue(feed_id, datetime.now(UTC))
+                log.info("feed %s: run queued for the cluster's workers", feed_id)
+            except Exception as exc:  # the broker is away; the next due time tries again
+                log.error(
+                    "feed %s: cannot queue its run (is the broker running?): %s", feed_id, exc
+                )
+            return
         with self._running_lock:
             self._running.add(feed_id)
         try:
             try:
-                _log_report(self.runtime.run_and_record(feed))
+                log_report(self.runtime.run_and_record(feed))
             except FeedsError as exc:  # a storage or publishing problem, recorded
                 log.error("feed %s: run failed: %s", feed_id, exc)
             except Exception:  # a bug, recorded
@@ -207,23 +255,14 @@ class Service:
             job.modify(next_run_time=datetime.now(UTC))
 
     def _maybe_reload(self) -> None:
-        mtime = _mtime(self.config_path)
-        if not self._reload_requested.is_set() and mtime == self._config_mtime:
-            return
+        asked = self._reload_requested.is_set()
         self._reload_requested.clear()
-        self._config_mtime = mtime
-        try:
-            new = load_config(self.config_path)
-        except ConfigError as exc:
-            log.error("config not reloaded, the running one is kept: %s", exc)
-            return
-        self._apply(new)
+        new = self._watch.changed(asked=asked)
+        if new is not None:
+            self._apply(new)
 
     def _apply(self, new: Config) -> None:
         old = self.config
-        if new.settings != old.settings:
-            log.warning("config reloaded; changes to `settings` take effect after a restart")
-            new = dataclasses.replace(new, settings=old.settings)
         removed = old.feeds.keys() - new.feeds.keys()
         added = [feed for feed_id, feed in new.feeds.items() if feed_id not in old.feeds]
         changed = [
@@ -237,7 +276,8 @@ class Service:
             if self.scheduler.get_job(feed_id) is not None:
                 self.scheduler.remove_job(feed_id)
             try:  # a feed taken out of the config is no longer served nor listed
-                remove_feed_files(new.settings.output_dir, old.feeds[feed_id])
+                with self.runtime.connect() as store:
+                    remove_feed_documents(outlet_for(new.settings, store), old.feeds[feed_id])
             except FeedsError as exc:
                 log.error("feed %s removed: %s", feed_id, exc)
         if removed:
@@ -319,13 +359,23 @@ def feeds_health(
     return healthy, {"status": "ok" if healthy else "failing", "feeds": feeds}
 
 
+def document_source(settings: Settings) -> DocumentSource:
+    """What the settings publish to (``publish_to``), as the server reads it."""
+    if settings.publishes_to_database:
+        return DatabaseSource(
+            lambda: open_store(settings.state_dir, settings.database),
+            "the documents kept in the database",
+        )
+    return DirectorySource(settings.output_dir)
+
+
 def serve_only(config_path: Path, stop: threading.Event | None = None) -> int:
     """``feeds serve``: serve the output directory (and /healthz from the state) alone."""
     config = load_config(config_path)
     settings = config.settings
     stop = stop or threading.Event()
     server = FeedServer(
-        settings.output_dir,
+        document_source(settings),
         host=settings.serve.host,
         port=settings.serve.port,
         health=lambda: feeds_health(config),
@@ -336,35 +386,3 @@ def serve_only(config_path: Path, stop: threading.Event | None = None) -> int:
     stop.wait()
     server.stop()
     return 0
-
-
-def _log_report(report: RunReport) -> None:
-    level = logging.WARNING if report.failed_entirely else logging.INFO
-    log.log(
-        level,
-        "feed %s: %d new, %d updated, %d failed, %.1fs%s",
-        report.feed,
-        report.new,
-        report.updated,
-        report.failed,
-        report.duration,
-        "; no source could be read" if report.failed_entirely else "",
-        extra={
-            "feed": report.feed,
-            "new": report.new,
-            "updated": report.updated,
-            "failed": report.failed,
-            "seconds": round(report.duration, 3),
-        },
-    )
-    for error in report.errors:
-        log.warning("feed %s: %s: %s", report.feed, error.url, error.message)
-    for error in report.broken:
-        log.warning("feed %s: source %s is broken: %s", report.feed, error.source, error.message)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0

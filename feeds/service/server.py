@@ -1,10 +1,12 @@
-"""Serves the output directory over HTTP, for feed readers, plus ``/healthz``.
+"""Serves the published documents over HTTP, for feed readers, plus ``/healthz``.
 
-A small WSGI application run by waitress (a production WSGI server):
+A small WSGI application run by waitress (a production WSGI server), serving either the
+output directory's files (``DirectorySource``) or the documents kept in the state's
+database (``DatabaseSource``: any number of servers, no shared disk):
 
 - only files that sit directly in the output directory are served, by their exact name;
   anything else (``../state/...``, absolute paths, encoded traversals, temporary files,
-  which start with a dot) is a 404;
+  which start with a dot) is a 404; from the database, only a document's exact name;
 - a strong ETag (a hash of the bytes) and Last-Modified on every file; 304 for a matching
   If-None-Match or a current If-Modified-Since; HEAD; gzip when the client accepts it;
 - the content types readers expect, with ``charset=utf-8``; ``Cache-Control`` from the
@@ -18,7 +20,6 @@ The only module that imports waitress.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import threading
@@ -27,12 +28,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from waitress import wasyncore
 from waitress.server import create_server
 
 from feeds.publishing.formats import FORMATS
+from feeds.storage.interface import Store, document_etag
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +48,108 @@ _DEFAULT_MAX_AGE = 300
 
 
 @dataclass(frozen=True, slots=True)
-class _Representation:
+class Representation:
+    """A document as served: its bytes (and gzipped), its validators."""
+
     body: bytes
     etag: str
     gzipped: bytes | None
     last_modified: datetime
+
+    @classmethod
+    def of(cls, body: bytes, etag: str, last_modified: datetime) -> Representation:
+        """The representation of ``body`` (gzipped once, when it is worth it)."""
+        gzipped = gzip.compress(body, 6, mtime=0) if len(body) >= _GZIP_MIN_BYTES else None
+        return cls(body, etag, gzipped, last_modified)
+
+
+class DocumentSource(Protocol):
+    """Where the served documents come from."""
+
+    description: str
+    """What is served, for the log."""
+
+    def representation(self, name: str) -> Representation | None:
+        """The document of that name, None when there is none."""
+        ...
+
+
+def _plain_name(name: str) -> bool:
+    """Whether ``name`` can only be a document's own name (no path, no hidden file)."""
+    return bool(name) and not (name.startswith(".") or "/" in name or "\\" in name or "\0" in name)
+
+
+class DirectorySource:
+    """The files directly in a directory, read again when they change."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.description = str(directory)
+        self._cache: dict[str, tuple[tuple[int, int], Representation]] = {}
+        self._lock = threading.Lock()
+
+    def representation(self, name: str) -> Representation | None:
+        """The file's bytes and validators; None for anything but a plain file of the
+        directory (so no path can lead elsewhere, whatever its encoding)."""
+        if not _plain_name(name):
+            return None
+        try:
+            entries = {entry.name for entry in self.directory.iterdir()}
+        except OSError:
+            return None
+        if name not in entries:
+            return None
+        path = self.directory / name
+        try:
+            stat = path.stat()
+            if not path.is_file():
+                return None
+            key = (stat.st_mtime_ns, stat.st_size)
+            with self._lock:
+                cached = self._cache.get(name)
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            body = path.read_bytes()
+        except OSError:
+            return None
+        modified = datetime.fromtimestamp(int(stat.st_mtime), tz=UTC)
+        representation = Representation.of(body, document_etag(body), modified)
+        with self._lock:
+            self._cache[name] = (key, representation)
+        return representation
+
+
+class DatabaseSource:
+    """The documents kept in the state's database; a document's bytes are read again
+    only when its ETag changed, so a revalidation costs one small query."""
+
+    def __init__(self, connect: Callable[[], Store], description: str) -> None:
+        self.connect = connect
+        self.description = description
+        self._cache: dict[str, Representation] = {}
+        self._lock = threading.Lock()
+
+    def representation(self, name: str) -> Representation | None:
+        """The document's bytes and validators, None when there is no such document."""
+        if not _plain_name(name):
+            return None
+        with self.connect() as store:
+            version = store.document_version(name)
+            if version is None:
+                return None
+            with self._lock:
+                cached = self._cache.get(name)
+            if cached is not None and cached.etag == version[0]:
+                return cached
+            document = store.document(name)
+        if document is None:
+            return None
+        representation = Representation.of(
+            document.body, document.etag, document.modified.replace(microsecond=0)
+        )
+        with self._lock:
+            self._cache[name] = representation
+        return representation
 
 
 def content_type(name: str) -> str:
@@ -69,11 +168,11 @@ IDLE_TIMEOUT = 30
 
 
 class FeedServer:
-    """The HTTP server of an output directory."""
+    """The HTTP server of the published documents."""
 
     def __init__(
         self,
-        output_dir: Path,
+        documents: DocumentSource,
         *,
         host: str,
         port: int,
@@ -83,12 +182,10 @@ class FeedServer:
         metrics: Callable[[], tuple[bytes, str]] | None = None,
     ) -> None:
         """``metrics`` gives the body and content type of ``/metrics`` (none: 404)."""
-        self.output_dir = output_dir
+        self.documents = documents
         self.health = health
         self.metrics = metrics
         self.max_age = max_age or (lambda name: _DEFAULT_MAX_AGE)
-        self._cache: dict[str, tuple[tuple[int, int], _Representation]] = {}
-        self._lock = threading.Lock()
         self._server = create_server(
             self.app,
             host=host,
@@ -113,7 +210,7 @@ class FeedServer:
         """Serve from a background thread."""
         self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
         self._thread.start()
-        log.info("serving %s on http://%s:%d/", self.output_dir, *self.address)
+        log.info("serving %s on http://%s:%d/", self.documents.description, *self.address)
 
     def stop(self) -> None:
         """Stop accepting connections and close the server.
@@ -153,7 +250,7 @@ class FeedServer:
             headers = [("Content-Type", content_type), ("Cache-Control", "no-store")]
             return _respond(start_response, "200 OK", body, headers, head=method == "HEAD")
         name = "index.html" if path == "/" else path[1:]
-        representation = self._representation(name)
+        representation = self.documents.representation(name)
         if representation is None:
             return _respond(
                 start_response, "404 Not Found", b"not found\n", [("Content-Type", "text/plain")]
@@ -165,7 +262,7 @@ class FeedServer:
         environ: dict[str, Any],
         start_response: StartResponse,
         name: str,
-        representation: _Representation,
+        representation: Representation,
         head: bool,
     ) -> Iterable[bytes]:
         accepts_gzip = _accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
@@ -186,42 +283,8 @@ class FeedServer:
             headers.append(("Content-Encoding", "gzip"))
         return _respond(start_response, "200 OK", body, headers, head=head)
 
-    def _representation(self, name: str) -> _Representation | None:
-        """The file's bytes and validators; None for anything but a plain file of the
-        output directory (so no path can lead elsewhere, whatever its encoding)."""
-        if not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
-            return None
-        try:
-            entries = {entry.name for entry in self.output_dir.iterdir()}
-        except OSError:
-            return None
-        if name not in entries:
-            return None
-        path = self.output_dir / name
-        try:
-            stat = path.stat()
-            if not path.is_file():
-                return None
-            key = (stat.st_mtime_ns, stat.st_size)
-            with self._lock:
-                cached = self._cache.get(name)
-            if cached is not None and cached[0] == key:
-                return cached[1]
-            body = path.read_bytes()
-        except OSError:
-            return None
-        representation = _Representation(
-            body=body,
-            etag=hashlib.sha256(body).hexdigest()[:32],
-            gzipped=gzip.compress(body, 6, mtime=0) if len(body) >= _GZIP_MIN_BYTES else None,
-            last_modified=datetime.fromtimestamp(int(stat.st_mtime), tz=UTC),
-        )
-        with self._lock:
-            self._cache[name] = (key, representation)
-        return representation
 
-
-def _not_modified(environ: dict[str, Any], representation: _Representation) -> bool:
+def _not_modified(environ: dict[str, Any], representation: Representation) -> bool:
     if_none_match = environ.get("HTTP_IF_NONE_MATCH")
     if if_none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from feeds.models import Page, RunReport
-from feeds.storage.interface import StoredPage
+from feeds.storage.interface import StoredPage, document_etag
 
 
 def pack_sketch(sketch: tuple[int, ...]) -> bytes:
@@ -91,3 +92,16 @@ def stored_page(row: tuple[Any, ...], fetched_at: datetime) -> StoredPage:
         fetched_at=fetched_at,
     )
     return StoredPage(item_id, source, page)
+
+
+def changed_documents(
+    documents: Mapping[str, bytes], etags: Mapping[str, str]
+) -> list[tuple[str, bytes, str]]:
+    """Of ``documents``, those whose ETag differs from the kept one (``etags`` by name):
+    ``(name, body, etag)``, in order."""
+    changed = []
+    for name, body in documents.items():
+        etag = document_etag(body)
+        if etags.get(name) != etag:
+            changed.append((name, body, etag))
+    return changed

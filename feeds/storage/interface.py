@@ -10,7 +10,7 @@ keeps and returns what it is given; writes are idempotent by URL and item id.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -264,6 +264,15 @@ class RunStore(Protocol):
         """How many new items the feed's runs that started at or after ``since`` found."""
         ...
 
+    def record_due_run(self, feed: str, due: datetime, finished: datetime) -> None:
+        """Keep that the run the scheduler asked for at ``due`` is done (a cluster's)."""
+        ...
+
+    def due_run_done(self, feed: str, due: datetime) -> bool:
+        """Whether a run asked for at ``due`` or later is done: a redelivered or
+        overtaken request is then not run again."""
+        ...
+
 
 class FeedInfoStore(Protocol):
     """What a feed learnt about its site, and what its files were written from."""
@@ -293,8 +302,57 @@ class FeedInfoStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A published document (a feed in one format, a page, an OPML file) as served."""
+
+    name: str
+    body: bytes
+    etag: str
+    """``document_etag`` of the body."""
+    modified: datetime
+    """When the body last changed (Last-Modified)."""
+
+
+def document_etag(body: bytes) -> str:
+    """The strong entity tag of a document's bytes: the same wherever it is served from."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+class DocumentStore(Protocol):
+    """Published documents kept in the state, for servers that share no disk."""
+
+    def put_documents(self, documents: Mapping[str, bytes], now: datetime) -> tuple[str, ...]:
+        """Keep these documents by name; those whose bytes changed get ``now`` as their
+        modification time, the others are left as they are. Returns the names changed."""
+        ...
+
+    def document(self, name: str) -> Document | None:
+        """The document of that name, if any."""
+        ...
+
+    def document_version(self, name: str) -> tuple[str, datetime] | None:
+        """The ETag and modification time of a document, without its bytes."""
+        ...
+
+    def document_names(self) -> set[str]:
+        """The names of every document kept."""
+        ...
+
+    def remove_documents(self, names: Iterable[str]) -> list[str]:
+        """Forget these documents; returns the names there were."""
+        ...
+
+
 class Store(
-    ItemStore, PageStore, ValidatorStore, SourceHealthStore, RunStore, FeedInfoStore, Protocol
+    ItemStore,
+    PageStore,
+    ValidatorStore,
+    SourceHealthStore,
+    RunStore,
+    FeedInfoStore,
+    DocumentStore,
+    Protocol,
 ):
     """One connection to a state: every concern, transactions, and closing."""
 

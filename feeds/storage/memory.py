@@ -8,14 +8,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from feeds.models import Item, Page, RunReport
+from feeds.storage.codec import changed_documents
 from feeds.storage.interface import (
     RECENT_FINGERPRINTS,
+    Document,
     KnownItem,
     RecentItem,
     RunRecord,
@@ -54,6 +56,8 @@ class _Tables:
     published: dict[str, str] = field(default_factory=dict)
     extraction: dict[str, str] = field(default_factory=dict)
     pages: dict[tuple[str, str], StoredPage] = field(default_factory=dict)
+    documents: dict[str, Document] = field(default_factory=dict)
+    due_runs: dict[str, list[datetime]] = field(default_factory=dict)
     seq: int = 0
 
 
@@ -294,6 +298,13 @@ class MemoryStore:
     def new_items_since(self, feed: str, since: datetime) -> int:
         return sum(run.new for run in self._t.runs.get(feed, []) if run.record.started >= since)
 
+    def record_due_run(self, feed: str, due: datetime, finished: datetime) -> None:
+        with self.state.lock:
+            self._t.due_runs.setdefault(feed, []).append(due)
+
+    def due_run_done(self, feed: str, due: datetime) -> bool:
+        return any(done >= due for done in self._t.due_runs.get(feed, []))
+
     # feed info
 
     def feed_icon(self, feed: str) -> str | None:
@@ -332,3 +343,27 @@ class MemoryStore:
     def set_published_key(self, feed: str, key: str) -> None:
         with self.state.lock:
             self._t.published[feed] = key
+
+    # documents
+
+    def put_documents(self, documents: Mapping[str, bytes], now: datetime) -> tuple[str, ...]:
+        with self.state.lock:
+            kept = {name: document.etag for name, document in self._t.documents.items()}
+            changed = changed_documents(documents, kept)
+            for name, body, etag in changed:
+                self._t.documents[name] = Document(name, body, etag, now)
+        return tuple(name for name, _, _ in changed)
+
+    def document(self, name: str) -> Document | None:
+        return self._t.documents.get(name)
+
+    def document_version(self, name: str) -> tuple[str, datetime] | None:
+        document = self._t.documents.get(name)
+        return None if document is None else (document.etag, document.modified)
+
+    def document_names(self) -> set[str]:
+        return set(self._t.documents)
+
+    def remove_documents(self, names: Iterable[str]) -> list[str]:
+        with self.state.lock:
+            return [name for name in names if self._t.documents.pop(name, None) is not None]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -18,11 +18,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from feeds.errors import StorageError
+from feeds.errors import FeedBusyError, StorageError
 from feeds.models import Item, Page, RunReport
 from feeds.storage.codec import (
     PAGE_COLUMNS,
     RUN_COLUMNS,
+    changed_documents,
     first_error,
     pack_sketch,
     page_values,
@@ -32,6 +33,7 @@ from feeds.storage.codec import (
 )
 from feeds.storage.interface import (
     RECENT_FINGERPRINTS,
+    Document,
     KnownItem,
     RecentItem,
     RunRecord,
@@ -107,6 +109,17 @@ MIGRATIONS: Sequence[str] = (
         fetched_at TIMESTAMPTZ NOT NULL, body BYTEA NOT NULL, PRIMARY KEY (feed, item_id)
     );
     """,
+    # 2: published documents, served by every `feeds serve`; the due runs a cluster ran
+    """
+    CREATE TABLE documents (
+        name TEXT PRIMARY KEY, body BYTEA NOT NULL, etag TEXT NOT NULL,
+        modified TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE due_runs (
+        feed TEXT NOT NULL, due TIMESTAMPTZ NOT NULL, finished TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (feed, due)
+    );
+    """,
 )
 
 _POOLS: dict[str, ConnectionPool] = {}
@@ -135,6 +148,41 @@ def close_pool(url: str) -> None:
     _MIGRATED.discard(url)
     if pool is not None:
         pool.close()
+
+
+FEED_LOCK_KEY = "('x' || substr(md5(current_schema() || ':' || %s), 1, 16))::bit(64)::bigint"
+"""The advisory lock of one feed's runs: a 64-bit key from the schema and the feed's id."""
+
+
+@contextmanager
+def feed_lock(url: str, feed: str, holder: str) -> Iterator[None]:
+    """Hold the cluster-wide lock of one feed's runs (``FeedBusyError`` when another
+    process holds it). The lock belongs to a connection of its own: a holder that dies,
+    however it dies, drops the connection and with it the lock (keepalives notice a
+    machine that vanished). ``holder`` names the connection (``pg_stat_activity``)."""
+    try:
+        connection = psycopg.connect(
+            url,
+            autocommit=True,
+            application_name=holder[:63],
+            connect_timeout=10,
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
+        )
+    except psycopg.Error as exc:
+        raise StorageError(f"state database {_safe(url)}: {exc}") from exc
+    with connection:
+        try:
+            row = connection.execute(
+                f"SELECT pg_try_advisory_lock({FEED_LOCK_KEY})", (feed,)
+            ).fetchone()
+        except psycopg.Error as exc:
+            raise StorageError(f"state database {_safe(url)}: {exc}") from exc
+        if not (row and row[0]):
+            raise FeedBusyError(feed)
+        yield  # closing the connection releases the lock
 
 
 def _in_utc(connection: psycopg.Connection[Any]) -> None:
@@ -497,6 +545,18 @@ class PostgresStore:
         )
         return int(row[0]) if row else 0
 
+    def record_due_run(self, feed: str, due: datetime, finished: datetime) -> None:
+        self._execute(
+            "INSERT INTO due_runs (feed, due, finished) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (feed, due, finished),
+        )
+
+    def due_run_done(self, feed: str, due: datetime) -> bool:
+        row = self._query_one(
+            "SELECT 1 FROM due_runs WHERE feed = %s AND due >= %s LIMIT 1", (feed, due)
+        )
+        return row is not None
+
     # feed info
 
     def feed_icon(self, feed: str) -> str | None:
@@ -517,6 +577,43 @@ class PostgresStore:
     def set_extraction_key(self, feed: str, key: str) -> None:
         self._set_feed_info(feed, "extraction", key)
 
+    # documents
+
+    def put_documents(self, documents: Mapping[str, bytes], now: datetime) -> tuple[str, ...]:
+        """Keep these documents; those whose bytes changed get ``now`` as their time."""
+        kept = self._query(
+            "SELECT name, etag FROM documents WHERE name = ANY(%s)", (list(documents),)
+        )
+        changed = changed_documents(documents, dict(kept))
+        self._executemany(
+            """INSERT INTO documents (name, body, etag, modified) VALUES (%s, %s, %s, %s)
+               ON CONFLICT (name) DO UPDATE SET body = excluded.body, etag = excluded.etag,
+               modified = excluded.modified""",
+            [(name, body, etag, now) for name, body, etag in changed],
+        )
+        return tuple(name for name, _, _ in changed)
+
+    def document(self, name: str) -> Document | None:
+        """The document of that name, if any."""
+        row = self._query_one("SELECT body, etag, modified FROM documents WHERE name = %s", (name,))
+        return None if row is None else Document(name, bytes(row[0]), row[1], row[2])
+
+    def document_version(self, name: str) -> tuple[str, datetime] | None:
+        """The ETag and modification time of a document, without its bytes."""
+        row = self._query_one("SELECT etag, modified FROM documents WHERE name = %s", (name,))
+        return None if row is None else (row[0], row[1])
+
+    def document_names(self) -> set[str]:
+        """The names of every document kept."""
+        return {row[0] for row in self._query("SELECT name FROM documents")}
+
+    def remove_documents(self, names: Iterable[str]) -> list[str]:
+        """Forget these documents; returns the names there were."""
+        rows = self._query(
+            "DELETE FROM documents WHERE name = ANY(%s) RETURNING name", (list(names),)
+        )
+        return [row[0] for row in rows]
+
     def _feed_info(self, feed: str, column: str) -> str | None:
         row = self._query_one(f"SELECT {column} FROM feed_info WHERE feed = %s", (feed,))
         return row[0] if row else None
@@ -533,6 +630,15 @@ class PostgresStore:
     def _execute(self, sql: str, params: Sequence[object] = ()) -> None:
         try:
             self._db.execute(sql, params)
+        except psycopg.Error as exc:
+            raise StorageError(f"state database {_safe(self.url)}: {exc}") from exc
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        if not rows:
+            return
+        try:
+            with self._db.cursor() as cursor:
+                cursor.executemany(sql, rows)
         except psycopg.Error as exc:
             raise StorageError(f"state database {_safe(self.url)}: {exc}") from exc
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from feeds.models import Item, Page, RunReport
 from feeds.storage.codec import (
     PAGE_COLUMNS,
     RUN_COLUMNS,
+    changed_documents,
     first_error,
     pack_sketch,
     page_values,
@@ -32,6 +33,7 @@ from feeds.storage.codec import (
 )
 from feeds.storage.interface import (
     RECENT_FINGERPRINTS,
+    Document,
     KnownItem,
     RecentItem,
     RunRecord,
@@ -172,6 +174,22 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (feed, item_id)
     ) WITHOUT ROWID;
     ALTER TABLE feed_info ADD COLUMN extraction TEXT;
+    """,
+    # 10: published documents, for servers that share no disk (settings.publish_to); the
+    # runs asked for by a scheduler that are done
+    """
+    CREATE TABLE documents (
+        name TEXT PRIMARY KEY,
+        body BLOB NOT NULL,
+        etag TEXT NOT NULL,
+        modified TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE due_runs (
+        feed TEXT NOT NULL,
+        due TEXT NOT NULL,
+        finished TEXT NOT NULL,
+        PRIMARY KEY (feed, due)
+    ) WITHOUT ROWID;
     """,
 )
 
@@ -550,6 +568,45 @@ class SqliteStore:
             (feed, feed, keep),
         )
 
+    # documents
+
+    def put_documents(self, documents: Mapping[str, bytes], now: datetime) -> tuple[str, ...]:
+        """Keep these documents; those whose bytes changed get ``now`` as their time."""
+        names = list(documents)
+        marks = ", ".join(["?"] * len(names))
+        kept = self._query(f"SELECT name, etag FROM documents WHERE name IN ({marks})", names)
+        changed = changed_documents(documents, dict(kept))
+        self._executemany(
+            "INSERT OR REPLACE INTO documents (name, body, etag, modified) VALUES (?, ?, ?, ?)",
+            [(name, body, etag, format_time(now)) for name, body, etag in changed],
+        )
+        return tuple(name for name, _, _ in changed)
+
+    def document(self, name: str) -> Document | None:
+        """The document of that name, if any."""
+        row = self._query_one("SELECT body, etag, modified FROM documents WHERE name = ?", (name,))
+        return None if row is None else Document(name, bytes(row[0]), row[1], parse_time(row[2]))
+
+    def document_version(self, name: str) -> tuple[str, datetime] | None:
+        """The ETag and modification time of a document, without its bytes."""
+        row = self._query_one("SELECT etag, modified FROM documents WHERE name = ?", (name,))
+        return None if row is None else (row[0], parse_time(row[1]))
+
+    def document_names(self) -> set[str]:
+        """The names of every document kept."""
+        return {row[0] for row in self._query("SELECT name FROM documents")}
+
+    def remove_documents(self, names: Iterable[str]) -> list[str]:
+        """Forget these documents; returns the names there were."""
+        names = list(names)
+        marks = ", ".join(["?"] * len(names))
+        there = [
+            row[0]
+            for row in self._query(f"SELECT name FROM documents WHERE name IN ({marks})", names)
+        ]
+        self._execute(f"DELETE FROM documents WHERE name IN ({marks})", names)
+        return [name for name in names if name in there]
+
     def _feed_info(self, feed: str, column: _FeedInfo) -> str | None:
         row = self._query_one(f"SELECT {column} FROM feed_info WHERE feed = ?", (feed,))
         return row[0] if row else None
@@ -704,6 +761,20 @@ class SqliteStore:
             (feed, format_time(since)),
         )
         return int(row[0]) if row else 0
+
+    def record_due_run(self, feed: str, due: datetime, finished: datetime) -> None:
+        """Keep that the run asked for at ``due`` is done."""
+        self._execute(
+            "INSERT OR IGNORE INTO due_runs (feed, due, finished) VALUES (?, ?, ?)",
+            (feed, format_time(due), format_time(finished)),
+        )
+
+    def due_run_done(self, feed: str, due: datetime) -> bool:
+        """Whether a run asked for at ``due`` or later is done."""
+        row = self._query_one(
+            "SELECT 1 FROM due_runs WHERE feed = ? AND due >= ? LIMIT 1", (feed, format_time(due))
+        )
+        return row is not None
 
     # plumbing
 
