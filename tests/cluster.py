@@ -46,23 +46,28 @@ class Cluster:
     database: str
     processes: list[Process] = field(default_factory=list)
 
-    def cli(self) -> list[str]:
-        """The command line of feeds on the cluster's config, to add a command to."""
-        return [sys.executable, "-m", "feeds", "--config", str(self.config)]
+    def cli(self, config: Path | None = None) -> list[str]:
+        """The command line of feeds on the cluster's config (or another machine's),
+        to add a command to."""
+        return [sys.executable, "-m", "feeds", "--config", str(config or self.config)]
 
-    def start(self, role: str, *args: str, port: int | None = None) -> Process:
-        """Start ``feeds <role> <args>`` on the cluster's config."""
-        log = self.config.parent / f"{role}-{len(self.processes)}.log"
+    def start(
+        self, role: str, *args: str, port: int | None = None, config: Path | None = None
+    ) -> Process:
+        """Start ``feeds <role> <args>`` on the cluster's config (or another machine's:
+        its own directory, state directory and log)."""
+        directory = (config or self.config).parent
+        log = directory / f"{role}-{len(self.processes)}.log"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         if port is not None:
             env["FEEDS_SERVE_PORT"] = str(port)
         with log.open("wb") as out:
             popen = subprocess.Popen(
-                [*self.cli(), role, *args],
+                [*self.cli(config), role, *args],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
-                cwd=self.config.parent,
+                cwd=directory,
             )
         process = Process(role, popen, log, port)
         self.processes.append(process)

@@ -259,6 +259,47 @@ def test_the_cluster_recovers_by_itself_when_redis_restarts_mid_run(
         redis.wait(10)
 
 
+def test_a_second_scheduler_stands_by_and_no_feed_runs_twice(
+    tmp_path: Path, services: tuple[str, str, str]
+) -> None:
+    database, broker, prefix = services
+    with SiteSim("127.0.0.4") as site:
+        feeds = {}
+        for n in range(3):
+            serve_news(site, numbered_articles(1, prefix=f"s{n}"), listing=f"/s{n}/")
+            feeds[f"s{n}"] = site.url(f"/s{n}/")
+        configs = []
+        for machine in ("one", "two"):  # two machines: a state directory each
+            (tmp_path / machine).mkdir()
+            configs.append(
+                cluster_config(
+                    tmp_path / machine,
+                    database=database,
+                    broker=broker,
+                    prefix=prefix,
+                    feeds=feeds,
+                    settings="per_host_delay: 0\n",
+                )
+            )
+        with cluster(configs[0], database) as running:
+            running.start("worker")
+            schedulers = [running.start("run", "--no-serve", config=c) for c in configs]
+            running.wait(
+                lambda: running.query("SELECT count(*) FROM due_runs")[0][0] == 3,
+                what="the three feeds run",
+                seconds=WAIT,
+            )
+            running.wait(
+                lambda: any("standing by" in s.output() for s in schedulers),
+                what="a scheduler standing by",
+                seconds=WAIT,
+            )
+            time.sleep(1)  # time for a second scheduler's runs, were it scheduling
+            runs = dict(running.query("SELECT feed, count(*) FROM runs GROUP BY feed"))
+            assert runs == {"s0": 1, "s1": 1, "s2": 1}
+            assert sum("run queued" in s.output() for s in schedulers) == 1
+
+
 # the pieces, in this process
 
 

@@ -1,5 +1,6 @@
 """The deployment files: the Docker image listens where the environment says and pins its
-versions; the systemd unit is hardened (its exposure measured where systemd-analyze is)."""
+versions; the systemd units are hardened (their exposure measured where systemd-analyze is); the
+cluster's config is a valid one."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
+from feeds.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,11 +37,30 @@ def test_the_image_serves_where_its_environment_says_and_pins_its_versions() -> 
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
-def test_the_systemd_unit_is_hardened() -> None:
+@pytest.mark.parametrize(
+    ("unit", "name"),
+    [
+        ("feeds.service", "feeds.service"),
+        ("cluster/feeds-cluster@.service", "feeds-cluster@worker.service"),
+    ],
+)
+def test_the_systemd_units_are_hardened(unit: str, name: str, tmp_path: Path) -> None:
+    instance = tmp_path / name  # a template is analysed as one of its instances
+    instance.write_text((ROOT / "deploy" / unit).read_text())
     result = subprocess.run(
-        ["systemd-analyze", "security", "--offline=true", str(ROOT / "deploy" / "feeds.service")],
+        ["systemd-analyze", "security", "--offline=true", str(instance)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    exposure = re.search(r"Overall exposure level for feeds.service: ([\d.]+)", result.stdout)
+    exposure = re.search(rf"Overall exposure level for {re.escape(name)}: ([\d.]+)", result.stdout)
     assert exposure is not None, result.stdout + result.stderr
     assert float(exposure.group(1)) <= 3.0
+
+
+def test_the_cluster_config_is_a_valid_cluster_config(tmp_path: Path) -> None:
+    text = (ROOT / "deploy" / "cluster" / "feeds.cluster.yaml").read_text()
+    sample = ROOT / "config" / "sample-site" / "index.html"
+    config_file = tmp_path / "feeds.yaml"
+    config_file.write_text(text.replace("/app/sample-site/index.html", str(sample)))
+    settings = load_config(config_file).settings
+    assert settings.cluster is not None and settings.database is not None
+    assert settings.publishes_to_database
