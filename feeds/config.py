@@ -248,6 +248,8 @@ class Settings(_Model):
     per_host_delay: Delay = timedelta(seconds=1)
     per_host_concurrency: int = Field(2, ge=1)
     concurrency: int = Field(8, ge=1)
+    render_pages: int = Field(4, ge=1)
+    """Pages open at once in the browser, for ``render: true`` sources."""
     extract_workers: int | None = Field(None, ge=0)
     """Processes that extract articles (None: one per core; 0: none, the feed's own thread)."""
     extract_timeout: Duration = timedelta(seconds=60)
@@ -420,6 +422,9 @@ class SourceConfig(_Model):
     extract: ExtractRules | None = None
     refresh: Duration | None = None
     robots: Literal["obey", "ignore"] = "obey"
+    render: bool = False
+    """Load its web pages (listings and articles) in headless Chromium: for sites whose
+    scripts write the links or the article."""
     headers: dict[str, str] = Field(default_factory=dict)
     cookies: dict[str, str] = Field(default_factory=dict)
     user_agent: str | None = None

@@ -26,6 +26,7 @@ def fetch_options(settings: Settings) -> FetchOptions:
         retries=settings.retries,
         backoff=settings.retry_delay.total_seconds(),
         retry_after_limit=settings.retry_after_limit.total_seconds(),
+        render_pages=settings.render_pages,
         politeness=Politeness(
             per_host_concurrency=settings.per_host_concurrency,
             per_host_delay=settings.per_host_delay.total_seconds(),
@@ -44,6 +45,7 @@ def request_options(source: SourceConfig, trust: Trust | None = None) -> Request
         proxy=source.proxy,
         obey_robots=source.robots == "obey",
         trust=trust,
+        render=source.render,
     )
 
 

@@ -42,11 +42,17 @@ def test_the_image_serves_where_its_environment_says_and_pins_its_versions() -> 
     [
         ("feeds.service", "feeds.service"),
         ("cluster/feeds-cluster@.service", "feeds-cluster@worker.service"),
+        ("feeds.service+feeds-browser.conf", "feeds.service"),  # with the browser's drop-in
     ],
 )
 def test_the_systemd_units_are_hardened(unit: str, name: str, tmp_path: Path) -> None:
     instance = tmp_path / name  # a template is analysed as one of its instances
-    instance.write_text((ROOT / "deploy" / unit).read_text())
+    unit_file, _, drop_in = unit.partition("+")
+    text = (ROOT / "deploy" / unit_file).read_text()
+    if drop_in:
+        added = (ROOT / "deploy" / drop_in).read_text().split("[Service]\n", 1)[1]
+        text = text.replace("[Install]", added + "\n[Install]")
+    instance.write_text(text)
     result = subprocess.run(
         ["systemd-analyze", "security", "--offline=true", str(instance)],
         capture_output=True, text=True, check=False,

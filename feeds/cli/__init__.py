@@ -156,6 +156,12 @@ def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
 @click.option("--links", metavar="SELECTOR", help="With --source: try this `links` selector.")
 @click.option("--body", metavar="SELECTOR", help="With an article: try this `body` rule.")
 @click.option(
+    "--render",
+    is_flag=True,
+    default=None,
+    help="Load the pages in headless Chromium first (as `render: true` does).",
+)
+@click.option(
     "--remove",
     metavar="SELECTOR",
     multiple=True,

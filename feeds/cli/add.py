@@ -4,20 +4,22 @@ The page is fetched and looked at three ways: the feeds it advertises (``<link
 rel="alternate">``), the article links automatic detection finds on it (with a CSS
 selector that picks them), and the site's sitemaps (listed in robots.txt, or at
 ``/sitemap.xml``). Each way that works is an option; the best one (a feed, else the
-listing, else the sitemaps) becomes a ready YAML entry.
+listing, else the sitemaps) becomes a ready YAML entry. A page with no article links
+whose scripts write them (where a browser is installed) is suggested with ``render: true``.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from feeds.config import SourceConfig
 from feeds.errors import SourceError
-from feeds.fetching.client import Fetcher
+from feeds.fetching.browser import browser_available
+from feeds.fetching.client import Fetcher, RequestOptions
 from feeds.html import base_url, parse_document, text_of
 from feeds.models import Page
 from feeds.sources import detect_kind, discover
@@ -76,6 +78,8 @@ def explore(url: str, fetcher: Fetcher) -> Findings:
     title_element = document.find(".//title")
     title = text_of(title_element) if title_element is not None else ""
     options = [*_advertised_feeds(document, base, fetcher), *_listing(document, base, page)]
+    if not options:
+        options += _rendered_listing(url, fetcher)
     options += _sitemaps(page.final_url, fetcher)
     return Findings(page.final_url, title or _title_from_url(url), options)
 
@@ -132,6 +136,26 @@ def _listing(document: Any, base: str, page: Page) -> list[Option]:
         f" (selector: {selector})" if selector else " (detected automatically)"
     )
     return [Option("listing", page.final_url, detail, len(candidates), selector, source)]
+
+
+def _rendered_listing(url: str, fetcher: Fetcher) -> list[Option]:
+    """The listing the page's scripts write, when there is a browser to run them."""
+    if browser_available() is not None:
+        return []
+    try:
+        page = fetcher.fetch(url, request=RequestOptions(render=True))
+    except SourceError:
+        return []
+    document = parse_document(page.text)
+    options = _listing(document, base_url(document, page.final_url), page)
+    return [
+        replace(
+            option,
+            detail=option.detail + " once its scripts ran (render: true)",
+            source={**option.source, "render": True},
+        )
+        for option in options
+    ]
 
 
 def _sitemaps(url: str, fetcher: Fetcher) -> list[Option]:

@@ -15,6 +15,7 @@ import textwrap
 import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -267,6 +268,7 @@ def preview(
     saved_url: str | None,
     links: str | None,
     body: str | None,
+    render: bool | None,
     remove: tuple[str, ...],
     output: str,
 ) -> None:
@@ -287,7 +289,7 @@ def preview(
     try:
         if source_target is not None:
             feed, source = _source_to_preview(source_target, feed, config)
-            source = with_options(source, {"links": links}, "--links")
+            source = with_options(source, {"links": links, "render": render}, "--links/--render")
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     extra_roots = (source.path,) if source is not None and source.path is not None else ()
@@ -300,7 +302,7 @@ def preview(
             else:
                 assert target is not None
                 overrides = {"body": body, "remove": remove}
-                _preview_article(target, saved_url, feed, fetcher, output, overrides)
+                _preview_article(target, saved_url, feed, fetcher, output, overrides, render)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     except FeedsError as exc:
@@ -496,19 +498,22 @@ def _preview_article(
     fetcher: Fetcher,
     output: str,
     overrides: dict[str, Any],
+    render: bool | None,
 ) -> None:
+    source = feed.sources[0] if feed else None
+    request = request_options(source) if source else RequestOptions()
+    if render:
+        request = replace(request, render=True)
     path = Path(target)
     if is_web_url(target):
-        page = fetcher.fetch(target)
+        page = fetcher.fetch(target, request=request)
     elif path.is_file():
         page = saved_page(path, saved_url)
     else:
         raise click.UsageError(f"{target} is neither an http(s) URL nor a file")
-    source = feed.sources[0] if feed else None
     rules = feed.rules_for(source) if feed and source else None
     if any(overrides.values()):
         rules = with_options(rules or ExtractRules(), overrides, "--body/--remove")
-    request = request_options(source) if source else RequestOptions()
     article = extract_with_parts(page, rules, fetcher, request)
     link = Link(url=page.final_url, source=source.location if source else page.final_url)
     item = normalise(article, link, feed=feed.id if feed else "preview", first_seen=page.fetched_at)

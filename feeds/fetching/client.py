@@ -37,12 +37,12 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import charset_normalizer
@@ -67,8 +67,14 @@ from feeds.fetching.hosts import (
 from feeds.html import ascii_number
 from feeds.models import Page
 
+if TYPE_CHECKING:
+    from feeds.fetching.browser import Renderer
+
 log = logging.getLogger(__name__)
 
+RENDERED_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+"""The pages a ``render`` source loads in the browser (its feeds and sitemaps are read
+as they are)."""
 ACCEPTED_TYPES = (
     "text/html",
     "application/xhtml+xml",
@@ -122,6 +128,8 @@ class FetchOptions:
     retry_after_limit: float = 3600.0
     """A Retry-After longer than this is taken to be this long."""
     politeness: Politeness = field(default_factory=Politeness)
+    render_pages: int = 4
+    """Pages open at once in the browser (``render: true`` sources)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +144,11 @@ class RequestOptions:
     trust: Trust | None = None
     """What the requests may reach whatever it resolves to: the origins the feed names
     (None: all that the config names)."""
+    render: bool = False
+    """HTML pages are loaded in the browser, and what its scripts leave is the page."""
+    for_rendering: bool = False
+    """The request is one a page in the browser made: scripts and data are fetched too,
+    not only pages."""
 
 
 DEFAULT_REQUEST = RequestOptions()
@@ -223,6 +236,7 @@ class Fetcher:
         self._robots_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._deadlines = Deadlines("fetch-timeouts", clock.now)
+        self._renderer: Renderer | None = None
 
     def follow(
         self, local_roots: Sequence[Path], urls: Iterable[str], domains: Iterable[str]
@@ -252,6 +266,8 @@ class Fetcher:
         self.stop()
         self.session.close()
         self.gates.close()
+        if self._renderer is not None:
+            self._renderer.close()
         self._deadlines.close()
 
     # public API
@@ -276,7 +292,26 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        return self._with_retries(url, request, headers)
+        page = self._with_retries(url, request, headers)
+        if request.render and page.status != 304 and page.content_type in RENDERED_TYPES:
+            return self._render(page, request)
+        return page
+
+    def _render(self, page: Page, request: RequestOptions) -> Page:
+        """The page after its scripts ran in the browser, every request they make made
+        (or refused) by this fetcher, under the source's options."""
+        from feeds.fetching.browser import Renderer  # Playwright only for rendered sources
+
+        with self._lock:
+            if self._renderer is None:
+                self._renderer = Renderer(
+                    max_pages=self.options.render_pages,
+                    timeout=self.options.timeout,
+                    user_agent=request.user_agent or self.options.user_agent,
+                )
+            renderer = self._renderer
+        made_by_page = replace(request, render=False, for_rendering=True)
+        return renderer.render(page, lambda url: self.fetch(url, request=made_by_page))
 
     def fetch_all(self, jobs: Iterable[FetchJob]) -> Iterator[tuple[FetchJob, Page | FetchError]]:
         """Fetch a batch in parallel (within the politeness limits); yields each job with
@@ -488,14 +523,16 @@ class Fetcher:
             try:
                 if deadline.expired.is_set():  # the socket was shut mid-headers: they are cut
                     raise _TransientError(f"timed out after {self.options.timeout:g}s")
-                return self._read_response(url, response, started)
+                return self._read_response(url, response, started, request.for_rendering)
             finally:
                 seconds = self.clock.now() - started
                 log.debug("GET %s -> %d in %.2fs", url, response.status_code, seconds)
                 if self.observe is not None:
                     self.observe(seconds, response.status_code)
 
-    def _read_response(self, url: str, response: requests.Response, started: float) -> Page:
+    def _read_response(
+        self, url: str, response: requests.Response, started: float, any_type: bool = False
+    ) -> Page:
         status = response.status_code
         if status == 304:
             return self._page(url, response, b"", "utf-8")
@@ -505,7 +542,7 @@ class Fetcher:
                 raise _TransientError(message, status=status, retry_after=retry_after(response))
             raise FetchError(url, message, status=status)
         content_type = _media_type(response.headers.get("Content-Type", ""))
-        if content_type and not content_type.startswith(ACCEPTED_TYPES):
+        if content_type and not content_type.startswith(ACCEPTED_TYPES) and not any_type:
             raise FetchError(
                 url, f"content type {content_type!r} is not a page (HTML, XML or JSON)"
             )
