@@ -242,3 +242,33 @@ def test_feeds_add_suggests_rendering_and_preview_renders(news: SiteSim, tmp_pat
     )
     injected = numbered_articles(1, prefix="injected")[0]
     assert injected.paragraphs[0][:60] in article.output
+
+
+def test_check_warns_of_a_rendered_source_without_a_browser(
+    write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEEDS_CHROMIUM", "/nonexistent/chromium")
+    config = write_config(
+        "feeds:\n  news:\n    sources: [{url: 'https://news.example/', render: true}]\n"
+    )
+    checked = CliRunner().invoke(main, ["--config", str(config.file), "check"])
+    assert checked.exit_code == 0
+    assert "warning: news: https://news.example/: render: true needs a browser" in checked.output
+
+
+@needs_browser
+def test_the_browser_is_replaced_after_its_share_of_pages(
+    site: SiteSim, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import feeds.fetching.browser
+
+    monkeypatch.setattr(feeds.fetching.browser, "RESTART_AFTER", 2)
+    site.add("/p/", "<html><body><p id=c></p><script>c.textContent='made'</script></body>")
+    options = FetchOptions(user_agent="feeds-test", retries=0)
+    request = RequestOptions(render=True, obey_robots=False)
+    caplog.set_level("INFO", logger="feeds.fetching.browser")
+    with Fetcher(options, guard=AddressGuard([site.origin])) as fetcher:
+        for _ in range(5):
+            assert '<p id="c">made</p>' in fetcher.fetch(site.url("/p/"), request=request).text
+    assert sum("browser started" in r.getMessage() for r in caplog.records) == 3
+    assert sum("browser restarted after 2 pages" in r.getMessage() for r in caplog.records) == 2

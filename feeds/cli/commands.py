@@ -97,6 +97,18 @@ def check(ctx: click.Context, online: bool) -> None:
     click.echo(f"{config.file}: OK, {len(config.feeds)} feeds, {sources} sources")
     for warning in config.warnings:
         click.echo(f"warning: {warning}", err=True)
+    rendered = [
+        f"{feed.id}: {source.location}"
+        for feed in config.feeds.values()
+        for source in feed.sources
+        if source.render
+    ]
+    if rendered:
+        from feeds.fetching.browser import browser_available
+
+        missing = browser_available()
+        if missing is not None:
+            click.echo(f"warning: {', '.join(rendered)}: {missing}", err=True)
     if not online:
         return
     failures = 0
