@@ -301,7 +301,8 @@ def preview(
     try:
         if source_target is not None:
             feed, source = _source_to_preview(source_target, feed, config)
-            source = with_options(source, {"links": links, "render": render}, "--links/--render")
+            source = with_options(source, {"links": links}, "--links")
+            source = with_options(source, {"render": render}, "--render")
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     extra_roots = (source.path,) if source is not None and source.path is not None else ()
