@@ -326,3 +326,35 @@ def test_servers_sharing_a_database_serve_the_same_bytes_and_validators() -> Non
     finally:
         for instance in servers:
             instance.stop()
+
+
+def test_a_database_server_keeps_a_connection_and_replaces_a_broken_one() -> None:
+    from datetime import UTC, datetime
+
+    from feeds.errors import StorageError
+    from feeds.service.server import DatabaseSource
+    from feeds.storage.memory import MemoryState, MemoryStore
+
+    state = MemoryState()
+    with state.connect() as store, store.transaction():
+        store.put_documents({"news.xml": FEED}, datetime(2024, 3, 1, tzinfo=UTC))
+    opened: list[MemoryStore] = []
+
+    def connect() -> MemoryStore:
+        opened.append(state.connect())
+        return opened[-1]
+
+    source = DatabaseSource(connect, "test state")
+    assert source.representation("news.xml") is not None
+    assert source.representation("news.xml") is not None
+    assert len(opened) == 1  # one connection for the thread, not one per request
+
+    def broken(name: str) -> None:
+        raise StorageError("state database: the server closed the connection")
+
+    opened[0].document_version = broken  # type: ignore[method-assign, assignment]
+    with pytest.raises(StorageError):
+        source.representation("news.xml")
+    representation = source.representation("news.xml")  # a new connection
+    assert representation is not None and representation.body == FEED
+    assert len(opened) == 2

@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import threading
+from collections import deque
 from collections.abc import Callable, Coroutine
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import replace
@@ -135,8 +136,8 @@ class Renderer:
         self.max_pages = max_pages
         self.timeout = timeout
         self.user_agent = user_agent
-        self.refused: list[tuple[str, str]] = []
-        """The last requests refused, (URL, why), for ``--log-level debug`` and tests."""
+        self.refused: deque[tuple[str, str]] = deque(maxlen=100)
+        """The last requests refused, (URL, why), for tests."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -305,7 +306,7 @@ class Renderer:
 
     def _refuse(self, url: str, why: str) -> None:
         log.debug("render: not requested: %s (%s)", url, why)
-        self.refused = [*self.refused[-99:], (url, why)]
+        self.refused.append((url, why))
 
     async def _current_browser(self, url: str) -> Browser:
         if self._browser is not None and self._browser.is_connected():

@@ -78,7 +78,8 @@ class DatabaseOutlet:
             return self.store.put_documents(documents, self.clock())
 
     def in_place(self, names: Iterable[str]) -> bool:
-        return set(names) <= self.store.document_names()
+        wanted = set(names)
+        return self.store.document_names(wanted) == wanted
 
     def remove(self, names: Iterable[str]) -> list[str]:
         with self.store.transaction():

@@ -45,7 +45,6 @@ from feeds.service.runtime import Runtime, log_report
 from feeds.service.server import DatabaseSource, DirectorySource, DocumentSource, FeedServer
 from feeds.service.status import collect_status
 from feeds.storage import open_store
-from feeds.storage.postgres import feed_lock
 
 if TYPE_CHECKING:
     from feeds.cluster.queue import Dispatcher
@@ -95,6 +94,8 @@ class Service:
         """Run until SIGTERM or SIGINT; returns the exit status."""
         settings = self.config.settings
         with self._started():
+            if self.stopping.is_set():  # stopped while standing by: nothing to schedule
+                return 0
             for warning in self.config.warnings:
                 log.warning("%s", warning)
             self._install_signal_handlers()
@@ -129,6 +130,8 @@ class Service:
             with self.runtime:
                 yield
             return
+        from feeds.storage.postgres import feed_lock  # psycopg only for a cluster
+
         settings = self.config.settings
         assert settings.database is not None
         with StateLock(settings.state_dir), ExitStack() as stack:

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from waitress import wasyncore
 from waitress.server import create_server
 
+from feeds.errors import StorageError
 from feeds.publishing.formats import FORMATS
 from feeds.storage.interface import Store, document_etag
 
@@ -128,12 +129,14 @@ class DatabaseSource:
         self.description = description
         self._cache: dict[str, Representation] = {}
         self._lock = threading.Lock()
+        self._stores = threading.local()  # a connection per serving thread, kept
 
     def representation(self, name: str) -> Representation | None:
         """The document's bytes and validators, None when there is no such document."""
         if not _plain_name(name):
             return None
-        with self.connect() as store:
+        store = self._store()
+        try:
             version = store.document_version(name)
             if version is None:
                 return None
@@ -142,6 +145,10 @@ class DatabaseSource:
             if cached is not None and cached.etag == version[0]:
                 return cached
             document = store.document(name)
+        except StorageError:  # a connection that broke (a database restart): a new one next
+            self._stores.store = None
+            store.close()
+            raise
         if document is None:
             return None
         representation = Representation.of(
@@ -150,6 +157,12 @@ class DatabaseSource:
         with self._lock:
             self._cache[name] = representation
         return representation
+
+    def _store(self) -> Store:
+        store: Store | None = getattr(self._stores, "store", None)
+        if store is None:
+            store = self._stores.store = self.connect()
+        return store
 
 
 def content_type(name: str) -> str:

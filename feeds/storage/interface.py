@@ -335,8 +335,8 @@ class DocumentStore(Protocol):
         """The ETag and modification time of a document, without its bytes."""
         ...
 
-    def document_names(self) -> set[str]:
-        """The names of every document kept."""
+    def document_names(self, names: Iterable[str]) -> set[str]:
+        """Those of ``names`` that are kept."""
         ...
 
     def remove_documents(self, names: Iterable[str]) -> list[str]:

@@ -361,8 +361,8 @@ class MemoryStore:
         document = self._t.documents.get(name)
         return None if document is None else (document.etag, document.modified)
 
-    def document_names(self) -> set[str]:
-        return set(self._t.documents)
+    def document_names(self, names: Iterable[str]) -> set[str]:
+        return {name for name in names if name in self._t.documents}
 
     def remove_documents(self, names: Iterable[str]) -> list[str]:
         with self.state.lock:

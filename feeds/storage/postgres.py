@@ -603,9 +603,10 @@ class PostgresStore:
         row = self._query_one("SELECT etag, modified FROM documents WHERE name = %s", (name,))
         return None if row is None else (row[0], row[1])
 
-    def document_names(self) -> set[str]:
-        """The names of every document kept."""
-        return {row[0] for row in self._query("SELECT name FROM documents")}
+    def document_names(self, names: Iterable[str]) -> set[str]:
+        """Those of ``names`` that are kept."""
+        rows = self._query("SELECT name FROM documents WHERE name = ANY(%s)", (list(names),))
+        return {row[0] for row in rows}
 
     def remove_documents(self, names: Iterable[str]) -> list[str]:
         """Forget these documents; returns the names there were."""

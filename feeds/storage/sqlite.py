@@ -592,9 +592,14 @@ class SqliteStore:
         row = self._query_one("SELECT etag, modified FROM documents WHERE name = ?", (name,))
         return None if row is None else (row[0], parse_time(row[1]))
 
-    def document_names(self) -> set[str]:
-        """The names of every document kept."""
-        return {row[0] for row in self._query("SELECT name FROM documents")}
+    def document_names(self, names: Iterable[str]) -> set[str]:
+        """Those of ``names`` that are kept."""
+        names = list(names)
+        marks = ", ".join(["?"] * len(names))
+        return {
+            row[0]
+            for row in self._query(f"SELECT name FROM documents WHERE name IN ({marks})", names)
+        }
 
     def remove_documents(self, names: Iterable[str]) -> list[str]:
         """Forget these documents; returns the names there were."""
