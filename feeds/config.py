@@ -250,6 +250,8 @@ class Settings(_Model):
     concurrency: int = Field(8, ge=1)
     render_pages: int = Field(4, ge=1)
     """Pages open at once in the browser, for ``render: true`` sources."""
+    render_memory: ByteSize = Field(ByteSize(512 * 1024 * 1024), ge=64 * 1024 * 1024)
+    """Memory one rendered page's browser process may use before it is closed."""
     extract_workers: int | None = Field(None, ge=0)
     """Processes that extract articles (None: one per core; 0: none, the feed's own thread)."""
     extract_timeout: Duration = timedelta(seconds=60)

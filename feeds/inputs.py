@@ -27,6 +27,7 @@ def fetch_options(settings: Settings) -> FetchOptions:
         backoff=settings.retry_delay.total_seconds(),
         retry_after_limit=settings.retry_after_limit.total_seconds(),
         render_pages=settings.render_pages,
+        render_memory=int(settings.render_memory),
         politeness=Politeness(
             per_host_concurrency=settings.per_host_concurrency,
             per_host_delay=settings.per_host_delay.total_seconds(),

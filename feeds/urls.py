@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 # Query parameters that only track where a click came from; they never select content.
 _TRACKING_PARAMS = re.compile(
@@ -107,3 +107,23 @@ def scheme_of(url: str) -> str:
 def path_of(url: str) -> str:
     """The path of a URL ('/' when empty)."""
     return urlsplit(url).path or "/"
+
+
+def same_document(url: str, other: str) -> bool:
+    """Whether two URLs name the same document: fragments aside, scheme, host and
+    default port normalised, and escapes compared by what they stand for (a browser sends
+    ``'`` in a query as ``%27``)."""
+    return unquote(clean_url(url)) == unquote(clean_url(other))
+
+
+def public_url(url: str) -> str:
+    """The URL as public output may show it: without user name, password, query and
+    fragment (a query stands as ``?...``), which may hold a key the config was given."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "(an unreadable URL)"
+    netloc = (host if ":" not in host else f"[{host}]") + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "..." if parts.query else "", ""))

@@ -130,6 +130,8 @@ class FetchOptions:
     politeness: Politeness = field(default_factory=Politeness)
     render_pages: int = 4
     """Pages open at once in the browser (``render: true`` sources)."""
+    render_memory: int = 512 * 1024 * 1024
+    """Memory one rendered page's renderer process may use before it is closed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +310,8 @@ class Fetcher:
                     max_pages=self.options.render_pages,
                     timeout=self.options.timeout,
                     user_agent=request.user_agent or self.options.user_agent,
+                    max_bytes=self.options.max_bytes,
+                    memory_limit=self.options.render_memory,
                 )
             renderer = self._renderer
         made_by_page = replace(request, render=False, for_rendering=True)
