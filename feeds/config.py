@@ -48,7 +48,8 @@ from feeds import __version__
 from feeds.errors import ConfigError
 from feeds.html import compile_selector
 from feeds.patterns import compile_pattern
-from feeds.publishing.formats import FORMATS
+from feeds.privacy import LOGS, Redactor, is_secret_header
+from feeds.publishing.formats import FORMATS, reserved_feed_ids
 from feeds.run.fields import DEFAULT_FIELDS, FIELDS
 
 NO_FEEDS_YET = "no feeds yet"
@@ -241,6 +242,9 @@ class Settings(_Model):
     (none: SQLite in ``state_dir``)."""
     interval: Duration = timedelta(hours=1)
     max_items: int = Field(50, ge=1)
+    max_new_per_run: int = Field(100, ge=1)
+    """New articles a feed fetches per run at most (a feed's own setting wins); the
+    rest wait for the next runs, newest first."""
     user_agent: str = DEFAULT_USER_AGENT
     timeout: Duration = timedelta(seconds=30)
     connect_timeout: Duration = timedelta(seconds=10)
@@ -518,6 +522,11 @@ def _check_feed_id(value: str) -> str:
             f"feed id {value!r} must be letters, digits, '-', '_' or '.' "
             "(it names the output files)"
         )
+    if value.lower() in reserved_feed_ids():
+        raise ValueError(
+            f"feed id {value!r} is taken by the service's own files and paths "
+            f"({', '.join(sorted(reserved_feed_ids()))}): name the feed otherwise"
+        )
     return value
 
 
@@ -605,6 +614,16 @@ class Config:
             ),
             *_serving_mismatch(self.settings),
         ]
+
+    @property
+    def redactor(self) -> Redactor:
+        """Takes the config's secrets out of a text: source and proxy URLs' credentials
+        and queries, cookie and credential header values."""
+        sources = [source for feed in self.feeds.values() for source in feed.sources]
+        urls = [s.url for s in sources if s.url] + [s.proxy for s in sources if s.proxy]
+        values = [v for s in sources for v in s.cookies.values()]
+        values += [v for s in sources for k, v in s.headers.items() if is_secret_header(k)]
+        return Redactor.of(urls, values)
 
     @property
     def trusted_urls(self) -> tuple[str, ...]:
@@ -709,7 +728,7 @@ def parse_config(text: str, file: Path) -> Config:
         first, *more = [_config_error(file, tree, error) for error in errors]
         raise ConfigError(first.file, first.line, first.field, first.message, more=more) from None
     settings = _served_as_the_environment_says(document.settings, file)
-    return Config(
+    config = Config(
         file=file,
         settings=settings,
         feeds={
@@ -720,6 +739,8 @@ def parse_config(text: str, file: Path) -> Config:
             _yaml_warning(file, warning.message, warning.category) for warning in yaml_warnings
         ),
     )
+    LOGS.add(config.redactor)  # from now on, no log line shows them
+    return config
 
 
 _YAML_WARNINGS = (YAMLWarning, YAMLFutureWarning)
@@ -812,7 +833,7 @@ def _resolve_feed(feed_id: str, spec: FeedConfig, settings: Settings) -> Feed:
         max_items=spec.max_items or settings.max_items,
         sources=spec.sources,
         extract=spec.extract,
-        max_new_per_run=spec.max_new_per_run,
+        max_new_per_run=spec.max_new_per_run or settings.max_new_per_run,
         max_age=spec.max_age,
         include=spec.include,
         exclude=spec.exclude,

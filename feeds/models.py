@@ -70,6 +70,10 @@ class Article:
     """The page that continues this article (a multi-page article), if it links one."""
 
 
+MAX_CATEGORIES = 20
+"""Categories an item carries at most, whatever its page or source gave."""
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """What a feed publishes. ``id`` is fixed the first time the item is seen."""
@@ -119,6 +123,8 @@ class RunReport:
     """Sources not read: they wait for their next attempt after failing (backoff)."""
     sources_unchanged: int = 0
     """Source pages the server said had not changed (HTTP 304): not read again."""
+    postponed: int = 0
+    """New links left for later runs: the feed's ``max_new_per_run`` was reached."""
     errors: tuple[RunError, ...] = ()
     broken: tuple[RunError, ...] = ()
     """Sources that stopped working as they did: no links any more, or no article that

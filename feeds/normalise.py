@@ -28,7 +28,7 @@ from feeds.html import (
     serialize_inner,
     strip_xml_illegal,
 )
-from feeds.models import Article, Item, Link
+from feeds.models import MAX_CATEGORIES, Article, Item, Link
 from feeds.urls import clean_url, escaped, is_web_url, path_of, resolve, same_site, scheme_of
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
         image=image,
         categories=tuple(
             dict.fromkeys(clean_text(c) for c in (article.categories or link.categories_hint))
-        ),
+        )[:MAX_CATEGORIES],
         aliases=tuple(dict.fromkeys(text_url(clean_url(u)) for u in (link.url, article.url))),
     )
 

@@ -123,15 +123,15 @@ def test_new_links_in_order_within_the_budget() -> None:
     known = {"https://news.example/a": "id-a", "https://news.example/b": ""}
     plan = plan_links(found, known, {}, None)
     assert [link.url for link in plan.new] == ["https://news.example/c", "https://news.example/d"]
-    assert (plan.unchanged, plan.budget, plan.postponed) == (2, None, False)
+    assert (plan.unchanged, plan.budget, plan.postponed) == (2, None, 0)
     assert plan_links(found, known, {"id-a": True}, None).unchanged == 1  # re-checked
     tight = plan_links(found, known, {}, 1)
     assert [link.url for link in tight.new] == ["https://news.example/c"]
-    assert (tight.budget, tight.postponed) == (0, True)
+    assert (tight.budget, tight.postponed) == (0, 1)
     spent = plan_links(found, known, {}, 0)
-    assert (spent.new, spent.budget, spent.postponed) == ([], 0, True)
+    assert (spent.new, spent.budget, spent.postponed) == ([], 0, 2)
     roomy = plan_links(found, known, {}, 5)
-    assert (len(roomy.new), roomy.budget, roomy.postponed) == (2, 3, False)
+    assert (len(roomy.new), roomy.budget, roomy.postponed) == (2, 3, 0)
 
 
 # how its articles went

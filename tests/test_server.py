@@ -358,3 +358,75 @@ def test_a_database_server_keeps_a_connection_and_replaces_a_broken_one() -> Non
     representation = source.representation("news.xml")  # a new connection
     assert representation is not None and representation.body == FEED
     assert len(opened) == 2
+
+
+def _disk_used(directory: Path) -> int:
+    """Bytes in the files this process holds open in ``directory`` (temporary files are
+    unlinked at once: they are found through the process's open descriptors)."""
+    used = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            if str(fd.readlink()).startswith(str(directory)):
+                used += fd.stat().st_size
+        except OSError:
+            continue
+    return used
+
+
+def test_slow_readers_of_a_big_feed_cost_neither_disk_nor_a_copy_each_and_are_cut(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import random
+    import tempfile
+    import time
+
+    import psutil
+
+    spill = tmp_path / "tmp"  # where waitress would put the copies it makes
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+    out = tmp_path / "out"
+    out.mkdir()
+    big = random.Random(1).randbytes(10 * 1024 * 1024)  # 10 MB that gzip cannot shrink
+    (out / "big.xml").write_bytes(big)
+    instance = FeedServer(
+        DirectorySource(out),
+        host="127.0.0.1",
+        port=0,
+        health=lambda: (True, {"status": "ok"}),
+        idle_timeout=2,
+    )
+    instance.start()
+    host, port = instance.address
+    me = psutil.Process(os.getpid())
+    readers: list[socket.socket] = []
+    try:
+        request(instance, "/big.xml")  # read once: the document is cached
+        before = me.memory_info().rss
+        for _ in range(200):  # each asks for the feed, then reads nothing
+            reader = socket.create_connection((host, port), timeout=5)
+            reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            reader.sendall(b"GET /big.xml HTTP/1.1\r\nHost: x\r\n\r\n")
+            readers.append(reader)
+        time.sleep(1)
+        grown = me.memory_info().rss - before
+        spilled = _disk_used(spill)
+        health = request(instance, "/healthz")  # answered beside them
+        assert health.status == 200
+        print(
+            f"200 slow readers of a 10 MB feed: {spilled} bytes on disk, "
+            f"memory +{grown / 2**20:.0f} MB"
+        )
+        assert spilled == 0
+        assert grown < 100 * 2**20  # 200 copies would be 2 GB
+        deadline = time.monotonic() + 15  # cut once idle for 2 s (checked every second)
+        while time.monotonic() < deadline:
+            if len(instance._server._map) <= 2:  # the listener and waitress's trigger
+                break
+            time.sleep(0.2)
+        assert len(instance._server._map) <= 2
+    finally:
+        for reader in readers:
+            reader.close()
+        instance.stop()

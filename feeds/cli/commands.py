@@ -54,6 +54,7 @@ from feeds.html import block_text, parse_fragment
 from feeds.inputs import fetcher_for, request_options
 from feeds.models import Link, RunReport
 from feeds.normalise import normalise
+from feeds.privacy import LOGS
 from feeds.publishing.channel import display_html
 from feeds.publishing.json_feed import json_feed_item
 from feeds.run.articles import extract_with_parts
@@ -636,6 +637,8 @@ def _summary(report: RunReport, settings: Settings) -> str:
         f"{report.new} new, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.skipped} duplicate, {report.failed} failed"
     )
+    if report.postponed:
+        counts += f", {report.postponed} new links left for the next runs (max_new_per_run)"
     if report.sources_unchanged:  # a 304 is news: nothing changed there
         pages = "page" if report.sources_unchanged == 1 else "pages"
         counts += f", {report.sources_unchanged} source {pages} unchanged since the last run"
@@ -650,7 +653,7 @@ def _summary(report: RunReport, settings: Settings) -> str:
     lines = [f"{report.feed}: {state}{counts} ({report.duration:.1f}s); {files}"]
     lines += [f"  ! {error.url}: {error.message}" for error in report.errors]
     lines += [f"  BROKEN source {error.source}: {error.message}" for error in report.broken]
-    return "\n".join(lines)
+    return LOGS.redactor("\n".join(lines))  # it goes to a journal too
 
 
 def _check_feed_ids(config: Config, feed_ids: Iterable[str]) -> None:

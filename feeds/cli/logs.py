@@ -10,6 +10,8 @@ import os
 import sys
 from datetime import UTC, datetime
 
+from feeds.privacy import RedactingFormatter
+
 # libraries that log every page they give up on; their news is in our run report
 _CHATTY_LOGGERS = (
     "trafilatura",
@@ -59,11 +61,12 @@ def setup_logging(level: str, *, json_lines: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     # under systemd (standard error is the journal) the journal stamps each line itself
     stamp = "" if _to_the_journal() else "%(asctime)s "
-    handler.setFormatter(
+    formatter = (
         _JsonFormatter()
         if json_lines
         else logging.Formatter(stamp + "%(levelname)s %(name)s: %(message)s")
     )
+    handler.setFormatter(RedactingFormatter(formatter))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)

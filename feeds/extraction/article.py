@@ -48,7 +48,7 @@ from feeds.html import (
     text_of,
     to_html,
 )
-from feeds.models import Article, Page
+from feeds.models import MAX_CATEGORIES, Article, Page
 from feeds.urls import is_web_url, origin_of, resolve
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,6 @@ _ARTICLE_TYPES = {
     "techarticle", "scholarlyarticle", "liveblogposting", "socialmediaposting", "posting",
 }  # fmt: skip
 _DATE_LINE_HINT = re.compile(r"date|time|publish|posted|byline|meta", re.I)
-_MAX_CATEGORIES = 20
 _PART_SUFFIX = re.compile(
     r"/?(?:page/|part/|p/)?\d{1,3}/?|[-_](?:page-?|part-?)?\d{1,3}(?:\.(?:html?|php))?/?"
 )
@@ -744,4 +743,4 @@ def _unique(values: list[str]) -> tuple[str, ...]:
         cleaned = collapse_whitespace(value)
         if cleaned and cleaned.lower() not in seen:
             seen[cleaned.lower()] = cleaned
-    return tuple(seen.values())[:_MAX_CATEGORIES]
+    return tuple(seen.values())[:MAX_CATEGORIES]

@@ -27,6 +27,17 @@ for _fmt in (RSS, ATOM, JSON_FEED):
     register(_fmt)
 
 
+SITE_NAMES = ("index", "feeds", "healthz", "metrics", "status")
+"""Names of the service's own files and paths: ``index.html``, ``feeds.opml`` (and
+``feeds-<format>.opml``), ``/healthz``, ``/metrics``, the status page."""
+
+
+def reserved_feed_ids() -> frozenset[str]:
+    """Feed ids whose files would take the place of the service's own (compared
+    lower-cased: some file systems do)."""
+    return frozenset(SITE_NAMES) | {f"feeds-{name}" for name in FORMATS}
+
+
 def render(channel: Channel, items: Iterable[Item], fmt: FeedFormat) -> bytes:
     """The whole feed document in ``fmt``."""
     return fmt.render(channel, tuple(items))

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from feeds.models import Item
+from feeds.models import MAX_CATEGORIES, Item
 from feeds.publishing.channel import Channel, FeedFormat, display_html, rfc3339
 
 
@@ -52,7 +52,7 @@ def json_feed_item(item: Item) -> dict[str, Any]:
     if item.author:
         entry["authors"] = [{"name": item.author}]
     if item.categories:
-        entry["tags"] = list(item.categories)
+        entry["tags"] = list(item.categories[:MAX_CATEGORIES])
     return entry
 
 

@@ -24,7 +24,7 @@ from lxml import etree
 
 from feeds import __version__
 from feeds.html import strip_xml_illegal
-from feeds.models import Item
+from feeds.models import MAX_CATEGORIES, Item
 from feeds.publishing.channel import Channel, FeedFormat, display_html, image_type
 
 
@@ -92,7 +92,8 @@ def _add_entry(fg: FeedGenerator, item: Item) -> None:
     if item.author:
         entry.author(name=_text(item.author))
         entry.dc.dc_creator(_text(item.author))
-    for category in item.categories:
+    # feedgen adds categories in quadratic time: an item stored with thousands is cut
+    for category in item.categories[:MAX_CATEGORIES]:
         entry.category(term=_text(category))
     if item.summary:
         entry.summary(_text(item.summary))

@@ -21,6 +21,10 @@ from feeds.urls import is_web_url, path_of, resolve
 
 log = logging.getLogger(__name__)
 
+MAX_LINKS = 50_000
+"""Links one source's pages may yield in a run (a sitemap file's own limit): the rest
+are not read. The feed's ``max_new_per_run`` then bounds the articles fetched."""
+
 
 @dataclass(slots=True)
 class Discovered:
@@ -96,8 +100,13 @@ def read_source(
             limit = max(limit, max_pages(source, found.kind))
         pages.append(page)
         result.matched += found.matched
-        for link in found.links:
+        for link in found.links[: max(0, MAX_LINKS - len(links))]:
             links.setdefault(link.url, link)
+        if len(links) >= MAX_LINKS:
+            log.info("%s: %d links read, the most a source gives a run: no further page read",
+                     url, len(links))  # fmt: skip
+            result.complete = False  # read again next time, not taken as seen
+            break
         for following in found.more:
             if following not in queued and len(queued) < limit:
                 queue.append(following)

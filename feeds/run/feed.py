@@ -187,6 +187,7 @@ class _Tally:
     sources_failed: int = 0
     sources_skipped: int = 0
     sources_unchanged: int = 0
+    postponed: int = 0
     errors: list[RunError] = field(default_factory=list)
     broken: list[RunError] = field(default_factory=list)
     extracted: int = 0
@@ -214,6 +215,7 @@ class _Tally:
             sources_failed=self.sources_failed,
             sources_skipped=self.sources_skipped,
             sources_unchanged=self.sources_unchanged,
+            postponed=self.postponed,
             errors=tuple(self.errors),
             broken=tuple(self.broken),
             duration=duration,
@@ -339,6 +341,7 @@ class _FeedRun:
         plan = plan_links(found.links, known, refreshed, self.budget)
         self.budget = plan.budget
         self.tally.unchanged += plan.unchanged
+        self.tally.postponed += plan.postponed
         extracted, failed = self.tally.extracted, self.tally.extraction_failed
         complete = self._add_new(source, request, plan.new, max_age, rules, changes)
         broken = articles_broken(

@@ -141,8 +141,8 @@ class LinkPlan:
     """Known links whose item was not re-checked in this run."""
     budget: int | None
     """New articles the run may still take after these (None: no limit)."""
-    postponed: bool
-    """Whether new links were left for a later run (the budget ran out)."""
+    postponed: int
+    """New links left for a later run (the budget ran out)."""
 
 
 def plan_links(
@@ -157,8 +157,9 @@ def plan_links(
     unchanged = sum(1 for item_id in known.values() if item_id not in refreshed)
     new = [link for link in links if link.url not in known]
     if budget is None:
-        return LinkPlan(new, unchanged, None, False)
-    return LinkPlan(new[:budget], unchanged, budget - min(budget, len(new)), len(new) > budget)
+        return LinkPlan(new, unchanged, None, 0)
+    taken = new[:budget]
+    return LinkPlan(taken, unchanged, budget - len(taken), len(new) - len(taken))
 
 
 # how its articles went
@@ -175,7 +176,7 @@ def articles_broken(extracted: int, failed_extractions: int) -> str | None:
     )
 
 
-def keeps_validators(articles_complete: bool, pages_complete: bool, postponed: bool) -> bool:
+def keeps_validators(articles_complete: bool, pages_complete: bool, postponed: int) -> bool:
     """Whether the source pages' validators are saved: only when every new article was
     taken and every page read, since a page answered 304 next time is not read again
     (what was left out would never be found)."""

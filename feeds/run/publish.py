@@ -24,7 +24,7 @@ from feeds.publishing.outlets import (
 )
 from feeds.publishing.pages import Listing, opml_name, render_index, render_opml
 from feeds.storage.interface import Store
-from feeds.urls import is_web_url
+from feeds.urls import is_web_url, public_url
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +35,14 @@ def feed_formats(feed: Feed) -> list[FeedFormat]:
 
 
 def site_url(feed: Feed, base_url: str) -> str:
-    """The site a feed comes from: its ``link``, else its first web source's home page."""
+    """The site a feed comes from: its ``link``, else its first web source's home page
+    (without the source's user name and password)."""
     if feed.link:
         return feed.link
     for source in feed.sources:
         if source.url and is_web_url(source.url):
-            parts = urlsplit(source.url)
-            return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
+            home = urlsplit(public_url(source.url))
+            return urlunsplit((home.scheme, home.netloc, "/", "", ""))
     return base_url
 
 

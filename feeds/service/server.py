@@ -20,6 +20,7 @@ The only module that imports waitress.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import logging
 import threading
@@ -177,7 +178,10 @@ CONNECTION_LIMIT = 1000
 """Connections held open at once; beyond this, new ones wait (waitress's default, 100,
 let 100 slow clients starve every reader and ``/healthz``)."""
 IDLE_TIMEOUT = 30
-"""Seconds a connection may stay silent before the server closes it."""
+"""Seconds a connection may stay silent before the server closes it: a reader that reads
+nothing of its answer is cut after that long."""
+SEND_BLOCK = 64 * 1024
+"""Bytes of a document read into a connection's buffer at a time."""
 
 
 class FeedServer:
@@ -193,8 +197,10 @@ class FeedServer:
         max_age: Callable[[str], int] | None = None,
         threads: int = 8,
         metrics: Callable[[], tuple[bytes, str]] | None = None,
+        idle_timeout: int = IDLE_TIMEOUT,
     ) -> None:
-        """``metrics`` gives the body and content type of ``/metrics`` (none: 404)."""
+        """``metrics`` gives the body and content type of ``/metrics`` (none: 404); a
+        connection that neither sends nor reads for ``idle_timeout`` seconds is closed."""
         self.documents = documents
         self.health = health
         self.metrics = metrics
@@ -207,10 +213,11 @@ class FeedServer:
             # slow or idle clients hold a connection, not a thread: allow many (poll, not
             # select, which stops at 1,024 descriptors), and close the idle ones soon
             connection_limit=CONNECTION_LIMIT,
-            channel_timeout=IDLE_TIMEOUT,
-            cleanup_interval=max(1, IDLE_TIMEOUT // 3),
+            channel_timeout=idle_timeout,
+            cleanup_interval=max(1, idle_timeout // 3),
             asyncore_use_poll=True,
         )
+        _close_stalled_channels(self._server, idle_timeout)
         self._thread: threading.Thread | None = None
 
     @property
@@ -294,7 +301,30 @@ class FeedServer:
         if use_gzip and representation.gzipped is not None:
             body = representation.gzipped
             headers.append(("Content-Encoding", "gzip"))
-        return _respond(start_response, "200 OK", body, headers, head=head)
+        sent = _respond(start_response, "200 OK", body, headers, head=head)
+        wrapper = environ.get("wsgi.file_wrapper")
+        if not sent or wrapper is None:
+            return sent
+        # waitress sends a file wrapper's content from the object itself, a block at a
+        # time, instead of copying the whole body into the connection's buffer (a
+        # temporary file past 1 MB): a slow reader then holds no copy of a big feed
+        return wrapper(io.BytesIO(body), SEND_BLOCK)  # type: ignore[no-any-return]
+
+
+def _close_stalled_channels(server: Any, timeout: int) -> None:
+    """Make waitress close a connection idle for ``timeout`` seconds even when its reader
+    stopped reading: waitress only marks it, to be closed at its next send, which a full
+    socket never gets."""
+    marking = server.maintenance
+
+    def maintenance(now: float) -> None:
+        marking(now)
+        cutoff = now - timeout
+        for channel in list(server.active_channels.values()):
+            if not channel.requests and channel.last_activity < cutoff:
+                channel.handle_close()
+
+    server.maintenance = maintenance
 
 
 def _not_modified(environ: dict[str, Any], representation: Representation) -> bool:

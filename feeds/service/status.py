@@ -43,7 +43,9 @@ def collect_status(
     config: Config, store: Store, now: datetime, next_run: NextRun | None = None
 ) -> list[FeedStatus]:
     """The status of every feed of the config. Without ``next_run`` (no scheduler), the
-    next run is the last one plus the feed's interval."""
+    next run is the last one plus the feed's interval. Source URLs and errors are shown
+    without the config's secrets (``/healthz`` is public)."""
+    redact = config.redactor
     statuses = []
     for feed in config.feeds.values():
         runs = store.recent_runs(feed.id, _RUNS_READ)
@@ -55,7 +57,9 @@ def collect_status(
             for source, state in store.sources_health(feed.id).items()
             if source in configured
         }
-        broken = {source: state.broken for source, state in health.items() if state.broken}
+        broken = {
+            redact(source): redact(state.broken) for source, state in health.items() if state.broken
+        }
         if next_run is not None:
             upcoming = next_run(feed.id)
         else:
@@ -70,7 +74,7 @@ def collect_status(
                 new_last_day=store.new_items_since(feed.id, now - timedelta(days=1)),
                 next_run=upcoming,
                 failed_runs=failed_runs,
-                last_error=last.first_error if last else None,
+                last_error=redact(last.first_error) if last and last.first_error else None,
                 broken=broken,
                 healthy=failed_runs <= config.settings.unhealthy_after and not broken,
             )
