@@ -134,8 +134,9 @@ def normalised(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def feeds_item(body: bytes, url: str) -> Item:
-    """The item feeds would publish from this page."""
+def feeds_item(body: bytes, url: str, first_seen: datetime | None = None) -> Item:
+    """The item feeds would publish from this page (first seen at ``first_seen``, by
+    default now)."""
     page = Page(
         url=url,
         final_url=url,
@@ -143,7 +144,7 @@ def feeds_item(body: bytes, url: str) -> Item:
         content_type="text/html",
         body=body,
         encoding=detect_encoding(body, "text/html"),
-        fetched_at=datetime.now(UTC),
+        fetched_at=first_seen or datetime.now(UTC),
     )
     article = extract_article(page)
     return normalise(article, Link(url=url, source=url), feed="bench", first_seen=page.fetched_at)
@@ -205,6 +206,7 @@ def reader_view_pages(path: Path) -> Iterator[Case]:
         expected_html = gzip.decompress((folder / "expected.html.gz").read_bytes()).decode()
         metadata = json.loads((folder / "expected-metadata.json").read_text())
         metadata["text"] = block_text(parse_fragment(expected_html))
+        metadata["html"] = expected_html
         body = gzip.decompress((folder / "source.html.gz").read_bytes())
         yield Case(folder.name, body, READER_VIEW_URL, metadata)
 

@@ -12,12 +12,14 @@ import unicodedata
 from functools import lru_cache
 from html import escape as html_escape
 from html.entities import html5, name2codepoint
-from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 from lxml.cssselect import CSSSelector, SelectorError
 from lxml.html import HtmlElement as HtmlElement
+
+from feeds.urls import resolve_reference
 
 # Characters XML 1.0 forbids, plus the C1 controls and non-characters readers choke on.
 _XML_ILLEGAL = re.compile(
@@ -158,11 +160,17 @@ def select(root: HtmlElement, css: str) -> list[HtmlElement]:
 
 
 def base_url(document: HtmlElement, page_url: str) -> str:
-    """What relative links of a document resolve against: its ``<base href>`` or its URL."""
+    """What relative links and images of a document resolve against: its first
+    ``<base href>`` when that is an http(s) (or, for a saved page, file) address, else
+    its URL (a ``javascript:`` base is ignored, as it gives no usable address)."""
     for base in document.iter("base"):
-        href = (base.get("href") or "").strip()
-        if href:
-            return urljoin(page_url, href)
+        href = base.get("href")
+        if href is None or not href.strip():
+            continue
+        resolved = resolve_reference(page_url, href)
+        if resolved is not None and urlsplit(resolved).scheme.lower() in ("http", "https", "file"):
+            return resolved
+        return page_url
     return page_url
 
 

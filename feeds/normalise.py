@@ -29,7 +29,16 @@ from feeds.html import (
     strip_xml_illegal,
 )
 from feeds.models import MAX_CATEGORIES, Article, Item, Link
-from feeds.urls import clean_url, escaped, is_web_url, path_of, resolve, same_site, scheme_of
+from feeds.urls import (
+    clean_url,
+    escaped,
+    is_web_url,
+    path_of,
+    resolve,
+    resolve_reference,
+    same_site,
+    scheme_of,
+)
 
 log = logging.getLogger(__name__)
 SUMMARY_LENGTH = 300
@@ -328,7 +337,8 @@ def _make_urls_absolute(root: HtmlElement, base: str) -> None:
         for name in attributes or ():
             value = element.get(name)
             if value is not None:
-                absolute = resolve(base, value)
+                # a link may lead to the page itself or a place in it; an image must load
+                absolute = resolve(base, value) if name == "src" else resolve_reference(base, value)
                 if absolute is None:
                     del element.attrib[name]
                 else:

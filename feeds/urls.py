@@ -21,16 +21,40 @@ _URL_CHARACTERS = "/:?#[]@!$&'()*+,;=%~"  # reserved and escapes, besides letter
 
 
 def resolve(base: str, href: str) -> str | None:
-    """``href`` made absolute against ``base``; None for empty or unusable references."""
-    href = href.strip()
+    """``href`` made absolute against ``base``, as a browser resolves it; None for empty
+    references, in-page ones (``#top``) and unusable ones: what a link to another page
+    needs. Content keeps in-page links: ``resolve_reference``."""
+    href = _reference(href)
     if not href or href.startswith("#"):
         return None
+    return resolve_reference(base, href)
+
+
+def resolve_reference(base: str, href: str) -> str | None:
+    """``href`` made absolute against the document's ``base`` exactly as a browser does:
+    spaces around it and tabs and newlines in it ignored, ``""`` the document itself,
+    ``#note-1`` a place in it, ``b.html`` and ``?page=2`` beside it. None when it cannot
+    be resolved (a malformed host)."""
+    href = _reference(href)
     if _PLAIN_ABSOLUTE.match(href) and "/." not in href:
         return href  # already absolute and plain: nothing for urljoin to resolve
     try:
         return urljoin(base, href)
     except ValueError:
         return None
+
+
+_IGNORED_IN_URLS = str.maketrans("", "", "\t\n\r")
+
+
+def _reference(href: str) -> str:
+    """A URL attribute as a browser reads it: C0 controls and spaces around it dropped,
+    tabs and newlines inside it too (WHATWG URL parsing)."""
+    return href.strip(
+        "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f"
+        "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d"
+        "\x1e\x1f "
+    ).translate(_IGNORED_IN_URLS)
 
 
 def clean_url(url: str) -> str:

@@ -30,6 +30,7 @@ from lxml import etree
 
 from feeds.dates import find_date, parse_date, plausible
 from feeds.errors import ExtractionError
+from feeds.extraction.inline import restore_inline
 from feeds.extraction.leftovers import drop_leftovers, drop_repeated_blocks
 from feeds.extraction.media import restore_media
 from feeds.extraction.metadata import clean_author, date_from_url, strip_site_name
@@ -136,6 +137,8 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
     if found is None:
         raise ExtractionError(page.final_url, "no article text found on the page")
     body, automatic = found
+    if automatic:
+        restore_inline(body, document, base)
     restore_media(body, document, base, images=automatic)
     standfirst = _standfirst(headline, body)
     if standfirst is not None:
@@ -363,9 +366,10 @@ def _is_article(node: dict[str, Any]) -> bool:
 
 
 def _run_trafilatura(document: HtmlElement, url: str) -> Any:
-    """trafilatura's article body (its XML tree), or None. Images are left out: taking
-    them into account changes which text blocks trafilatura keeps (a widget kept, a
-    paragraph lost); ``insert_images`` puts the article's images back afterwards. The
+    """trafilatura's article body (its XML tree), or None. Images, links and formatting
+    are left out: taking them into account changes which text blocks trafilatura keeps
+    (a widget kept, a paragraph lost), and it resolves links against the site's root;
+    ``restore_inline`` and ``restore_media`` put them back from the page afterwards. The
     metadata pass is skipped too (half of trafilatura's time, mostly date guessing): the
     page's structured data is read here, and the output format is not Python, so no
     plain-text copy of the body is made that nothing reads."""
@@ -381,8 +385,8 @@ def _run_trafilatura(document: HtmlElement, url: str) -> Any:
                 include_comments=False,
                 include_tables=True,
                 include_images=False,
-                include_links=True,
-                include_formatting=True,
+                include_links=False,
+                include_formatting=False,
             )
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         # trafilatura raises these on some malformed trees; the page then has no body

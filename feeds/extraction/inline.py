@@ -1,0 +1,99 @@
+"""Links and inline formatting put back into an extracted article, from the page (pure).
+
+trafilatura picks the article's blocks best without links and formatting: asked to keep
+them, it keeps other blocks (a 115-word first paragraph lost, a publisher's blurb kept on
+the development sets), and it resolves links against the site's root rather than the
+page. So text extraction runs without them, and each block of the article that stands on
+the page with exactly the same text gets that page block's inline markup back (links,
+emphasis, code, line breaks): raw, as the page wrote it, for normalising to resolve once
+against the document's base and to sanitise. A block whose text differs (extraction
+trimmed or joined it) keeps its plain text. Images inside a block are left to
+``restore_media``, which places every image of the page.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import deque
+
+from feeds.html import HtmlElement
+from feeds.urls import resolve_reference
+
+LEAF_BLOCKS = (
+    "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "dd", "dt", "td",
+    "th", "figcaption", "div", "section", "article",
+)  # fmt: skip
+"""Block elements whose inline content can be carried over, when they hold no other block."""
+_BLOCK_TAGS = frozenset(
+    (*LEAF_BLOCKS, "ul", "ol", "dl", "table", "tbody", "thead", "tr", "figure", "main",
+     "header", "footer", "aside", "nav", "form", "fieldset", "details", "hr")
+)  # fmt: skip
+_LEFT_OUT = ("img", "picture", "svg", "iframe", "video", "audio", "object", "embed", "button",
+             "input", "select", "textarea", "template")  # fmt: skip
+_MIN_KEY_CHARS = 2
+
+
+def restore_inline(article: HtmlElement, page: HtmlElement, base: str) -> int:
+    """Give each leaf block of ``article`` the inline markup of the page block with the
+    same text (blocks that read alike are matched in order), its links resolved against
+    the document's ``base``; how many got it."""
+    waiting: dict[str, deque[HtmlElement]] = {}
+    for block in _leaf_blocks(article):
+        key = _key(block)
+        if len(key) >= _MIN_KEY_CHARS:
+            waiting.setdefault(key, deque()).append(block)
+    if not waiting:
+        return 0
+    restored = 0
+    for on_page in _leaf_blocks(page):
+        if on_page.find(".//*") is None:
+            continue  # plain text on the page too: nothing to carry over
+        queue = waiting.get(_key(on_page))
+        if not queue:
+            continue
+        _take_inline(queue.popleft(), on_page, base)
+        restored += 1
+    return restored
+
+
+def _leaf_blocks(root: HtmlElement) -> list[HtmlElement]:
+    """The blocks of ``root`` that hold no other block, in document order (one walk)."""
+    holds_block: set[HtmlElement] = set()
+    leaves: list[HtmlElement] = []
+    for element in reversed(list(root.iter())):  # children before their parents
+        if not isinstance(element.tag, str):
+            continue
+        parent = element.getparent()
+        inner = element in holds_block
+        if parent is not None and (inner or element.tag in _BLOCK_TAGS):
+            holds_block.add(parent)
+        if element.tag in LEAF_BLOCKS and not inner and element is not root:
+            leaves.append(element)
+    leaves.reverse()
+    return leaves
+
+
+def _key(element: HtmlElement) -> str:
+    return "".join(element.text_content().split())
+
+
+def _take_inline(block: HtmlElement, on_page: HtmlElement, base: str) -> None:
+    for child in list(block):
+        block.remove(child)
+    block.text = on_page.text
+    for child in on_page:
+        block.append(copy.deepcopy(child))
+    for element in list(block.iter(*_LEFT_OUT)):
+        if element is not block:
+            element.drop_tree()  # keeps its tail
+    # resolved now, as a browser reads them: serialising would escape the spaces a page
+    # leaves around an address (``href=" https://a.example/ "``) into the URL
+    for element in block.iter("a", "q", "blockquote", "del", "ins"):
+        for name in ("href", "cite"):
+            value = element.get(name)
+            if value is not None:
+                resolved = resolve_reference(base, value)
+                if resolved is None:
+                    del element.attrib[name]
+                else:
+                    element.set(name, resolved)

@@ -1,0 +1,74 @@
+"""What a reader sees of an item besides its text, each on a small page of its own: links
+resolved as a browser resolves them, images kept, summaries without markup, dates, the
+characters a page means, sentences no leftover rule eats, bylines, languages, listings,
+and RSS's plain text (issue 29; ``bench/fidelity.py`` measures the same on real pages)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import lxml.html
+
+from feeds.extraction.article import extract_article
+from feeds.models import Link, Page
+from feeds.normalise import normalise
+
+PAGE_URL = "http://news.example/posts/2021/rel.html"
+FIRST_SEEN = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+PROSE = (
+    "The council met on Tuesday evening to decide the future of the old river bridge, "
+    "which has carried traffic across the valley for more than a century and a half. "
+)
+
+
+def item_of(body: str, url: str = PAGE_URL, head: str = "", **attributes: str):  # type: ignore[no-untyped-def]
+    html = f"<html {' '.join(f'{k}={v!r}' for k, v in attributes.items())}><head><title>The bridge</title>{head}</head><body><article><h1>The bridge</h1>{body}</article></body></html>"
+    page = Page(url, url, 200, "text/html", html.encode(), "utf-8", FIRST_SEEN)
+    article = extract_article(page)
+    return normalise(article, Link(url, url), feed="f", first_seen=FIRST_SEEN)
+
+
+def hrefs(html: str) -> list[str]:
+    return [
+        a.get("href") for a in lxml.html.fragment_fromstring(html, create_parent="div").iter("a")
+    ]
+
+
+def test_links_resolve_against_the_page_as_a_browser_resolves_them() -> None:
+    body = (
+        f"<p>{PROSE}See <a href='b.html'>one</a>, <a href='./c.html'>two</a>, "
+        f"<a href='../d.html'>three</a>, <a href='?page=2'>the next page</a>, "
+        f"<a href='#cite_note-1'>a note</a>, <a href=''>this page</a> and "
+        f"<a href=' https://other.example/x '>another site</a>.</p><p>{PROSE}</p>"
+    )
+    item = item_of(body)
+    assert hrefs(item.content_html) == [
+        "http://news.example/posts/2021/b.html",
+        "http://news.example/posts/2021/c.html",
+        "http://news.example/posts/d.html",
+        "http://news.example/posts/2021/rel.html?page=2",
+        "http://news.example/posts/2021/rel.html#cite_note-1",
+        "http://news.example/posts/2021/rel.html",
+        "https://other.example/x",
+    ]
+
+
+def test_a_base_element_counts_for_links_and_images_alike_and_a_script_base_for_neither() -> None:
+    body = f"<p>{PROSE}<a href='x.html'>x</a></p><p><img src='i.jpg' width='600' height='400'></p><p>{PROSE}</p>"
+    based = item_of(body, head="<base href='http://cdn.example/root/'>")
+    assert "http://cdn.example/root/x.html" in hrefs(based.content_html)
+    assert 'src="http://cdn.example/root/i.jpg"' in based.content_html
+    scripted = item_of(body, head="<base href='javascript:void(0)'>")
+    assert "http://news.example/posts/2021/x.html" in hrefs(scripted.content_html)
+    assert 'src="http://news.example/posts/2021/i.jpg"' in scripted.content_html
+
+
+def test_formatting_and_links_come_back_without_changing_the_blocks_kept() -> None:
+    body = (
+        f"<p>{PROSE}It is <em>very</em> old, <strong>unsafe</strong> and written up in "
+        f"<a href='/report.pdf'>the engineers' report</a>.</p>"
+        f"<p>{PROSE}</p>"
+    )
+    item = item_of(body)
+    assert "<em>very</em>" in item.content_html and "<strong>unsafe</strong>" in item.content_html
+    assert hrefs(item.content_html) == ["http://news.example/report.pdf"]
