@@ -16,7 +16,8 @@ Per extractor and half:
   (``<base href>`` when it is http or https, else the page's address), compared by what
   their escapes stand for;
 - ``rv img%``/``rv link%``: of the images and links of the reader view's extraction
-  (``expected.html``, reader-view pages), the share the item keeps;
+  (``expected.html``, reader-view pages), the share the item keeps; ``+img``: images
+  the item has that the reader view has not (not always wrong: a reader view drops some);
 - ``byline``, ``date``, ``lang``: matches with ``expected-metadata.json`` over the pages
   where it has one (dates: the same day; languages: the same primary subtag);
 - ``markup``: summaries that hold markup or character references; ``fetch-dated``: items
@@ -57,6 +58,8 @@ from extraction import (  # noqa: E402
 from feeds.errors import ExtractionError  # noqa: E402
 from feeds.extraction.media import _embed, best_candidate  # noqa: E402
 from feeds.fetching.client import detect_encoding  # noqa: E402
+from feeds.html import parse_document  # noqa: E402
+from feeds.publishing.channel import display_html  # noqa: E402
 
 FIRST_SEEN = datetime(2030, 1, 1, 12, 34, 56, tzinfo=UTC)
 """The time every item is first seen here: a published time equal to it is a fetch time."""
@@ -95,6 +98,7 @@ class PageFindings:
     rv_images: int = 0
     rv_images_kept: int = 0
     missed_images: list[str] = field(default_factory=list)
+    extra_images: list[str] = field(default_factory=list)
     byline: tuple[str | None, str | None] | None = None
     date: tuple[str | None, str | None] | None = None
     language: tuple[str | None, str | None] | None = None
@@ -137,7 +141,7 @@ def page_truth(body: bytes, url: str) -> tuple[set[str], set[str]]:
     """Every link and image address the page's own attributes give, resolved by the
     browser's rules."""
     text = body.decode(detect_encoding(body, "text/html"), "replace")
-    document = lxml.html.document_fromstring(text)
+    document = parse_document(text)
     base = document_base(document, url)
     links = {same_url(join(base, a.get("href", ""))) for a in document.iter("a")}
     images: set[str] = set()
@@ -159,6 +163,15 @@ def page_truth(body: bytes, url: str) -> tuple[set[str], set[str]]:
                 best = best_candidate(value)
                 candidates += [best] if best else []
             images |= {same_url(join(base, c)) for c in candidates}
+    for meta in document.iter("meta", "link"):  # a page's main image, as its metadata says
+        names = f"{meta.get('property', '')} {meta.get('name', '')} {meta.get('itemprop', '')} {meta.get('rel', '')}"
+        if re.search(r"og:image|twitter:image|\bimage\b|image_src|thumbnail", names, re.I):
+            value = meta.get("content") or meta.get("href") or ""
+            if value.strip():
+                images.add(same_url(join(base, value)))
+    for script in document.iter("script"):
+        if "ld+json" in (script.get("type") or "").lower():
+            images |= {same_url(join(base, u)) for u in _json_ld_images(script.text or "")}
     for element in document.iter("iframe", "video", "audio"):
         embed = _embed(element, base)
         if embed is not None:
@@ -169,6 +182,12 @@ def page_truth(body: bytes, url: str) -> tuple[set[str], set[str]]:
         if poster:
             images.add(same_url(join(base, poster)))
     return links, images
+
+
+def _json_ld_images(text: str) -> list[str]:
+    """Every address in a JSON-LD block (its images among them), escapes undone."""
+    text = re.sub(r"\\u002[fF]", "/", text).replace("\\/", "/")
+    return re.findall(r'https?://[^"\s\\]+', text)
 
 
 def html_links_images(html: str) -> tuple[list[str], list[str]]:
@@ -185,7 +204,7 @@ def feeds_found(case: Case) -> Found:
         item = feeds_item(case.body, case.url, first_seen=FIRST_SEEN)
     except ExtractionError as exc:
         return Found(error=exc.message)
-    links, images = html_links_images(item.content_html)
+    links, images = html_links_images(display_html(item))  # as published
     return Found(
         links,
         images,
@@ -235,6 +254,7 @@ def judge(case: Case, kind: str, name: str, found: Found) -> PageFindings:
     findings.rv_links_kept = sum(u in kept_links for u in rv_links)
     findings.rv_images_kept = sum(u in kept_images for u in rv_images)
     findings.missed_images = [u for u in rv_images if u not in kept_images]
+    findings.extra_images = sorted(kept_images - set(rv_images))
     wanted_byline = expected.get("byline")
     if isinstance(wanted_byline, str) and wanted_byline.strip():
         findings.byline = (found.byline, wanted_byline)
@@ -275,7 +295,7 @@ def report(kind: str, results: list[PageFindings], halves: tuple[str, ...]) -> d
     summary: dict[str, object] = {}
     print(
         f"{'half':<9} {'extractor':<12} {'pages':>5} {'links':>6} {'bad':>5} {'imgs':>5} "
-        f"{'bad':>4} {'rv img%':>7} {'rv link%':>8} {'byline':>7} {'date':>7} {'lang':>7} "
+        f"{'bad':>4} {'rv img%':>7} {'+img':>5} {'rv link%':>8} {'byline':>7} {'date':>7} {'lang':>7} "
         f"{'markup':>6} {'fetch-dated':>11}"
     )
     for half in halves:
@@ -289,6 +309,7 @@ def report(kind: str, results: list[PageFindings], halves: tuple[str, ...]) -> d
                 "bad_images": sum(len(r.bad_images) for r in chosen),
                 "rv_images_kept": sum(r.rv_images_kept for r in chosen)
                 / max(1, sum(r.rv_images for r in chosen)),
+                "extra_images": sum(len(r.extra_images) for r in chosen),
                 "rv_links_kept": sum(r.rv_links_kept for r in chosen)
                 / max(1, sum(r.rv_links for r in chosen)),
                 "byline": matches(chosen, "byline"),
@@ -306,7 +327,7 @@ def report(kind: str, results: list[PageFindings], halves: tuple[str, ...]) -> d
             print(
                 f"{half:<9} {name:<12} {row['pages']:>5} {row['links']:>6} "
                 f"{row['bad_links']:>5} {row['images']:>5} {row['bad_images']:>4} "
-                f"{rv_images:>7} {rv_links:>8} "
+                f"{rv_images:>7} {row['extra_images'] if rv else '-':>5} {rv_links:>8} "
                 f"{ratio(row['byline'], rv):>7} {ratio(row['date'], rv):>7} {lang:>7} "
                 f"{row['markup']:>6} {row['fetch_dated']:>11}"
             )

@@ -72,3 +72,61 @@ def test_formatting_and_links_come_back_without_changing_the_blocks_kept() -> No
     item = item_of(body)
     assert "<em>very</em>" in item.content_html and "<strong>unsafe</strong>" in item.content_html
     assert hrefs(item.content_html) == ["http://news.example/report.pdf"]
+
+
+def images(html: str) -> list[str]:
+    return [
+        i.get("src") for i in lxml.html.fragment_fromstring(html, create_parent="div").iter("img")
+    ]
+
+
+def test_images_in_gallery_wrappers_and_linking_to_their_page_are_kept_with_captions() -> None:
+    body = (
+        f"<p>{PROSE}</p>"
+        "<a href='#'><figure><img src='data:image/gif;base64,R0lGOD' data-src='/g/one.jpg' "
+        "width='800' height='600'><figcaption>The bridge at dawn</figcaption></figure></a>"
+        f"<p>{PROSE} More.</p>"
+        "<a href='/album/photo/2'><img src='/g/two-small.jpg' width='800' height='600'></a>"
+        f"<p>{PROSE} Even more.</p>"
+    )
+    item = item_of(body)
+    assert images(item.content_html) == [
+        "http://news.example/g/one.jpg",
+        "http://news.example/g/two-small.jpg",
+    ]
+    assert 'alt="The bridge at dawn"' in item.content_html  # a caption extraction left out
+
+
+def test_a_teaser_thumbnail_beside_its_headline_is_not_the_article_s_image() -> None:
+    body = (
+        f"<p>{PROSE}</p><p>{PROSE} More.</p>"
+        "<a href='/other-story'><img src='/t/thumb.jpg' width='300' height='200'>"
+        "Another story you may like</a>"
+    )
+    assert "thumb.jpg" not in item_of(body).content_html
+
+
+def test_a_lazy_image_ignores_a_script_base_and_json_is_no_address() -> None:
+    body = (
+        f"<p>{PROSE}</p><p><img data-src='lazy/one.jpg' width='800' height='600'></p>"
+        f"<p>{PROSE} More.</p>"
+        "<p><img src='/real/two.jpg' data-src='{\"sizes\": [1, 2]}' width='800' height='600'></p>"
+        f"<p>{PROSE} Even more.</p>"
+    )
+    item = item_of(body, head="<base href='javascript:void(0)'>")
+    assert images(item.content_html) == [
+        "http://news.example/posts/2021/lazy/one.jpg",
+        "http://news.example/real/two.jpg",
+    ]
+
+
+def test_an_image_in_the_text_comes_with_its_paragraph_without_what_the_page_hides() -> None:
+    body = (
+        f"<p>{PROSE}The load is "
+        "<span><span style='display: none'><math><mi>x</mi></math></span>"
+        "<img src='/math/x.svg' width='60' height='20'></span> tonnes.</p>"
+        f"<p>{PROSE} More.</p>"
+    )
+    item = item_of(body)
+    assert images(item.content_html) == ["http://news.example/math/x.svg"]
+    assert "<math>" not in item.content_html

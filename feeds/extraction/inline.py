@@ -5,10 +5,10 @@ them, it keeps other blocks (a 115-word first paragraph lost, a publisher's blur
 the development sets), and it resolves links against the site's root rather than the
 page. So text extraction runs without them, and each block of the article that stands on
 the page with exactly the same text gets that page block's inline markup back (links,
-emphasis, code, line breaks): raw, as the page wrote it, for normalising to resolve once
-against the document's base and to sanitise. A block whose text differs (extraction
-trimmed or joined it) keeps its plain text. Images inside a block are left to
-``restore_media``, which places every image of the page.
+emphasis, code, line breaks, the images that stand in its text) as the page wrote it,
+its addresses resolved against the document's base as a browser resolves them, to be
+sanitised with the rest. A block whose text differs (extraction trimmed or joined it)
+keeps its plain text; ``restore_media`` places the page's other images.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 from collections import deque
 
+from feeds.extraction.media import MIN_INLINE_IMAGE_SIDE, page_image
 from feeds.html import HtmlElement
 from feeds.urls import resolve_reference
 
@@ -28,7 +29,7 @@ _BLOCK_TAGS = frozenset(
     (*LEAF_BLOCKS, "ul", "ol", "dl", "table", "tbody", "thead", "tr", "figure", "main",
      "header", "footer", "aside", "nav", "form", "fieldset", "details", "hr")
 )  # fmt: skip
-_LEFT_OUT = ("img", "picture", "svg", "iframe", "video", "audio", "object", "embed", "button",
+_LEFT_OUT = ("picture", "source", "svg", "iframe", "video", "audio", "object", "embed", "button",
              "input", "select", "textarea", "template")  # fmt: skip
 _MIN_KEY_CHARS = 2
 
@@ -48,10 +49,15 @@ def restore_inline(article: HtmlElement, page: HtmlElement, base: str) -> int:
     for on_page in _leaf_blocks(page):
         if on_page.find(".//*") is None:
             continue  # plain text on the page too: nothing to carry over
+        # as the page reads, or without what it hides when extraction left that out
         queue = waiting.get(_key(on_page))
+        hidden_dropped = False
+        if not queue:
+            queue = waiting.get(_key(on_page, visible=True))
+            hidden_dropped = True
         if not queue:
             continue
-        _take_inline(queue.popleft(), on_page, base)
+        _take_inline(queue.popleft(), on_page, base, hidden_dropped)
         restored += 1
     return restored
 
@@ -73,19 +79,51 @@ def _leaf_blocks(root: HtmlElement) -> list[HtmlElement]:
     return leaves
 
 
-def _key(element: HtmlElement) -> str:
+def _key(element: HtmlElement, *, visible: bool = False) -> str:
+    """The block's text without spaces; with ``visible``, without what the page hides
+    (``display: none``, ``hidden``: a formula's MathML beside its image)."""
+    if visible and any(_hidden(e) for e in element.iterdescendants()):
+        return "".join(_visible_text(element).split())
     return "".join(element.text_content().split())
 
 
-def _take_inline(block: HtmlElement, on_page: HtmlElement, base: str) -> None:
+def _hidden(element: HtmlElement) -> bool:
+    if not isinstance(element.tag, str):
+        return False
+    style = element.get("style", "").replace(" ", "").lower()
+    return element.get("hidden") is not None or "display:none" in style
+
+
+def _visible_text(element: HtmlElement) -> str:
+    parts = [element.text or ""]
+    for child in element:
+        if not _hidden(child) and isinstance(child.tag, str):
+            parts.append(_visible_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _take_inline(block: HtmlElement, on_page: HtmlElement, base: str, hidden_dropped: bool) -> None:
     for child in list(block):
         block.remove(child)
     block.text = on_page.text
     for child in on_page:
         block.append(copy.deepcopy(child))
-    for element in list(block.iter(*_LEFT_OUT)):
-        if element is not block:
-            element.drop_tree()  # keeps its tail
+    left_out = [
+        element
+        for element in block.iter()
+        if element is not block
+        and (element.tag in _LEFT_OUT or (hidden_dropped and _hidden(element)))
+    ]
+    for element in left_out:
+        element.drop_tree()  # keeps its tail
+    for image in list(block.iter("img")):  # an image in the text: a formula, a flag
+        clean = page_image(image, base, min_side=MIN_INLINE_IMAGE_SIDE)
+        if clean is None:
+            image.drop_tree()
+        else:
+            clean.tail = image.tail
+            image.getparent().replace(image, clean)
     # resolved now, as a browser reads them: serialising would escape the spaces a page
     # leaves around an address (``href=" https://a.example/ "``) into the URL
     for element in block.iter("a", "q", "blockquote", "del", "ins"):

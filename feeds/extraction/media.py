@@ -34,13 +34,17 @@ MAX_CAPTION = 400
 EMBED_MARK = "data-feeds-embed"
 """Marks an embed's thumbnail, so that it is never taken for the article's main image."""
 _BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "dd")
+_TEXT_BOXES = ("div", "section")
 _CAPTION_CLASS = re.compile(r"caption|credit", re.IGNORECASE)
 _SMALL_CONTAINER = 3  # children of a box that holds an image and its caption
 _EMBED_TAGS = ("iframe", "video", "audio")
 _INNER_BLOCK = etree.XPath("boolean(.//p | .//li | .//h2 | .//h3 | .//blockquote)")
 _KEY_CHARS = 60
 _MIN_KEY_CHARS = 16  # a block with fewer characters (spaces aside) says too little to place
-_MIN_IMAGE_SIDE = 48  # pixels: smaller images are icons, buttons and trackers
+MIN_IMAGE_SIDE = 48
+"""Pixels: an image standing alone with a smaller side is an icon, a button, a tracker."""
+MIN_INLINE_IMAGE_SIDE = 8
+"""Pixels: an image in a line of text (a formula, a symbol) may be small; a tracker not."""
 _IMAGE_FILE = re.compile(r"\.(?:jpe?g|png|gif|webp|avif|svg)(?:[?#]|$)", re.IGNORECASE)
 _LAZY_SRC_ATTRIBUTES = (
     "data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-hi-res-src",
@@ -104,7 +108,8 @@ def attach_captions(article: HtmlElement, page: HtmlElement, base: str) -> None:
     """Wrap each image of the article in a figure with the caption it has on the page,
     when text extraction kept that caption (as a paragraph of its own, which goes): a
     caption it left out is not added as text (on the development sets such captions were
-    as often credits and boilerplate as description) but becomes the image's ``alt``."""
+    as often credits and boilerplate as description, a ``<figcaption>`` included: adding
+    those cost text precision on the checking half) but becomes the image's ``alt``."""
     if article.find(".//img") is None:
         return
     captions = dict(_page_captions(page, base))
@@ -137,8 +142,10 @@ def image_source(image: HtmlElement) -> tuple[str | None, str | None]:
     then holds a placeholder; a ``src`` that is a data URI or looks like a placeholder
     gives way to the best candidate of ``srcset`` (or ``data-srcset``)."""
     srcset = next((image.get(name) for name in _SRCSET_ATTRIBUTES if image.get(name)), None)
-    lazy = next((image.get(name) for name in _LAZY_SRC_ATTRIBUTES if image.get(name)), None)
-    if lazy and not lazy.startswith("data:"):
+    lazy = next(
+        (value for name in _LAZY_SRC_ATTRIBUTES if _address(value := image.get(name) or "")), None
+    )
+    if lazy:
         return lazy.strip(), srcset
     src = (image.get("src") or "").strip()
     usable = bool(src) and not src.startswith("data:")
@@ -146,6 +153,13 @@ def image_source(image: HtmlElement) -> tuple[str | None, str | None]:
     if best and (not usable or _PLACEHOLDER.search(src)):
         return best, srcset
     return (src if usable else None), srcset
+
+
+def _address(value: str) -> bool:
+    """Whether a lazy-loading attribute holds an image's address (some hold JSON, or a
+    data URI placeholder)."""
+    value = value.strip()
+    return bool(value) and not value.startswith(("data:", "{", "[")) and '"' not in value
 
 
 def best_candidate(srcset: str) -> str | None:
@@ -189,15 +203,26 @@ class _MediaWalk:
     def walk(self, page: HtmlElement) -> None:
         if not self.blocks:
             return
-        wanted = (*_BLOCKS, *_EMBED_TAGS, *(("img",) if self.images else ()))
+        wanted = (*_BLOCKS, *_TEXT_BOXES, *_EMBED_TAGS, *(("img",) if self.images else ()))
         for element in page.iter(*wanted):
             if element.tag == "img":
                 self._image(element)
             elif element.tag in _EMBED_TAGS:
                 self._embed(element)
+            elif element.tag in _TEXT_BOXES:
+                self._text_box(element)
             else:
                 self._block(element)
         self._settle()
+
+    def _text_box(self, element: HtmlElement) -> None:
+        """A ``<div>`` that holds text and no block: one of the article's blocks when it
+        reads as one (pages that write paragraphs as divs), else nothing to judge by (a
+        container's text begins as its first block's)."""
+        if element.find("div") is not None or _INNER_BLOCK(element):
+            return
+        if self.blocks.get(_key(element.text_content())):
+            self._block(element)
 
     def _block(self, element: HtmlElement) -> None:
         key = _key(element.text_content())
@@ -234,7 +259,7 @@ class _MediaWalk:
         self.pending.clear()
 
     def _image(self, element: HtmlElement) -> None:
-        image = _page_image(element, self.base)
+        image = page_image(element, self.base)
         if image is not None and image.get("src") not in self.seen:
             self.seen.add(image.get("src", ""))
             self.pending.append((element, image))
@@ -273,17 +298,19 @@ def _in_caption(element: HtmlElement) -> bool:
     return False
 
 
-def _page_image(element: HtmlElement, base: str) -> HtmlElement | None:
+def page_image(
+    element: HtmlElement, base: str, *, min_side: int = MIN_IMAGE_SIDE
+) -> HtmlElement | None:
     """A clean ``<img>`` for an image of the page, or None for what is not an article's
-    image: icons and pixels, images in navigation, asides and footers, thumbnails linking
-    to other pages."""
+    image: icons and pixels (a side under ``min_side`` pixels), images in navigation,
+    asides and footers, thumbnails linking to other pages."""
     for size in (element.get("width"), element.get("height")):
-        if size and ascii_number(size.strip()) and int(size) < _MIN_IMAGE_SIDE:
+        if size and ascii_number(size.strip()) and int(size) < min_side:
             return None
     for ancestor in element.iterancestors():
         if ancestor.tag in ("nav", "aside", "footer", "button"):
             return None
-        if ancestor.tag == "a" and not _IMAGE_FILE.search(ancestor.get("href", "")):
+        if ancestor.tag == "a" and _teaser_link(ancestor):
             return None
     src, srcset = image_source(element)
     url = resolve(base, src) if src else None
@@ -297,6 +324,17 @@ def _page_image(element: HtmlElement, base: str) -> HtmlElement | None:
     if srcset:
         image.set("srcset", srcset)
     return image
+
+
+def _teaser_link(link: HtmlElement) -> bool:
+    """Whether an image's link makes it a teaser of another page (a thumbnail beside a
+    headline), not the article's picture: a link that holds text of its own. A picture
+    that links to its larger version, its photo page or a gallery (``href="#"``) holds
+    nothing but the image (and its caption, in a figure)."""
+    if _IMAGE_FILE.search(link.get("href", "")):
+        return False
+    caption = "".join(figcaption.text_content() for figcaption in link.iter("figcaption"))
+    return len("".join(link.text_content().split())) > len("".join(caption.split()))
 
 
 def _page_captions(page: HtmlElement, base: str) -> Iterator[tuple[str, str]]:
