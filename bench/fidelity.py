@@ -164,7 +164,7 @@ def page_truth(body: bytes, url: str) -> tuple[set[str], set[str]]:
                 candidates += [best] if best else []
             images |= {same_url(join(base, c)) for c in candidates}
     for meta in document.iter("meta", "link"):  # a page's main image, as its metadata says
-        names = f"{meta.get('property', '')} {meta.get('name', '')} {meta.get('itemprop', '')} {meta.get('rel', '')}"
+        names = " ".join(meta.get(name, "") for name in ("property", "name", "itemprop", "rel"))
         if re.search(r"og:image|twitter:image|\bimage\b|image_src|thumbnail", names, re.I):
             value = meta.get("content") or meta.get("href") or ""
             if value.strip():
@@ -295,8 +295,8 @@ def report(kind: str, results: list[PageFindings], halves: tuple[str, ...]) -> d
     summary: dict[str, object] = {}
     print(
         f"{'half':<9} {'extractor':<12} {'pages':>5} {'links':>6} {'bad':>5} {'imgs':>5} "
-        f"{'bad':>4} {'rv img%':>7} {'+img':>5} {'rv link%':>8} {'byline':>7} {'date':>7} {'lang':>7} "
-        f"{'markup':>6} {'fetch-dated':>11}"
+        f"{'bad':>4} {'rv img%':>7} {'+img':>5} {'rv link%':>8} {'byline':>7} {'date':>7} "
+        f"{'lang':>7} {'markup':>6} {'fetch-dated':>11}"
     )
     for half in halves:
         for name in ("feeds", "trafilatura"):

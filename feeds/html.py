@@ -60,10 +60,15 @@ def _html5_reference(match: re.Match[str]) -> str:
 
 
 def _legal_reference(match: re.Match[str]) -> str:
-    """A character reference as it was, or nothing if it stands for an illegal character
-    (``&#14;`` in an attribute would otherwise come back as the character itself)."""
+    """A character reference as a browser reads it: ``&#128;`` to ``&#159;`` as the
+    Windows-1252 characters they name (``&#146;`` is an apostrophe, as HTML says), one
+    that stands for an illegal character as nothing (``&#14;`` in an attribute would
+    otherwise come back as the character itself), any other as it was."""
     hexadecimal, decimal = match.groups()
     code = int(hexadecimal, 16) if hexadecimal else int(decimal)
+    if 0x80 <= code <= 0x9F:
+        meant = bytes([code]).decode("cp1252", "ignore")  # five codes name nothing
+        return f"&#x{ord(meant):X};" if meant else ""
     if code > 0x10FFFF or _XML_ILLEGAL.match(chr(code)):
         return ""
     return match.group()

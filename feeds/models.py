@@ -94,6 +94,8 @@ class Item:
     categories: tuple[str, ...] = ()
     aliases: tuple[str, ...] = field(default=())
     """Other URLs that lead to this item (the link it was found by, before canonicalising)."""
+    language: str | None = None
+    """The language its page says it is in (a BCP 47 tag), None when it says none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from feeds.urls import (
     resolve_reference,
     same_site,
     scheme_of,
+    without_credentials,
 )
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,21 @@ _FORMATTING_TAG = re.compile(
     re.IGNORECASE,
 )
 _TAG_LIKE = re.compile(r"</?[A-Za-z][^<>]*>")
+# tags a CMS leaves in a summary: removed (other markup-like text stays text)
+_MARKUP_IN_TEXT = re.compile(
+    r"</?(?:a|p|div|span|b|i|em|strong|u|small|br|wbr|img|abbr|cite|q|sup|sub|font|time)"
+    r"(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
+# what a site puts where it cut its summary: "[…]", "[...]", "… Read more", "Continue reading →"
+_MORE_MARKER = re.compile(
+    r"\s*(?:\[\s*(?:…|\.\.\.|&hellip;|more|read more|continue reading)\s*\]"
+    r"|(?:…|\.\.\.)\s*(?:read more|continue reading|more)?\s*(?:»|→|›)?"
+    r"|(?:read more|continue reading)\s*(?:»|→|›|…)?)\s*$",
+    re.IGNORECASE,
+)
+_SENTENCE_ENDS = ".!?…\"'”’)»"
+_CUT_MIN_CHARS = 40
 # controls that reorder what follows them (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI)
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
@@ -92,8 +108,8 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
     image = _absolute_web_url(base, article.image or link.image_hint) or _first_image(
         article.html, base
     )
-    summary = clean_text(article.description or link.summary_hint or "") or summarise(
-        _without_headline(article.text, title)
+    summary = clean_summary(article.description or link.summary_hint or "", article.text) or (
+        summarise(_without_headline(article.text, title))
     )
     # a date the page's metadata gives wins; then the source's (a feed entry's), then one
     # guessed from the page's text; without any, the item keeps the time it was first seen
@@ -122,6 +138,7 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
             dict.fromkeys(clean_text(c) for c in (article.categories or link.categories_hint))
         )[:MAX_CATEGORIES],
         aliases=tuple(dict.fromkeys(text_url(clean_url(u)) for u in (link.url, article.url))),
+        language=article.language,
     )
 
 
@@ -219,9 +236,29 @@ def clean_text(text: str) -> str:
 
 
 def text_url(url: str) -> str:
-    """A URL fit to publish: no characters XML forbids (a lone surrogate), no
-    bidirectional controls, and what may not stand in a URL percent-encoded."""
-    return escaped(_BIDI_CONTROLS.sub("", strip_xml_illegal(url)))
+    """A URL fit to publish: no user name or password, no characters XML forbids (a lone
+    surrogate), no bidirectional controls, and what may not stand in a URL
+    percent-encoded."""
+    return escaped(_BIDI_CONTROLS.sub("", strip_xml_illegal(without_credentials(url))))
+
+
+def clean_summary(description: str, article_text: str = "") -> str:
+    """A summary the page or source gave, as plain text: the markup CMSs leave in it
+    (``[<a class="more-link" href=...>more</a>]``) and character references
+    (``[&hellip;]``) read, a "read more" marker taken as the cut it says it is, and an
+    ellipsis where the site cut the article's own text mid-sentence."""
+    text = _MARKUP_IN_TEXT.sub(" ", description) if "<" in description else description
+    if "&" in text:
+        text = unescape(text)
+    text = clean_text(text)
+    marker = _MORE_MARKER.search(text)
+    cut = False
+    if marker:
+        text = text[: marker.start()].rstrip(" ,;:-–—")
+        cut = bool(text) and text[-1] not in _SENTENCE_ENDS
+    elif text and text[-1] not in _SENTENCE_ENDS and len(text) >= _CUT_MIN_CHARS:
+        cut = fold(text) in fold(article_text)  # the article's words, stopped short
+    return f"{text}…" if cut and text and not text.endswith("…") else text
 
 
 def summarise(text: str, length: int = SUMMARY_LENGTH) -> str:
@@ -342,7 +379,7 @@ def _make_urls_absolute(root: HtmlElement, base: str) -> None:
                 if absolute is None:
                     del element.attrib[name]
                 else:
-                    element.set(name, absolute)
+                    element.set(name, without_credentials(absolute))
         if element.tag in ("img", "source") and element.get("srcset"):
             element.set("srcset", _absolute_srcset(element.get("srcset", ""), base))
 

@@ -133,6 +133,20 @@ def path_of(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
+def without_credentials(url: str) -> str:
+    """The URL without a user name and password (a source's credentials, which the pages
+    found through it inherit, are for fetching, never for publishing)."""
+    if "@" not in url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def same_document(url: str, other: str) -> bool:
     """Whether two URLs name the same document: fragments aside, scheme, host and
     default port normalised, and escapes compared by what they stand for (a browser sends

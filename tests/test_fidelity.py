@@ -130,3 +130,48 @@ def test_an_image_in_the_text_comes_with_its_paragraph_without_what_the_page_hid
     item = item_of(body)
     assert images(item.content_html) == ["http://news.example/math/x.svg"]
     assert "<math>" not in item.content_html
+
+
+def test_summaries_hold_no_markup_or_references_and_a_cut_says_so() -> None:
+    from feeds.normalise import clean_summary
+
+    assert (
+        clean_summary(
+            'The bridge is old and the council wants it gone [<a class="read-more" href="/x">more</a>]'
+        )
+        == "The bridge is old and the council wants it gone…"
+    )
+    assert clean_summary("The bridge is old and the council wants it gone [&hellip;]") == (
+        "The bridge is old and the council wants it gone…"
+    )
+    assert clean_summary("It&#8217;s old &amp; unsafe. Continue reading →") == "It’s old & unsafe."
+    assert clean_summary("The council met on Tuesday evening to decide the future of", PROSE) == (
+        "The council met on Tuesday evening to decide the future of…"
+    )
+    assert (
+        clean_summary("A guide to <script> tags, and more") == "A guide to <script> tags, and more"
+    )
+    head = "<meta name='description' content='The old bridge will close [&amp;hellip;]'>"
+    assert item_of(f"<p>{PROSE}</p><p>{PROSE} More.</p>", head=head).summary == (
+        "The old bridge will close…"
+    )
+
+
+def test_references_to_128_to_159_are_read_as_windows_1252() -> None:
+    item = item_of(
+        f"<p>{PROSE}It&#146;s &#147;closed&#148; for &#128;5 million&#133;</p><p>{PROSE}</p>"
+    )
+    assert "It’s “closed” for €5 million…" in item.content_html
+
+
+def test_an_item_carries_its_page_s_language_in_every_format() -> None:
+    from feeds.publishing.formats import FORMATS, render
+    from tests.test_publish import CHANNEL
+
+    item = item_of(f"<p>{PROSE}</p><p>{PROSE} More.</p>", lang="de-DE")
+    assert item.language == "de-DE"
+    assert item_of(f"<p>{PROSE}</p><p>{PROSE} More.</p>", lang="{{lang}}").language is None
+    documents = {name: render(CHANNEL, [item], fmt).decode() for name, fmt in FORMATS.items()}
+    assert '"language": "de-DE"' in documents["json"]
+    assert '<entry xml:lang="de-DE">' in documents["atom"]
+    assert "<dc:language>de-DE</dc:language>" in documents["rss"]

@@ -60,6 +60,7 @@ _ARTICLE_TYPES = {
     "analysisnewsarticle", "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle",
     "techarticle", "scholarlyarticle", "liveblogposting", "socialmediaposting", "posting",
 }  # fmt: skip
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 _DATE_LINE_HINT = re.compile(r"date|time|publish|posted|byline|meta", re.I)
 _PART_SUFFIX = re.compile(
     r"/?(?:page/|part/|p/)?\d{1,3}/?|[-_](?:page-?|part-?)?\d{1,3}(?:\.(?:html?|php))?/?"
@@ -254,7 +255,7 @@ def read_page_metadata(document: HtmlElement, base: str) -> _PageMetadata:
         meta.published = meta.published or _date(item.get("datePublished"))
         meta.description = meta.description or _string(item.get("description"))
         meta.image = meta.image or _image_url(item.get("image"), base)
-        meta.language = meta.language or _string(item.get("inLanguage"))
+        meta.language = meta.language or _locale(_string(item.get("inLanguage")))
         meta.body_paragraphs = meta.body_paragraphs or _paragraphs(item.get("articleBody"))
         meta.categories += _strings(item.get("articleSection")) + _keywords(item.get("keywords"))
         publisher = item.get("publisher")
@@ -297,7 +298,7 @@ def read_page_metadata(document: HtmlElement, base: str) -> _PageMetadata:
             meta.meta_author = meta.meta_author or value
     meta.categories += [tags[n] for n in ("article:section",) if tags.get(n)]
     meta.categories += tags.all("article:tag")
-    meta.language = meta.language or document.get("lang") or _locale(tags.get("og:locale"))
+    meta.language = meta.language or _locale(document.get("lang")) or _locale(tags.get("og:locale"))
     canonical = next(
         (link.get("href") for link in document.iter("link") if _rel(link) == "canonical"), None
     ) or tags.get("og:url")
@@ -738,7 +739,12 @@ def _rel(element: HtmlElement) -> str:
 
 
 def _locale(value: str | None) -> str | None:
-    return value.replace("_", "-") if value else None
+    """A language tag as BCP 47 writes it (``en_US`` is ``en-US``), None for what is not
+    one (``"{{lang}}"``, ``"English"``)."""
+    if not value:
+        return None
+    tag = value.strip().replace("_", "-")
+    return tag if _LANGUAGE_TAG.fullmatch(tag) else None
 
 
 def _unique(values: list[str]) -> tuple[str, ...]:

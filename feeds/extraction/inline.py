@@ -119,11 +119,12 @@ def _take_inline(block: HtmlElement, on_page: HtmlElement, base: str, hidden_dro
         element.drop_tree()  # keeps its tail
     for image in list(block.iter("img")):  # an image in the text: a formula, a flag
         clean = page_image(image, base, min_side=MIN_INLINE_IMAGE_SIDE)
-        if clean is None:
+        parent = image.getparent()
+        if clean is None or parent is None:
             image.drop_tree()
         else:
             clean.tail = image.tail
-            image.getparent().replace(image, clean)
+            parent.replace(image, clean)
     # resolved now, as a browser reads them: serialising would escape the spaces a page
     # leaves around an address (``href=" https://a.example/ "``) into the URL
     for element in block.iter("a", "q", "blockquote", "del", "ins"):

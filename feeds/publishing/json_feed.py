@@ -53,6 +53,8 @@ def json_feed_item(item: Item) -> dict[str, Any]:
         entry["authors"] = [{"name": item.author}]
     if item.categories:
         entry["tags"] = list(item.categories[:MAX_CATEGORIES])
+    if item.language:
+        entry["language"] = item.language
     return entry
 
 

@@ -172,6 +172,7 @@ class MemoryStore:
                 image=item.image,
                 categories=item.categories,
                 fingerprint=item.fingerprint,
+                language=item.language,
                 updated=updated if updated is not None else old.updated,
             )
             stored.content_hash = content_hash(item)

@@ -120,6 +120,10 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (feed, due)
     );
     """,
+    # 3: an item's language (its page's), when it differs from the feed's
+    """
+    ALTER TABLE items ADD COLUMN language TEXT;
+    """,
 )
 
 _POOLS: dict[str, ConnectionPool] = {}
@@ -127,7 +131,7 @@ _POOLS_LOCK = threading.Lock()
 _MIGRATED: set[str] = set()
 _ITEM_COLUMNS = (
     "id, feed, url, title, author, published, updated, summary, content_html, image, "
-    "categories, fingerprint, first_seen"
+    "categories, fingerprint, first_seen, language"
 )
 _NEWEST = "ORDER BY published DESC, first_seen DESC, seq DESC"
 
@@ -269,8 +273,8 @@ class PostgresStore:
         self._execute(
             """INSERT INTO items (feed, id, url, title, author, published, updated, summary,
                    content_html, image, categories, fingerprint, first_seen, source,
-                   content_hash)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                   content_hash, language)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (feed, id) DO NOTHING""",
             (
                 item.feed,
@@ -288,6 +292,7 @@ class PostgresStore:
                 item.first_seen,
                 source,
                 content_hash(item),
+                item.language,
             ),
         )
         self.add_urls(item.feed, item.id, [item.url, *item.aliases])
@@ -349,7 +354,7 @@ class PostgresStore:
         self._execute(
             """UPDATE items SET title = %s, author = %s, summary = %s, content_html = %s,
                    image = %s, categories = %s, fingerprint = %s, content_hash = %s,
-                   updated = coalesce(%s, updated)
+                   language = %s, updated = coalesce(%s, updated)
                WHERE feed = %s AND id = %s""",
             (
                 item.title,
@@ -360,6 +365,7 @@ class PostgresStore:
                 Jsonb(list(item.categories)),
                 pack_sketch(item.fingerprint),
                 content_hash(item),
+                item.language,
                 updated,
                 item.feed,
                 item_id,
@@ -669,6 +675,7 @@ def _item(row: tuple[Any, ...]) -> Item:
         categories=tuple(row[10]),
         fingerprint=unpack_sketch(row[11]),
         first_seen=row[12].astimezone(UTC),
+        language=row[13],
     )
 
 

@@ -191,6 +191,10 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (feed, due)
     ) WITHOUT ROWID;
     """,
+    # 11: an item's language (its page's)
+    """
+    ALTER TABLE items ADD COLUMN language TEXT;
+    """,
 )
 
 
@@ -404,8 +408,8 @@ class SqliteStore:
         self._execute(
             """INSERT INTO items (feed, id, url, title, author, published, updated, summary,
                    content_html, image, categories, fingerprint, first_seen, source,
-                   content_hash)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   content_hash, language)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (feed, id) DO NOTHING""",
             (
                 item.feed,
@@ -423,6 +427,7 @@ class SqliteStore:
                 format_time(item.first_seen),
                 source,
                 content_hash(item),
+                item.language,
             ),
         )
         self.add_urls(item.feed, item.id, [item.url, *item.aliases])
@@ -441,7 +446,7 @@ class SqliteStore:
         self._execute(
             """UPDATE items SET title = ?, author = ?, summary = ?, content_html = ?,
                    image = ?, categories = ?, fingerprint = ?, content_hash = ?,
-                   updated = coalesce(?, updated)
+                   language = ?, updated = coalesce(?, updated)
                WHERE feed = ? AND id = ?""",
             (
                 item.title,
@@ -452,6 +457,7 @@ class SqliteStore:
                 json.dumps(list(item.categories), ensure_ascii=False),
                 pack_sketch(item.fingerprint),
                 content_hash(item),
+                item.language,
                 format_time(updated) if updated is not None else None,
                 item.feed,
                 item_id,
@@ -808,7 +814,7 @@ class SqliteStore:
 
 _ITEM_COLUMNS = (
     "id, feed, url, title, author, published, updated, summary, content_html, image, "
-    "categories, fingerprint, first_seen"
+    "categories, fingerprint, first_seen, language"
 )
 
 
@@ -827,6 +833,7 @@ def _item(row: tuple[Any, ...]) -> Item:
         categories=tuple(json.loads(row[10])),
         fingerprint=unpack_sketch(row[11]),
         first_seen=parse_time(row[12]),
+        language=row[13],
     )
 
 
