@@ -19,7 +19,8 @@ Per extractor and half:
   (``expected.html``, reader-view pages), the share the item keeps; ``+img``: images
   the item has that the reader view has not (not always wrong: a reader view drops some);
 - ``byline``, ``date``, ``lang``: matches with ``expected-metadata.json`` over the pages
-  where it has one (dates: the same day; languages: the same primary subtag);
+  where it has one (bylines: spaces, case and a leading "By" aside; dates: the same day;
+  languages: the same primary subtag);
 - ``markup``: summaries that hold markup or character references; ``fetch-dated``: items
   with no date of their own (published is the time they were first seen).
 
@@ -277,7 +278,9 @@ def _primary(tag: str | None) -> str:
 
 
 def _folded(text: str | None) -> str:
-    return " ".join((text or "").split()).casefold()
+    """A byline as compared: spaces collapsed, case folded, a leading "By" aside (feeds
+    publishes names; a reader view shows the line as the page wrote it)."""
+    return re.sub(r"^(?:by|par|von|door|di|por)\s+", "", " ".join((text or "").split()).casefold())
 
 
 def matches(findings: Iterable[PageFindings], what: str) -> tuple[int, int]:

@@ -88,6 +88,10 @@ class FetchError(SourceError):
         super().__init__(url, message)
 
 
+class RobotsDisallowedError(FetchError):
+    """The site's robots.txt disallows the page: not a failure of the site, a refusal."""
+
+
 class FetchStoppedError(FetchError):
     """The fetcher was stopped (the service is shutting down): not the source's fault."""
 

@@ -163,14 +163,16 @@ def link_article(link: Link) -> Article:
 
 
 def with_time_of_day(published: datetime, first_seen: datetime) -> datetime:
-    """A date given without a time (it reads as midnight UTC) takes the time the item
-    was first seen, when that falls on the same day: items of one day then keep their
-    order and do not all share one timestamp. (A time of exactly 00:00:00 UTC is taken
-    as no time: a real one is rare, and moving it within its day does no harm.)"""
+    """A date given without a time (it reads as midnight UTC) takes the time of day the
+    item was first seen (its whole first-seen time on that day): items of one day then
+    keep their order and do not all share one timestamp, which readers sort by and the
+    W3C validator flags. (A time of exactly 00:00:00 UTC is taken as no time: a real one
+    is rare, and moving it within its day does no harm.)"""
     midnight = (published.hour, published.minute, published.second, published.microsecond)
-    if midnight == (0, 0, 0, 0) and published.date() == first_seen.astimezone(UTC).date():
-        return first_seen.astimezone(UTC)
-    return published
+    if midnight != (0, 0, 0, 0):
+        return published
+    seen = first_seen.astimezone(UTC)
+    return datetime.combine(published.astimezone(UTC).date(), seen.timetz())
 
 
 def item_id(url: str) -> str:
@@ -369,6 +371,9 @@ def _resolve_lazy_images(root: HtmlElement) -> None:
 
 
 def _make_urls_absolute(root: HtmlElement, base: str) -> None:
+    # the page's address carries the source's credentials when the source's URL did:
+    # addresses resolved against it inherit them, and must not publish them
+    inherited = _userinfo(base)
     for element in root.iter():
         attributes = _URL_ATTRIBUTES.get(element.tag if isinstance(element.tag, str) else "")
         for name in attributes or ():
@@ -379,9 +384,17 @@ def _make_urls_absolute(root: HtmlElement, base: str) -> None:
                 if absolute is None:
                     del element.attrib[name]
                 else:
-                    element.set(name, without_credentials(absolute))
+                    if inherited and _userinfo(absolute) == inherited:
+                        absolute = without_credentials(absolute)
+                    element.set(name, absolute)
         if element.tag in ("img", "source") and element.get("srcset"):
             element.set("srcset", _absolute_srcset(element.get("srcset", ""), base))
+
+
+def _userinfo(url: str) -> str:
+    """The ``user:password@`` of a URL ('' when it has none)."""
+    netloc = url.partition("//")[2].partition("/")[0]
+    return netloc.rpartition("@")[0] if "@" in netloc else ""
 
 
 def _absolute_srcset(srcset: str, base: str) -> str:

@@ -175,3 +175,56 @@ def test_an_item_carries_its_page_s_language_in_every_format() -> None:
     assert '"language": "de-DE"' in documents["json"]
     assert '<entry xml:lang="de-DE">' in documents["atom"]
     assert "<dc:language>de-DE</dc:language>" in documents["rss"]
+
+
+def listing_links(html: str):  # type: ignore[no-untyped-def]
+    from feeds.config import SourceConfig
+    from tests.test_sources import find_links, page
+
+    url = "https://news.example/news/"
+    return find_links(page(html, url), SourceConfig(url=url))
+
+
+def test_a_listing_s_dates_beside_its_links_date_the_items() -> None:
+    teasers = "".join(
+        f"<li><h2><a href='/2026/11/{n:02d}/council-votes-on-bridge-number-{n}'>The council "
+        f"votes on the bridge, part {n}</a></h2><time datetime='2026-11-{n:02d}T08:30:00Z'>"
+        f"November {n}</time></li>"
+        for n in (1, 2, 3)
+    )
+    links = listing_links(f"<main><ul>{teasers}</ul></main>")
+    assert [link.published_hint for link in links] == [
+        datetime(2026, 11, n, 8, 30, tzinfo=UTC) for n in (1, 2, 3)
+    ]
+
+
+def test_links_with_short_text_marked_up_as_the_articles_are_found() -> None:
+    teasers = "".join(
+        f"<article class='teaser'><h2><a href='/2026/11/0{n}/{slug}'>{text}</a></h2></article>"
+        for n, (slug, text) in enumerate(
+            [
+                ("council-votes-on-the-bridge", "The council votes on the future of the bridge"),
+                ("ferry-fares-go-up-again", "Ferry fares go up again this winter, the port says"),
+                ("taylor-swift", "Taylor Swift"),
+                ("tuesday", "Tuesday"),
+            ],
+            start=1,
+        )
+    )
+    found = [
+        link.url
+        for link in listing_links(f"<main>{teasers}</main><nav><a href='/sport/'>Sport</a></nav>")
+    ]
+    assert found == [
+        "https://news.example/2026/11/01/council-votes-on-the-bridge",
+        "https://news.example/2026/11/02/ferry-fares-go-up-again",
+        "https://news.example/2026/11/03/taylor-swift",
+        "https://news.example/2026/11/04/tuesday",
+    ]
+
+
+def test_a_listing_of_one_link_finds_it() -> None:
+    html = "<main><h2><a href='/2026/11/30/the-only-post-on-this-blog'>Hello</a></h2></main>"
+    assert [link.url for link in listing_links(html)] == [
+        "https://news.example/2026/11/30/the-only-post-on-this-blog"
+    ]

@@ -101,8 +101,19 @@ def test_item_fields() -> None:
     assert item.aliases == ("https://news.example/2024/story",)
 
 
+def test_a_day_without_a_time_takes_the_time_of_day_first_seen() -> None:
+    from feeds.normalise import with_time_of_day
+
+    seen = datetime(2026, 12, 1, 14, 3, 7, tzinfo=UTC)
+    assert with_time_of_day(datetime(2019, 11, 15, tzinfo=UTC), seen) == datetime(
+        2019, 11, 15, 14, 3, 7, tzinfo=UTC
+    )  # the day the page says, at a time no other item of the run has
+    exact = datetime(2019, 11, 15, 8, 0, tzinfo=UTC)
+    assert with_time_of_day(exact, seen) == exact
+
+
 def test_link_hints_fill_the_gaps() -> None:
-    published = datetime(2024, 3, 1, tzinfo=UTC)
+    published = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
     link = Link(
         url=BASE,
         source="s",

@@ -148,7 +148,7 @@ def test_preview_of_the_seed_article(site: SiteSim, config: Path, served: bool) 
         in out
     )
     assert "Author:    Danny Jones\n" in out
-    assert "Published: 2021-08-15 00:00 UTC\n" in out
+    assert "Published: 2021-08-15 " in out
     assert f"Link:      {site.url(SEED_URL_PATH)}\n" in out
     assert "Haibatullah Akhundzada, has headed up the militant group since 2016" in out.replace(
         "\n", " "

@@ -292,7 +292,9 @@ def read_page_metadata(document: HtmlElement, base: str) -> _PageMetadata:
         )
     )
     meta.published = meta.published or _time_element_date(document)
-    for name in ("article:author", "author", "dc.creator", "parsely-author", "sailthru.author"):
+    # Dublin Core's creator, where a page gives it, is more exact than its "author" meta
+    authors = ("article:author", "dc:creator", "dc.creator", "dcterms.creator", "author")
+    for name in (*authors, "parsely-author", "sailthru.author"):
         value = tags.get(name)
         if value and not is_web_url(value):
             meta.meta_author = meta.meta_author or value

@@ -77,8 +77,11 @@ def clean_author(text: str | None) -> str | None:
     text = _CONTACT.sub(" ", collapse_whitespace(text))
     text = _BYLINE_PREFIX.sub("", text)
     names = []
-    for part in _AUTHOR_SPLIT.split(text):
-        part = _BYLINE_PREFIX.sub("", part).strip(" .,:;-–—()")
+    parts = _AUTHOR_SPLIT.split(text)
+    if any(len(part.strip()) <= 2 for part in parts if part.strip()):
+        parts = [text]  # "Mac & i", "Ann B, Bo C": not a list of names
+    for part in parts:
+        part = _balanced(_BYLINE_PREFIX.sub("", part).strip(" .,:;-–—"))
         if len(part.split()) >= 3:
             part = _AFFILIATION.sub("", part).strip(" .,:;-–—()")
         if (
@@ -94,6 +97,18 @@ def clean_author(text: str | None) -> str | None:
             part = part.title()
         names.append(part)
     return ", ".join(dict.fromkeys(names)) or None
+
+
+def _balanced(text: str) -> str:
+    """The text without a parenthesis left open or closed at its ends ("(Reuters" is
+    "Reuters"; "Ann Lee (ann)" stays)."""
+    while text.endswith(")") and text.count("(") < text.count(")"):
+        text = text[:-1].rstrip()
+    while text.startswith("(") and text.count("(") > text.count(")"):
+        text = text[1:].lstrip()
+    while text.endswith("(") or text.startswith(")"):
+        text = text.strip("()").strip()
+    return text
 
 
 def date_from_url(url: str) -> datetime | None:

@@ -52,7 +52,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-from feeds.errors import FetchError, FetchStoppedError
+from feeds.errors import FetchError, FetchStoppedError, RobotsDisallowedError
 from feeds.fetching.addresses import AddressGuard, Trust
 from feeds.fetching.clock import SYSTEM_CLOCK, MonotonicClock
 from feeds.fetching.deadlines import Deadlines
@@ -395,7 +395,7 @@ class Fetcher:
             raise FetchError(url, rules.refusal)
         agent = _product_token(request.user_agent or self.options.user_agent)
         if rules.parser is not None and not rules.parser.can_fetch(url, agent):
-            raise FetchError(
+            raise RobotsDisallowedError(
                 url,
                 "disallowed by the site's robots.txt; not fetched "
                 "(`robots: ignore` on the source overrides it)",

@@ -33,6 +33,7 @@ from feeds.errors import (
     FetchError,
     FetchStoppedError,
     PublishError,
+    RobotsDisallowedError,
     SourceError,
     StorageError,
 )
@@ -370,8 +371,9 @@ class _FeedRun:
         position = {link.url: index for index, link in enumerate(links)}
 
         def first_seen(link: Link) -> datetime:
-            # items of one run sort as the source lists them: the first listed is the newest
-            return self.now - timedelta(microseconds=position[link.url])
+            # items of one run sort as the source lists them, the first listed the newest,
+            # a second apart (feeds publish whole seconds: no two share a timestamp)
+            return self.now - timedelta(seconds=position[link.url])
 
         self.progress.articles(len(links))
         if not source.follow:
@@ -441,6 +443,14 @@ class _FeedRun:
             self.tally.extraction_failed += 1
         elif not isinstance(outcome, SourceError):
             self.tally.extracted += 1
+        if isinstance(outcome, RobotsDisallowedError) and not (
+            link.content_hint or link.summary_hint
+        ):
+            # the site asks not to: left out once and remembered, not a failure each run
+            log.info("feed %s: article %s left out: %s", self.feed.id, link.url, outcome.message)
+            self.tally.filtered += 1
+            changes.rejected.append(([link.url], rules, "disallowed by the site's robots.txt"))
+            return True
         if isinstance(outcome, SourceError):
             own_text = bool(link.content_hint or link.summary_hint)
             given_up = None

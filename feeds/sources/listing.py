@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 _ICON_RELS = ("apple-touch-icon", "icon", "shortcut icon")
 
 ARTICLE_THRESHOLD = 4
+_ARTICLE_PATH_SCORE = 4
+"""An address this article-like (a date and a slug of words) is enough on its own."""
+_SHORT_TEXT_PENALTY = 2
 
 _BOILERPLATE_TAGS = {"nav", "header", "footer", "aside", "form", "menu"}
 _BOILERPLATE_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "menu"}
@@ -190,6 +193,8 @@ class Candidate:
     score: int
     pattern: str
     anchor: HtmlElement
+    path_score: int = 0
+    """What the link's address alone says (a date, a slug of words: an article's)."""
 
 
 def score_links(
@@ -205,18 +210,50 @@ def score_links(
             continue
         title = _anchor_text(anchor)
         pattern = _pattern(anchor)
-        score = _text_score(title) + _path_score(url) + _context_score(anchor)
-        link = Link(url=url, source=source, title_hint=title or None)
+        path_score = _path_score(url)
+        score = _text_score(title) + path_score + _context_score(anchor)
         best = scored.get(url)
         if best is None or score > best.score:
-            scored[url] = Candidate(link, score, pattern, anchor)
-    # repeated markup (a list of teasers) is evidence too
-    patterns = Counter(c.pattern for c in scored.values() if c.score >= ARTICLE_THRESHOLD - 1)
+            link = Link(
+                url=url,
+                source=source,
+                title_hint=title or None,
+                published_hint=_teaser_date(anchor),
+            )
+            scored[url] = Candidate(link, score, pattern, anchor, path_score)
+    # repeated markup (a list of teasers) is evidence too: a link marked up as the
+    # articles are is one, however short its text ("Tuesday", a name)
+    near = Counter(c.pattern for c in scored.values() if c.score >= ARTICLE_THRESHOLD - 1)
+    sure = Counter(c.pattern for c in scored.values() if c.score >= ARTICLE_THRESHOLD)
+    chosen = [
+        candidate
+        for candidate in scored.values()
+        if candidate.score + (1 if near[candidate.pattern] >= 3 else 0) >= ARTICLE_THRESHOLD
+        or (sure[candidate.pattern] >= 2 and candidate.path_score >= 0)
+    ]
+    if chosen:
+        return chosen
+    # a listing of one or two links has no repetition to go by: an address shaped like
+    # an article's (a date, a slug of words) in the page's content says enough
     return [
         candidate
         for candidate in scored.values()
-        if candidate.score + (1 if patterns[candidate.pattern] >= 3 else 0) >= ARTICLE_THRESHOLD
+        if candidate.path_score >= _ARTICLE_PATH_SCORE
+        and candidate.score >= ARTICLE_THRESHOLD - _SHORT_TEXT_PENALTY
     ]
+
+
+def _teaser_date(anchor: HtmlElement) -> datetime | None:
+    """The date a listing shows beside a link: the one ``<time>`` of the link's teaser
+    (its nearest container, up to four levels up, that holds a ``<time>``; none when
+    that container holds several, as a whole list does)."""
+    for ancestor in list(anchor.iterancestors())[:4]:
+        times = list(ancestor.iter("time"))
+        if len(times) > 1:
+            return None
+        if times:
+            return parse_date(times[0].get("datetime") or text_of(times[0]))
+    return None
 
 
 def _field(entry: HtmlElement, spec: str, *, image: bool = False) -> str | None:
