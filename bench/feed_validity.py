@@ -53,6 +53,7 @@ def check_dataset(pages_dir: Path) -> int:
         config.write_text(
             "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n"
             f"feeds:\n  {feed_id}:\n    max_items: {len(pages)}\n"
+            f"    max_new_per_run: {len(pages)}\n"
             f"    formats: [{', '.join(FORMATS)}]\n"
             f"    sources:\n      - url: {site.url('/')}\n        links: a.story\n"
         )

@@ -21,7 +21,8 @@ Per extractor and half:
 - ``byline``, ``date``, ``lang``: matches with ``expected-metadata.json`` over the pages
   where it has one (bylines: spaces, case and a leading "By" aside; dates: the same day;
   languages: the same primary subtag);
-- ``markup``: summaries that hold markup or character references; ``fetch-dated``: items
+- ``markup``: summaries that hold markup or character references (that the article's
+  own text does not: a page about ``<img>`` tags may say so); ``fetch-dated``: items
   with no date of their own (published is the time they were first seen).
 
 trafilatura runs with ``include_links`` and ``include_images`` and the page's URL, as a
@@ -59,7 +60,7 @@ from extraction import (  # noqa: E402
 from feeds.errors import ExtractionError  # noqa: E402
 from feeds.extraction.media import _embed, best_candidate  # noqa: E402
 from feeds.fetching.client import detect_encoding  # noqa: E402
-from feeds.html import parse_document  # noqa: E402
+from feeds.html import block_text, parse_document, parse_fragment  # noqa: E402
 from feeds.publishing.channel import display_html  # noqa: E402
 
 FIRST_SEEN = datetime(2030, 1, 1, 12, 34, 56, tzinfo=UTC)
@@ -82,6 +83,8 @@ class Found:
     language: str | None = None
     summary: str = ""
     fetch_dated: bool = False
+    text: str = ""
+    """The item's text, where markup-like words can be the article's own ("<img> tags")."""
     error: str | None = None
 
 
@@ -214,6 +217,7 @@ def feeds_found(case: Case) -> Found:
         getattr(item, "language", None),
         item.summary,
         item.published == FIRST_SEEN,
+        block_text(parse_fragment(item.content_html)),
     )
 
 
@@ -241,7 +245,9 @@ def judge(case: Case, kind: str, name: str, found: Found) -> PageFindings:
     findings.links, findings.images = len(found.links), len(found.images)
     findings.bad_links = [u for u in found.links if same_url(u) not in truth_links]
     findings.bad_images = [u for u in found.images if same_url(u) not in truth_images]
-    findings.markup = bool(_MARKUP.search(found.summary))
+    findings.markup = any(
+        match.group() not in found.text for match in _MARKUP.finditer(found.summary)
+    )
     findings.fetch_dated = found.fetch_dated and not found.error
     if kind != "reader":
         return findings

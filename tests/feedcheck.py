@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from functools import cache
@@ -57,6 +58,7 @@ def check_feed(data: bytes, fmt: str) -> Any:
         _check_atom(root)
     else:
         _check_rss(root)
+        _check_plain_text(text)
     _check_urls(root)
     parsed = feedparser.parse(data)
     _require(parsed.bozo == 0, f"feedparser: {parsed.get('bozo_exception')}")
@@ -79,6 +81,8 @@ def _check_atom(root: etree._Element) -> None:
         for name in ("published", "updated"):
             for element in entry.iter(f"{ATOM_NS}{name}"):
                 _rfc3339(element.text or "")
+    updated = [entry.findtext(f"{ATOM_NS}updated") for entry in root.iter(f"{ATOM_NS}entry")]
+    _require(len(updated) == len(set(updated)), "entries sharing an updated time")  # W3C
     for element in root.iter(f"{ATOM_NS}content", f"{ATOM_NS}summary", f"{ATOM_NS}title"):
         if element.get("type") == "html":
             _check_html(element.text or "")
@@ -107,6 +111,15 @@ def _check_rss(root: etree._Element) -> None:
         encoded = item.findtext("{http://purl.org/rss/1.0/modules/content/}encoded")
         _check_html(encoded or "")
         _check_html(item.findtext("description") or "")
+
+
+def _check_plain_text(text: str) -> None:
+    """The W3C validator's CharacterData warning: "&" and "<" in RSS's plain text
+    elements as hexadecimal references, not named ones."""
+    for element in re.findall(r"<(?:title|dc:creator|category)>([^<]*)<", text):
+        _require(
+            "&amp;" not in element and "&lt;" not in element, f"named reference in {element!r}"
+        )
 
 
 def _check_json_feed(text: str) -> dict[str, Any]:

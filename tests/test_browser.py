@@ -178,3 +178,47 @@ def test_index_and_feed_page_in_chromium(
             browser.close()
     assert (artefacts / "index.png").stat().st_size > 0
     assert (artefacts / "harbour.png").stat().st_size > 0
+
+
+def test_the_feed_page_on_a_phone_full_text_on_demand_no_sideways_scroll_no_gap(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import sync_playwright
+
+    from feeds.models import Item
+    from feeds.publishing.formats import FORMATS
+    from feeds.publishing.pages import render_feed_page
+    from tests.test_publish import CHANNEL
+
+    when = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
+    item = Item(
+        id="urn:uuid:1", feed="harbour", url="https://herald.example/a", title="A long word",
+        published=when, updated=when, summary="Supercalifragilistic" * 12,
+        content_html="<p>The whole story, " + "Pneumonoultramicroscopic" * 10 + ".</p>"
+        '<p><img src="http://127.0.0.1:9/missing.png" width="640" height="480" alt=""></p>'
+        "<p>After the image.</p>",
+        fingerprint=(), first_seen=when, image="http://127.0.0.1:9/lead.png",
+    )  # fmt: skip
+    page_file = tmp_path / "harbour.html"
+    page_file.write_bytes(render_feed_page(CHANNEL, [item], list(FORMATS.values())))
+    artefacts = Path(os.environ.get("FEEDS_ARTIFACTS") or tmp_path)
+    artefacts.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 375, "height": 700})
+            page.goto(page_file.as_uri(), wait_until="load")
+            assert not page.locator("article .content").is_visible()  # closed at first
+            page.click("summary")
+            assert "The whole story" in page.inner_text("article .content")
+            page.screenshot(path=str(artefacts / "feed-page-phone.png"), full_page=True)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375  # long words wrap: nothing scrolls sideways
+            heights = page.locator("article img").evaluate_all(
+                "images => images.map(image => image.getBoundingClientRect().height)"
+            )
+            assert heights == [0, 0]  # images that fail to load leave no gap
+        finally:
+            browser.close()

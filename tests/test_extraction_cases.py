@@ -216,12 +216,13 @@ def test_replacement_characters_are_not_published() -> None:
     assert item.summary == "Fares rise by a fifth"
 
 
-# 9. A date without a time takes the first-seen time of the same day.
+# 9. A date without a time takes the time of day it was first seen (the whole first-seen
+# time on that day): no two items of a day share midnight.
 @pytest.mark.parametrize(
     ("first_seen", "published"),
     [
         (datetime(2024, 3, 10, 14, 5, tzinfo=UTC), datetime(2024, 3, 10, 14, 5, tzinfo=UTC)),
-        (datetime(2024, 3, 12, 9, 30, tzinfo=UTC), datetime(2024, 3, 10, tzinfo=UTC)),
+        (datetime(2024, 3, 12, 9, 30, tzinfo=UTC), datetime(2024, 3, 10, 9, 30, tzinfo=UTC)),
     ],
     ids=["same day", "later day"],
 )

@@ -228,3 +228,23 @@ def test_a_listing_of_one_link_finds_it() -> None:
     assert [link.url for link in listing_links(html)] == [
         "https://news.example/2026/11/30/the-only-post-on-this-blog"
     ]
+
+
+def test_leftover_rules_cut_boilerplate_not_the_article_s_sentences() -> None:
+    from feeds.extraction.leftovers import drop_leftovers
+    from feeds.html import parse_fragment, to_html
+
+    prose = (
+        "<p>Our reporter spent three weeks with the crews who keep the river bridge standing, "
+        "and what she found there surprised the council; for more stories like this one, "
+        "subscribe to the RSS feed.</p>"
+        "<p>Share pics of the lipsticks you tried with the shop, the owner said, and she will "
+        "pick a winner every month from the photographs that customers send in.</p>"
+    )
+    boilerplate = (
+        "<p>Subscribe to our newsletter to get the latest stories delivered to your inbox.</p>"
+        "<p>Share this article</p><p>Share on: Facebook | Twitter</p>"
+    )
+    root = parse_fragment(prose + boilerplate)
+    assert drop_leftovers(root) == 3
+    assert to_html(root, inner=True) == prose

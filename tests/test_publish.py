@@ -207,8 +207,11 @@ def test_a_big_feed_is_compared_to_its_last_byte(tmp_path: Path) -> None:
     assert publish(CHANNEL, many, [RSS], DirectoryOutlet(tmp_path)) == ()
 
     last_edited = [*many[:-1], replace(many[-1], content_html="<p>Corrected.</p>")]
-    # the page shows summaries, not content: it stays as it was
-    assert publish(CHANNEL, last_edited, [RSS], DirectoryOutlet(tmp_path)) == ("harbour.xml",)
+    # the page shows the full text on demand: it changes with it
+    assert publish(CHANNEL, last_edited, [RSS], DirectoryOutlet(tmp_path)) == (
+        "harbour.xml",
+        "harbour.html",
+    )
     assert b"Corrected." in (tmp_path / "harbour.xml").read_bytes()
     shorter = last_edited[:-1]
     assert publish(CHANNEL, shorter, [RSS], DirectoryOutlet(tmp_path)) == (
@@ -340,7 +343,9 @@ def test_each_feed_has_a_page_for_people(tmp_path: Path) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;" in page
     assert "5 &lt; 7 &amp; &lt;img src=x onerror=alert(1)&gt;" in page
     assert 'href="https://herald.example/a?b=1&amp;c=&lt;2&gt;"' in page
-    assert [img.get("src") for img in tree.iter("img")] == [ITEMS[0].image, hostile.image]
+    # the main images on top, and the full text's own (behind "Full text")
+    assert [img.get("src") for img in tree.iter("img")][:1] == [ITEMS[0].image]
+    assert hostile.image in [img.get("src") for img in tree.iter("img")]
     assert (
         '<time datetime="2024-03-05T09:30:00Z">2024-03-05 09:30 UTC</time> · Aisha Rahman' in page
     )

@@ -46,7 +46,8 @@ _ANYWHERE_PATTERNS = (
     r"|youtube|threads|mastodon|x)\b",
     r"\b(?:like|join|find) us on (?:facebook|twitter|instagram|linkedin)\b",
     r"\bdownload (?:the|our) [\w' ]{0,40}\bapps?\b",
-    r"^(?:share|share this(?: article| story| post)?|share on|click to share)\b",
+    r"^(?:share(?: this(?: article| story| post| page)?| on| via| it)?\s*(?:[:!|]|$)"
+    r"|share (?:this|on|via) |click to share)",
     # notices
     r"\ball rights reserved\b|\bcopyrighted property\b|\bwritten permission\b"
     r"|\bwithout (?:the )?(?:express |prior )?(?:written )?permission\b",
@@ -75,6 +76,7 @@ _SHORT_ONLY = re.compile(  # metadata lines, which only ever come as short block
     r"\b(?:created|last (?:modified|updated))\s*:?\s*\d", re.IGNORECASE
 )
 _SHORT_LINE_WORDS = 20
+_OPENING_WORDS = 8  # a longer block is a leftover when its first words are the call
 _FIRST = re.compile(r"^[Bb]y [A-Z][^.!?]{1,80}$")  # a byline: the author is a field of its own
 # "Jane Doe is a freelance writer based in ...", "... is professor emeritus of ..."
 _LAST = re.compile(
@@ -94,7 +96,7 @@ def drop_leftovers(root: HtmlElement) -> int:
         if not text or words > SHORT_BLOCK_WORDS:
             continue
         if (
-            _ANYWHERE.search(text)
+            _calls_for_action(text, words)
             or (words <= _SHORT_LINE_WORDS and _SHORT_ONLY.search(text))
             or (index < _EDGE and _FIRST.search(text))
             or (index >= len(blocks) - _EDGE and _LAST.search(text))
@@ -103,6 +105,16 @@ def drop_leftovers(root: HtmlElement) -> int:
             dropped += 1
             element.drop_tree()
     return dropped
+
+
+def _calls_for_action(text: str, words: int) -> bool:
+    """Whether a block is one of the leftovers ``_ANYWHERE`` describes: a short one that
+    says such a thing anywhere, a longer one only when it opens with it ("Subscribe now
+    to ..."); article prose that ends on "... subscribe to the RSS feed" stays."""
+    found = _ANYWHERE.search(text)
+    if found is None:
+        return False
+    return words <= _SHORT_LINE_WORDS or text[: found.start()].count(" ") < _OPENING_WORDS
 
 
 def drop_repeated_blocks(root: HtmlElement) -> int:

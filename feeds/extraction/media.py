@@ -250,13 +250,28 @@ class _MediaWalk:
 
     def _settle(self) -> None:
         """Keep the waiting images that sit in the same container as the article block
-        before them (an image closing the article), drop the others."""
-        container = self.anchor_on_page.getparent() if self.anchor_on_page is not None else None
+        before them (an image closing the article, or its section: the block's own
+        wrapper aside), drop the others."""
+        container = self._section_of(self.anchor_on_page)
         if self.anchor is not None and container is not None:
             for on_page, image in self.pending:
                 if any(ancestor is container for ancestor in on_page.iterancestors()):
                     self._put_after(self.anchor, image)
         self.pending.clear()
+
+    @staticmethod
+    def _section_of(block: HtmlElement | None) -> HtmlElement | None:
+        """The container a block stands in, past wrappers that hold it alone
+        (``<div class="content"><span><p>``)."""
+        container = block.getparent() if block is not None else None
+        while (
+            container is not None
+            and container.getparent() is not None
+            and len(container) == 1
+            and container.tag not in ("body", "article", "main", "section")
+        ):
+            container = container.getparent()
+        return container
 
     def _image(self, element: HtmlElement) -> None:
         image = page_image(element, self.base)

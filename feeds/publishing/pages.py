@@ -64,6 +64,10 @@ def _page_entry(item: Item) -> str:
         f"{byline}</p>\n"
         f"{image}"
         f"      <p>{html.escape(item.summary)}</p>\n"
+        # the whole text on demand, without a script (the content is sanitised HTML)
+        f"      <details><summary>Full text</summary>\n"
+        f'        <div class="content">{item.content_html}</div>\n'
+        "      </details>\n"
         f'      <p><a href="{html.escape(item.url)}">Read the article</a></p>\n'
         "    </article>\n"
     )
@@ -151,10 +155,16 @@ def render_index(listings: Sequence[Listing], *, title: str = "Feeds") -> bytes:
 _INDEX_STYLE = """    ul { padding: 0; }
     li { list-style: none; margin: 0 0 1.5rem; }
     p { margin: .2rem 0; }"""
-_FEED_PAGE_STYLE = """    article { margin: 0 0 2.5rem; }
+_FEED_PAGE_STYLE = """    article { margin: 0 0 2.5rem; overflow-wrap: anywhere; }
     p { margin: .3rem 0; }
     .meta { color: #555; font-size: .9rem; }
-    img { max-width: 100%; height: auto; margin: .5rem 0; }"""
+    summary { cursor: pointer; color: #555; }
+    .content { border-left: 3px solid #ddd; padding-left: .8rem; }
+    pre { white-space: pre-wrap; }
+    table { display: block; overflow-x: auto; }
+    img, video { display: block; max-width: 100%; width: auto; height: auto;
+                 aspect-ratio: auto; margin: 0; }
+    figure { margin: .5rem 0; }"""
 
 
 def _page_head(title: str, language: str | None, alternates: str, style: str) -> str:
