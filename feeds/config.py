@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Literal, Self, TypeVar, Union, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -920,32 +921,35 @@ def _allowed_keys(error: ErrorDetails) -> list[str]:
     return list(model.model_fields) if model is not None else []
 
 
-# (model, key) -> the model of the value under that key; None where a mapping id or a list
-# index comes next and must be skipped.
-_NESTED: dict[tuple[type[BaseModel], str], tuple[type[BaseModel], int]] = {
-    (_Document, "settings"): (Settings, 1),
-    (_Document, "feeds"): (FeedConfig, 2),
-    (Settings, "serve"): (ServeSettings, 1),
-    (FeedConfig, "sources"): (SourceConfig, 2),
-    (FeedConfig, "extract"): (ExtractRules, 1),
-    (SourceConfig, "extract"): (ExtractRules, 1),
-    (SourceConfig, "item"): (ItemSelectors, 1),
-    (FeedConfig, "include"): (FilterRule, 2),
-    (FeedConfig, "exclude"): (FilterRule, 2),
-}
-
-
 def _model_at(location: Sequence[int | str]) -> type[BaseModel] | None:
     """The config model that describes the mapping found at ``location``."""
     model: type[BaseModel] = _Document
     index = 0
     while index < len(location):
-        nested = _NESTED.get((model, str(location[index])))
+        nested = _nested_model(model, str(location[index]))
         if nested is None:
             return None
         model, step = nested
         index += step
     return model
+
+
+def _nested_model(model: type[BaseModel], key: str) -> tuple[type[BaseModel], int] | None:
+    """The model of the value under ``key`` of ``model``, read from its field's type, and
+    how many steps of a location lead to it: 1 for a model, 2 where a mapping's id or a
+    list's index comes first (``feeds.<id>``, ``sources[0]``)."""
+    field = model.model_fields.get(key)
+    if field is None:
+        return None
+    annotation: Any = field.annotation
+    while get_origin(annotation) in (Union, UnionType):  # `X | None`
+        annotation = next((a for a in get_args(annotation) if a is not type(None)), None)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, 1
+    for inner in get_args(annotation):
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            return inner, 2
+    return None
 
 
 def _line_of(tree: Any, location: Sequence[int | str]) -> int:
@@ -989,9 +993,9 @@ def append_feed(file: Path, feed_id: str, entry: Mapping[str, Any]) -> None:
 
 
 def remove_feed(file: Path, feed_id: str) -> None:
-    """Take a feed out of a config file; the rest of the file stays as it was (its lines
-    are cut, comments before the next feed kept). Refused (``ConfigError``) for the only
-    feed: a config needs one."""
+    """Take a feed out of a config file; the rest of the file stays as it was, byte for
+    byte (the feed's lines, where ruamel read them, are cut; comments before the next
+    feed kept). Refused (``ConfigError``) for the only feed: a config needs one."""
     text = file.read_text(encoding="utf-8")
     config = parse_config(text, file)
     if feed_id not in config.feeds:
@@ -1001,30 +1005,34 @@ def remove_feed(file: Path, feed_id: str) -> None:
             file, None, f"feeds.{feed_id}", "the config's only feed: add another first"
         )
     lines = text.splitlines(keepends=True)
-    in_feeds = False
-    start = None
-    for number, line in enumerate(lines):
-        if re.match(r"feeds\s*:", line):
-            in_feeds = True
-            continue
-        key = re.match(r"( +)([^\s#:][^:]*?)\s*:", line)
-        if in_feeds and key and key.group(2).strip("'\"") == feed_id:
-            start, indent = number, len(key.group(1))
-            break
-    if start is None:
-        raise ConfigError(file, None, f"feeds.{feed_id}", "cannot find its lines to cut")
-    end = start + 1
-    while end < len(lines):
-        line = lines[end]
-        content = line.strip() and not line.lstrip().startswith("#")
-        if content and len(line) - len(line.lstrip(" ")) <= indent:
-            break  # the next feed, or the next top-level key
-        end += 1
+    start, end = _feed_lines(text, file, feed_id)
     while end > start + 1 and lines[end - 1].lstrip().startswith("#"):
         end -= 1  # comments just before the next feed are that feed's
     new_text = "".join(lines[:start] + lines[end:])
     parse_config(new_text, file)
     file.write_text(new_text, encoding="utf-8")
+
+
+def _feed_lines(text: str, file: Path, feed_id: str) -> tuple[int, int]:
+    """The lines ``[start, end)`` a feed takes in the file, found by ruamel's round trip
+    (where it read each key), never by a pattern: a feed named like a key (``title``) is
+    the feed, wherever such a key stands."""
+    tree: Any = YAML(typ="rt").load(text)
+    feeds: Any = tree["feeds"]
+    if not isinstance(feeds, CommentedMap) or feeds.fa.flow_style():
+        raise ConfigError(
+            file, None, f"feeds.{feed_id}",
+            "`feeds:` is written inline ({...}): take the feed out by hand",
+        )  # fmt: skip
+    keys = list(feeds)
+    position = [str(key) for key in keys].index(feed_id)  # `2024:` is read as a number
+    start = feeds.lc.key(keys[position])[0]
+    following = keys[position + 1 :]
+    if following:
+        return start, feeds.lc.key(following[0])[0]
+    top = list(tree)
+    after = top[top.index("feeds") + 1 :]
+    return start, tree.lc.key(after[0])[0] if after else len(text.splitlines())
 
 
 def check_new_feed_id(config: Config | None, feed_id: str) -> None:
@@ -1058,8 +1066,11 @@ def _with_feed(text: str, file: Path, feed_id: str, entry: Mapping[str, Any]) ->
         return text + ("\n" if text and not text.endswith("\n") else "") + "feeds:\n" + block
     if keys[-1] == "feeds":  # the usual layout: the new feed goes at the end of the file
         body = text.rstrip("\n")
-        if not feeds:  # `feeds:` with nothing under it (or `feeds: {}`)
-            body = re.sub(r"(?m)^feeds:.*$", "feeds:", body, count=1)
+        if not feeds:  # `feeds:` with nothing under it (or `feeds: {}`): its line, as read
+            lines = body.split("\n")
+            read: Any = tree  # ruamel's mapping: it knows the line it read each key on
+            lines[read.lc.key("feeds")[0]] = "feeds:"
+            body = "\n".join(lines)
         return body + "\n" + block
     yaml = YAML(typ="rt")  # `feeds:` before other keys: ruamel places it, in this indentation
     yaml.indent(mapping=indent, sequence=indent + 2, offset=indent)

@@ -420,3 +420,45 @@ def test_a_database_that_is_not_postgresql_is_refused(tmp_path: Path) -> None:
     assert (error.line, error.field) == (2, "settings.database")
     assert "'mysql://db/feeds' is not a PostgreSQL URL" in error.message
     assert "leave `database` out to keep the state in SQLite" in error.message
+
+
+def test_remove_takes_out_a_feed_named_like_a_key_and_leaves_every_other_line(
+    tmp_path: Path,
+) -> None:
+    from feeds.config import remove_feed
+
+    text = (
+        "# my feeds\n"
+        "settings:\n"
+        "  state_dir: state   # kept here\n"
+        "feeds:\n"
+        "  news:\n"
+        "    title: News of the day\n"
+        "    sources: [{url: 'https://a.example/'}]\n"
+        "  # the one to go\n"
+        "  title:\n"
+        "    sources:\n"
+        "      - url: 'https://b.example/'\n"
+        "  # the last one\n"
+        "  '2024':\n"
+        "    sources: [{url: 'https://c.example/'}]\n"
+    )
+    file = tmp_path / "feeds.yaml"
+    file.write_text(text)
+    remove_feed(file, "title")
+    assert file.read_text() == text.replace(
+        "  title:\n    sources:\n      - url: 'https://b.example/'\n", ""
+    )
+    remove_feed(file, "2024")
+    assert file.read_text().endswith("  # the one to go\n  # the last one\n")
+    assert "title: News of the day" in file.read_text()
+
+
+def test_a_typo_under_any_nested_setting_gets_a_suggestion(tmp_path: Path) -> None:
+    file = tmp_path / "feeds.yaml"
+    file.write_text(
+        "settings:\n  cluster:\n    brokr: redis://127.0.0.1:6379/0\n"
+        "feeds:\n  news:\n    sources: [{url: 'https://a.example/'}]\n"
+    )
+    with pytest.raises(ConfigError, match=r"cluster\.brokr: unknown key \(did you mean `broker`"):
+        load_config(file)
