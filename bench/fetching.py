@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from feeds.config import load_config  # noqa: E402
-from feeds.inputs import fetcher_for  # noqa: E402
 from feeds.models import RunReport  # noqa: E402
 from feeds.run.feed import run_feed  # noqa: E402
+from feeds.service.setup import fetcher_for  # noqa: E402
 from feeds.storage import open_store  # noqa: E402
 from tests.newssite import article_html, numbered_articles  # noqa: E402
 from tests.sitesim import SiteSim  # noqa: E402

@@ -47,11 +47,11 @@ from ruamel.yaml.error import (
 
 from feeds import __version__
 from feeds.errors import ConfigError
+from feeds.fields import DEFAULT_FIELDS, FIELDS
 from feeds.html import compile_selector
 from feeds.patterns import compile_pattern
 from feeds.privacy import LOGS, Redactor, is_secret_header
 from feeds.publishing.formats import FORMATS, reserved_feed_ids
-from feeds.run.fields import DEFAULT_FIELDS, FIELDS
 
 NO_FEEDS_YET = "no feeds yet"
 """How a config without feeds begins its error (``feeds add`` takes one to fill)."""
@@ -384,7 +384,7 @@ def _format_name(value: str) -> str:
 
 
 FilterField = Annotated[str, AfterValidator(_filter_field)]
-"""A field of an item that a rule searches (``feeds.run.fields.FIELDS``)."""
+"""A field of an item that a rule searches (``feeds.fields.FIELDS``)."""
 SourceKindName = Annotated[str, AfterValidator(_source_kind)]
 """``auto`` or a source kind (``feeds.sources.kinds.KINDS``)."""
 FormatName = Annotated[str, AfterValidator(_format_name)]

@@ -9,9 +9,11 @@ Every error a user can cause is a ``FeedsError``; its ``str()`` reads
     +-- ConfigError             a mistake in the YAML config: file, line, field
     +-- SourceError             one source or article failed; recorded, never crashes a run
     |   +-- FetchError          HTTP status, network cause, too large, wrong content type
-    |   |   +-- FetchStoppedError    feeds is shutting down: the request was not made
+    |   |   +-- RobotsDisallowedError  the site's robots.txt disallows the page
+    |   |   +-- FetchStoppedError      feeds is shutting down: the request was not made
     |   +-- ExtractionError     nothing usable on the page
     +-- StorageError            the state database cannot be opened or written
+    +-- FeedBusyError           another process of the cluster runs the feed now
     +-- PublishError            a feed file cannot be written
 
 Foreign exceptions are wrapped only in the module that imports the library that raised

@@ -22,8 +22,8 @@ from feeds.errors import FetchError
 from feeds.fetching.addresses import AddressGuard, Resolver, is_public_address
 from feeds.fetching.client import Fetcher, FetchOptions, RequestOptions
 from feeds.fetching.hosts import Politeness
-from feeds.inputs import fetcher_for, follow
 from feeds.models import Link
+from feeds.service.setup import fetcher_for, follow
 from feeds.storage import open_store
 from tests.conftest import WriteConfig, run_once
 from tests.sitesim import SiteSim

@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from feeds.cli import main
 from feeds.extraction.article import extract_article
+from feeds.extraction.normalise import clean_html, normalise
 from feeds.html import block_text, parse_fragment
 from feeds.models import Item, Link, Page
-from feeds.normalise import clean_html, normalise
 
 URL = "https://herald.example/news/2024/03/10/ferry-fares"
 FETCHED = datetime(2024, 3, 12, 9, 30, tzinfo=UTC)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import lxml.html
 
 from feeds.extraction.article import extract_article
+from feeds.extraction.normalise import normalise
 from feeds.models import Link, Page
-from feeds.normalise import normalise
 
 PAGE_URL = "http://news.example/posts/2021/rel.html"
 FIRST_SEEN = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
@@ -133,7 +133,7 @@ def test_an_image_in_the_text_comes_with_its_paragraph_without_what_the_page_hid
 
 
 def test_summaries_hold_no_markup_or_references_and_a_cut_says_so() -> None:
-    from feeds.normalise import clean_summary
+    from feeds.extraction.normalise import clean_summary
 
     assert (
         clean_summary(

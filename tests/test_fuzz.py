@@ -18,8 +18,8 @@ from ruamel.yaml import YAML
 
 from feeds.config import load_config
 from feeds.errors import ConfigError
+from feeds.extraction.normalise import normalise
 from feeds.models import Article, Link
-from feeds.normalise import normalise
 from feeds.publishing.formats import FORMATS, render
 from tests.test_publish import CHANNEL as PUBLISH_CHANNEL
 

@@ -24,9 +24,9 @@ from lxml import html as lxml_html
 from feeds.config import SourceConfig
 from feeds.errors import ExtractionError, SourceError
 from feeds.extraction.article import extract_article
+from feeds.extraction.normalise import clean_html, normalise
 from feeds.fetching.client import detect_encoding
 from feeds.models import Item, Link, Page
-from feeds.normalise import clean_html, normalise
 from feeds.publishing.formats import FORMATS
 from feeds.publishing.outlets import DirectoryOutlet, publish
 from feeds.sources import discover

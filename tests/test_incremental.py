@@ -19,10 +19,10 @@ from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.addresses import AddressGuard
 from feeds.fetching.client import Fetcher, FetchJob, FetchOptions
 from feeds.fetching.hosts import Politeness
-from feeds.inputs import fetcher_for
 from feeds.models import Page
 from feeds.run.policy import GIVE_UP_AFTER_RUNS
 from feeds.service.runtime import Runtime
+from feeds.service.setup import fetcher_for
 from feeds.service.status import collect_status
 from feeds.storage import open_store
 from feeds.storage.sqlite import DATABASE_NAME

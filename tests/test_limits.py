@@ -125,8 +125,8 @@ def test_categories_are_capped_before_they_reach_feedgen(tmp_path: Path) -> None
 def test_a_link_with_ten_thousand_categories_makes_an_item_with_twenty() -> None:
     from datetime import UTC, datetime
 
+    from feeds.extraction.normalise import link_article, normalise
     from feeds.models import MAX_CATEGORIES, Link
-    from feeds.normalise import link_article, normalise
 
     link = Link(
         "https://news.example/a", "https://news.example/", title_hint="A",

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from feeds.models import Article, Link
-from feeds.normalise import (
+from feeds.extraction.normalise import (
     SketchIndex,
     canonical_url,
     clean_html,
@@ -21,6 +20,7 @@ from feeds.normalise import (
     resemblance,
     summarise,
 )
+from feeds.models import Article, Link
 from feeds.urls import clean_url
 
 NOW = datetime(2024, 3, 6, 12, 0, tzinfo=UTC)
@@ -102,7 +102,7 @@ def test_item_fields() -> None:
 
 
 def test_a_day_without_a_time_takes_the_time_of_day_first_seen() -> None:
-    from feeds.normalise import with_time_of_day
+    from feeds.extraction.normalise import with_time_of_day
 
     seen = datetime(2026, 12, 1, 14, 3, 7, tzinfo=UTC)
     assert with_time_of_day(datetime(2019, 11, 15, tzinfo=UTC), seen) == datetime(

@@ -22,10 +22,10 @@ import feeds.run.discovery
 import feeds.run.feed
 from feeds.config import Config, SourceConfig
 from feeds.errors import ConfigError
+from feeds.extraction.normalise import link_article, normalise
 from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.client import retry_after
 from feeds.models import Link, Page, RunReport
-from feeds.normalise import link_article, normalise
 from feeds.run.filters import rejection
 from feeds.service.runtime import Runtime
 from feeds.service.status import collect_status

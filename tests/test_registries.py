@@ -12,10 +12,10 @@ import pytest
 from feeds.config import load_config
 from feeds.errors import ConfigError
 from feeds.extraction.workers import ExtractionPool
+from feeds.fields import FIELDS
 from feeds.models import Item, Link
 from feeds.publishing.channel import Channel, FeedFormat
 from feeds.publishing.formats import FORMATS, register
-from feeds.run.fields import FIELDS
 from feeds.service.runtime import Runtime
 from feeds.service.server import DirectorySource, FeedServer
 from feeds.sources.found import Found

@@ -21,7 +21,8 @@ from feeds.fetching.addresses import AddressGuard
 from feeds.fetching.browser import Renderer, browser_available, is_tracker, refusal
 from feeds.fetching.client import Fetcher, FetchOptions, RequestOptions
 from feeds.fetching.hosts import Politeness
-from feeds.inputs import fetcher_for, request_options
+from feeds.run.options import request_options
+from feeds.service.setup import fetcher_for
 from tests.conftest import WriteConfig, run_once
 from tests.fakes import FakeClock, FakeTransport, Reply
 from tests.newssite import article_html, numbered_articles

@@ -20,10 +20,10 @@ from feeds.extraction.workers import (
     outcome_of,
     process_article,
 )
-from feeds.inputs import extraction_pool
 from feeds.models import Link, Page
 from feeds.run.feed import interleave_by_site
 from feeds.service.runtime import Runtime
+from feeds.service.setup import extraction_pool
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import article_html, numbered_articles, serve_news
 from tests.sitesim import SiteSim

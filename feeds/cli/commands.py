@@ -49,17 +49,17 @@ from feeds.config import (
     yaml_text,
 )
 from feeds.errors import ConfigError, FeedsError
+from feeds.extraction.normalise import normalise
 from feeds.fetching.client import Fetcher, RequestOptions, saved_page
 from feeds.html import block_text, parse_fragment
-from feeds.inputs import fetcher_for, request_options
 from feeds.models import Link, RunReport
-from feeds.normalise import normalise
 from feeds.privacy import LOGS
 from feeds.publishing.channel import display_html
 from feeds.publishing.json_feed import json_feed_item
 from feeds.run.articles import extract_with_parts
 from feeds.run.discovery import Discovered, read_source
 from feeds.run.feed import utc_now
+from feeds.run.options import request_options
 from feeds.run.policy import links_verdict
 from feeds.run.publish import (
     document_location,
@@ -71,6 +71,7 @@ from feeds.run.publish import (
 from feeds.run.reextract import reextract as reextract_feed
 from feeds.service.lock import request_refresh, service_running
 from feeds.service.runtime import Runtime
+from feeds.service.setup import fetcher_for
 from feeds.service.status import collect_status
 from feeds.storage import open_store, state_exists
 from feeds.storage.interface import SourceHealth, Validators
@@ -387,7 +388,7 @@ def run(ctx: click.Context, no_serve: bool) -> None:
 
 def worker(ctx: click.Context, threads: int | None) -> None:
     """`feeds worker`: run the feed runs a cluster's scheduler queues."""
-    from feeds.cluster.worker import run_worker  # Celery only for a cluster
+    from feeds.service.worker import run_worker  # Celery only for a cluster
 
     _load(ctx)  # a mistake is reported before anything starts
     try:

@@ -41,9 +41,9 @@ from typing import TextIO
 
 from feeds.errors import ExtractionError, SourceError
 from feeds.extraction.article import extract_article
+from feeds.extraction.normalise import normalise
 from feeds.extraction.rules import ExtractRules
 from feeds.models import Article, Item, Link, Page
-from feeds.normalise import normalise
 
 log = logging.getLogger(__name__)
 

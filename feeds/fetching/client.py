@@ -115,7 +115,7 @@ _LOCAL_TYPES = {
 
 @dataclass(frozen=True, slots=True)
 class FetchOptions:
-    """How pages are fetched (``feeds.inputs.fetch_options`` makes them of the settings)."""
+    """How pages are fetched (``feeds.run.options.fetch_options`` makes them of the settings)."""
 
     user_agent: str
     timeout: float = 30.0

@@ -11,11 +11,11 @@ from datetime import datetime
 
 from feeds.errors import ExtractionError, FetchError, PublishError, SourceError, StorageError
 from feeds.extraction.article import extract_article, join_parts
+from feeds.extraction.normalise import normalise
 from feeds.extraction.rules import ExtractRules
 from feeds.extraction.workers import ArticleJob, ArticleOutcome, ExtractionPool, outcome_of
 from feeds.fetching.client import Fetcher, FetchJob, RequestOptions
 from feeds.models import Article, Item, Link, Page
-from feeds.normalise import normalise
 
 log = logging.getLogger(__name__)
 

@@ -37,16 +37,16 @@ from feeds.errors import (
     SourceError,
     StorageError,
 )
+from feeds.extraction.normalise import SketchIndex, link_article, normalise
 from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.addresses import Trust
 from feeds.fetching.client import Fetcher, FetchJob, RequestOptions
-from feeds.inputs import request_options
 from feeds.models import Item, Link, Page, RunError, RunReport
-from feeds.normalise import SketchIndex, link_article, normalise
 from feeds.run.articles import Articles, unexpected
 from feeds.run.changes import Broken, Failed, SourceChanges, Worked
 from feeds.run.discovery import read_source
 from feeds.run.filters import rejection, rules_key
+from feeds.run.options import request_options
 from feeds.run.policy import (
     articles_broken,
     edit_date,

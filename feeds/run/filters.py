@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from feeds.fields import FIELDS
 from feeds.models import Item
 from feeds.patterns import compile_pattern
-from feeds.run.fields import FIELDS
 
 
 class FilterRule(Protocol):

@@ -17,13 +17,13 @@ from datetime import datetime
 from feeds.config import Config, Feed
 from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.client import Fetcher
-from feeds.inputs import extraction_pool, fetcher_for, follow
 from feeds.models import RunReport
 from feeds.publishing.files import prepare_output_dir, remove_leftovers
 from feeds.run.feed import Clock, Progress, failed_run, interleave_by_site, run_feed, utc_now
 from feeds.run.publish import publish_index
 from feeds.service.lock import StateLock
 from feeds.service.metrics import Metrics
+from feeds.service.setup import extraction_pool, fetcher_for, follow
 from feeds.storage import open_store
 from feeds.storage.interface import Store
 

@@ -1,53 +1,19 @@
-"""The stages' inputs, made from the config: fetch and request options, the fetcher and
-the extraction workers a config asks for. The stages take these small typed values (or
-Protocols the config's models meet, ``sources.rules``, ``extraction.rules``) and never
-import the config themselves; this module is where the two meet."""
+"""The fetcher and the extraction workers a config asks for: what every process that runs
+feeds (``once``, the service, a cluster's worker, the commands that read pages) builds
+from its config, per-host politeness shared in Redis in a cluster."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from feeds.config import Config, Settings, SourceConfig
+from feeds.config import Config, Settings
 from feeds.extraction.workers import ExtractionPool
-from feeds.fetching.addresses import AddressGuard, Trust
-from feeds.fetching.client import Fetcher, FetchOptions, RequestOptions
+from feeds.fetching.addresses import AddressGuard
+from feeds.fetching.client import Fetcher
 from feeds.fetching.clock import SYSTEM_CLOCK, MonotonicClock
 from feeds.fetching.hosts import Gates, Politeness
-
-
-def fetch_options(settings: Settings) -> FetchOptions:
-    """The fetch options the settings ask for."""
-    return FetchOptions(
-        user_agent=settings.user_agent,
-        timeout=settings.timeout.total_seconds(),
-        connect_timeout=min(settings.connect_timeout, settings.timeout).total_seconds(),
-        max_bytes=int(settings.max_page_size),
-        retries=settings.retries,
-        backoff=settings.retry_delay.total_seconds(),
-        retry_after_limit=settings.retry_after_limit.total_seconds(),
-        render_pages=settings.render_pages,
-        render_memory=int(settings.render_memory),
-        politeness=Politeness(
-            per_host_concurrency=settings.per_host_concurrency,
-            per_host_delay=settings.per_host_delay.total_seconds(),
-            concurrency=settings.concurrency,
-            max_wait=settings.max_retry_wait.total_seconds(),
-        ),
-    )
-
-
-def request_options(source: SourceConfig, trust: Trust | None = None) -> RequestOptions:
-    """The request options of a configured source (of a feed trusting ``trust``)."""
-    return RequestOptions(
-        headers=tuple(source.headers.items()),
-        cookies=tuple(source.cookies.items()),
-        user_agent=source.user_agent,
-        proxy=source.proxy,
-        obey_robots=source.robots == "obey",
-        trust=trust,
-        render=source.render,
-    )
+from feeds.run.options import fetch_options
 
 
 def fetcher_for(
