@@ -72,5 +72,7 @@ def test_no_import_runs_upward() -> None:
 def test_the_layering_test_sees_an_upward_import(tmp_path: Path) -> None:
     stage = tmp_path / "stage.py"
     stage.write_text("from feeds.config import Config\n")
-    [imported] = [name for name in imports_of(stage, "feeds.fetching.stage") if "config" in name][:1]
+    [imported] = [name for name in imports_of(stage, "feeds.fetching.stage") if "config" in name][
+        :1
+    ]
     assert layer_of(imported) > layer_of("feeds.fetching.stage")
