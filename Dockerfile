@@ -15,6 +15,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 ENV FEEDS_SERVE_HOST=0.0.0.0 FEEDS_SERVE_PORT=8080
 
 ARG BROWSER=0
+# CLUSTER=1: the cluster extra (PostgreSQL, Celery, Redis), for deploy/cluster/
+ARG CLUSTER=0
 WORKDIR /app
 COPY pyproject.toml README.md deploy/constraints.txt ./
 COPY feeds ./feeds
@@ -22,6 +24,7 @@ RUN if [ "$BROWSER" = 1 ]; then \
         apt-get update && apt-get install -y --no-install-recommends chromium \
         && rm -rf /var/lib/apt/lists/* && pip install -c constraints.txt ".[browser]"; \
     fi \
+    && if [ "$CLUSTER" = 1 ]; then pip install -c constraints.txt ".[cluster]"; fi \
     && pip install -c constraints.txt . \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin feeds \
     && mkdir -p /config /output /state \

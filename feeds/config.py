@@ -46,7 +46,8 @@ from ruamel.yaml.error import (
 )
 
 from feeds import __version__
-from feeds.errors import ConfigError
+from feeds.errors import ConfigError, MissingExtraError
+from feeds.extras import installed
 from feeds.fields import DEFAULT_FIELDS, FIELDS
 from feeds.html import compile_selector
 from feeds.patterns import compile_pattern
@@ -614,6 +615,7 @@ class Config:
                 if source.robots == "ignore"
             ),
             *_serving_mismatch(self.settings),
+            *_missing_extras(self.settings),
         ]
 
     @property
@@ -671,6 +673,13 @@ def _served_as_the_environment_says(settings: Settings, file: Path) -> Settings:
         name = next(n for n, key in SERVE_ENVIRONMENT.items() if key == error["loc"][0])
         raise ConfigError(file, None, f"${name}", _message(error)) from None
     return settings.model_copy(update={"serve": serve})
+
+
+def _missing_extras(settings: Settings) -> list[str]:
+    """What the settings ask for that an extra not installed does."""
+    if (settings.database or settings.cluster) and not installed("cluster"):
+        return [str(MissingExtraError("settings.database and settings.cluster", "cluster"))]
+    return []
 
 
 def _serving_mismatch(settings: Settings) -> list[str]:

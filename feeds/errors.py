@@ -14,6 +14,7 @@ Every error a user can cause is a ``FeedsError``; its ``str()`` reads
     |   +-- ExtractionError     nothing usable on the page
     +-- StorageError            the state database cannot be opened or written
     +-- FeedBusyError           another process of the cluster runs the feed now
+    +-- MissingExtraError       the config asks for an extra that is not installed
     +-- PublishError            a feed file cannot be written
 
 Foreign exceptions are wrapped only in the module that imports the library that raised
@@ -117,6 +118,17 @@ class FeedBusyError(FeedsError):
         super().__init__(
             f"feed {feed} is being run by another feeds process of the cluster; "
             "it is not run twice at once: try again when that run ends"
+        )
+
+
+class MissingExtraError(FeedsError):
+    """The config asks for something an optional part of feeds does, not installed."""
+
+    def __init__(self, what: str, extra: str) -> None:
+        self.extra = extra
+        super().__init__(
+            f"{what} needs feeds's {extra} extra, which is not installed: "
+            f"pip install 'feeds[{extra}]' (or, in a checkout, pip install '.[{extra}]')"
         )
 
 

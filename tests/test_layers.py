@@ -11,7 +11,15 @@ import feeds
 
 LAYERS: tuple[tuple[str, ...], ...] = (
     # the values and pure helpers every stage shares
-    ("feeds", "feeds.errors", "feeds.models", "feeds.urls", "feeds.patterns", "feeds.dates"),
+    (
+        "feeds",
+        "feeds.errors",
+        "feeds.extras",
+        "feeds.models",
+        "feeds.urls",
+        "feeds.patterns",
+        "feeds.dates",
+    ),
     ("feeds.html", "feeds.privacy", "feeds.fields"),
     # the stages: each takes small values (or Protocols the config meets), never the config
     ("feeds.storage", "feeds.fetching", "feeds.sources", "feeds.extraction", "feeds.publishing"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from feeds.cli import main
@@ -151,3 +152,36 @@ def test_a_feed_id_that_would_overwrite_the_service_s_files_is_refused(tmp_path:
             f"feeds.yaml:4: feeds.{feed_id}: feed id '{feed_id}' is taken by the service's own files"
             in checked.output
         )
+
+
+def test_the_cluster_libraries_are_an_extra_named_when_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    base = " ".join(project["project"]["dependencies"])
+    assert not any(name in base for name in ("psycopg", "celery", "redis"))
+    assert any("celery" in d for d in project["project"]["optional-dependencies"]["cluster"])
+
+    import feeds.extras
+
+    real = feeds.extras.find_spec
+    monkeypatch.setattr(
+        feeds.extras, "find_spec", lambda name: None if name == "celery" else real(name)
+    )
+    config = tmp_path / "feeds.yaml"
+    config.write_text(
+        "settings:\n  state_dir: state\n  database: postgresql://127.0.0.1:9/none\n"
+        "  cluster: {broker: 'redis://127.0.0.1:9/0'}\n"
+        "feeds:\n  news:\n    sources: [{url: 'https://a.example/'}]\n"
+    )
+    checked = CliRunner().invoke(main, ["--config", str(config), "check"])
+    assert (
+        "needs feeds's cluster extra, which is not installed: pip install 'feeds[cluster]'"
+        in checked.output
+    )
+    ran = CliRunner().invoke(main, ["--config", str(config), "once"])
+    assert ran.exit_code != 0
+    assert "pip install 'feeds[cluster]'" in ran.output
+    assert "Traceback" not in ran.output

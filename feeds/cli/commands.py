@@ -50,6 +50,7 @@ from feeds.config import (
 )
 from feeds.errors import ConfigError, FeedsError
 from feeds.extraction.normalise import normalise
+from feeds.extras import require
 from feeds.fetching.client import Fetcher, RequestOptions, saved_page
 from feeds.html import block_text, parse_fragment
 from feeds.models import Link, RunReport
@@ -388,6 +389,7 @@ def run(ctx: click.Context, no_serve: bool) -> None:
 
 def worker(ctx: click.Context, threads: int | None) -> None:
     """`feeds worker`: run the feed runs a cluster's scheduler queues."""
+    require("cluster", "feeds worker")
     from feeds.service.worker import run_worker  # Celery only for a cluster
 
     _load(ctx)  # a mistake is reported before anything starts

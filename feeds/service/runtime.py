@@ -16,6 +16,7 @@ from datetime import datetime
 
 from feeds.config import Config, Feed
 from feeds.extraction.workers import ExtractionPool
+from feeds.extras import require
 from feeds.fetching.client import Fetcher
 from feeds.models import RunReport
 from feeds.publishing.files import prepare_output_dir, remove_leftovers
@@ -118,6 +119,7 @@ class Runtime:
         database = self.config.settings.database
         if self.config.settings.cluster is None or database is None:
             return nullcontext()
+        require("cluster", "settings.database (PostgreSQL)")
         from feeds.storage.postgres import feed_lock
 
         return feed_lock(database, feed_id, f"feeds pid {os.getpid()} runs {feed_id}")

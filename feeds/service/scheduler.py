@@ -35,6 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds.config import WEEKDAYS, Config, Feed, Settings, load_config
 from feeds.errors import FeedBusyError, FeedsError
+from feeds.extras import require
 from feeds.publishing.channel import file_name
 from feeds.run.feed import utc_now
 from feeds.run.publish import feed_formats, outlet_for, remove_feed_documents
@@ -78,6 +79,7 @@ class Service:
         cluster, whose workers run the feeds."""
         self.dispatcher: Dispatcher | None = None
         if settings.cluster is not None:
+            require("cluster", "settings.cluster")
             from feeds.cluster.queue import Dispatcher  # Celery only for a cluster
 
             self.dispatcher = Dispatcher(settings)
@@ -130,6 +132,7 @@ class Service:
             with self.runtime:
                 yield
             return
+        require("cluster", "settings.database (PostgreSQL)")
         from feeds.storage.postgres import feed_lock  # psycopg only for a cluster
 
         settings = self.config.settings

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from feeds.config import Config, Settings
 from feeds.extraction.workers import ExtractionPool
+from feeds.extras import require
 from feeds.fetching.addresses import AddressGuard
 from feeds.fetching.client import Fetcher
 from feeds.fetching.clock import SYSTEM_CLOCK, MonotonicClock
@@ -45,6 +46,7 @@ def shared_gates(settings: Settings, politeness: Politeness) -> Gates | None:
     None (the fetcher's own)."""
     if settings.cluster is None:
         return None
+    require("cluster", "settings.cluster")
     from feeds.cluster.politeness import SharedGates
 
     # a request holds a host's slot for its download at most, and then some

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from feeds.extras import require
 from feeds.storage.interface import Store
 from feeds.storage.sqlite import DATABASE_NAME, SqliteStore
 
@@ -15,6 +16,7 @@ def open_store(state_dir: Path, database: str | None = None) -> Store:
     """A connection to the state: in PostgreSQL at ``database`` (a postgresql:// URL),
     else in SQLite in ``state_dir`` (created when missing)."""
     if database:
+        require("cluster", "settings.database (PostgreSQL)")
         from feeds.storage.postgres import PostgresStore  # psycopg only when asked for
 
         return PostgresStore(database)
