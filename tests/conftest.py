@@ -27,10 +27,14 @@ def httpserver_listen_address() -> tuple[str, int]:
     return ("127.0.0.1", 0)
 
 
-@pytest.fixture(autouse=True)
-def missing_paths_are_404(httpserver: HTTPServer) -> None:
-    """Like a real site: an unknown path (robots.txt included) is 404, not pytest-httpserver's 500."""
-    httpserver.no_handler_status_code = 404
+@pytest.fixture
+def httpserver(make_httpserver: HTTPServer) -> HTTPServer:
+    """pytest-httpserver's server, for the tests that ask for it (not every test), cleared,
+    and like a real site: an unknown path (robots.txt included) is 404, not its 500."""
+    server = make_httpserver
+    server.clear()
+    server.no_handler_status_code = 404
+    return server
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,6 +18,7 @@ from requests.structures import CaseInsensitiveDict
 
 from feeds.fetching.clock import Interrupt
 from feeds.fetching.hosts import HostGate, Slots
+from feeds.models import Page
 
 
 class FakeClock:
@@ -128,3 +130,19 @@ def note_gate_starts(monkeypatch: pytest.MonkeyPatch, clock: FakeClock) -> dict[
 
     monkeypatch.setattr(HostGate, "turn", noted_turn)
     return starts
+
+
+FETCHED = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def fetched_page(
+    body: str | bytes,
+    url: str = "https://news.example/news/",
+    *,
+    content_type: str = "text/html",
+    encoding: str = "utf-8",
+    fetched_at: datetime = FETCHED,
+) -> Page:
+    """A page as the fetcher hands it over (status 200, final URL its URL)."""
+    data = body.encode() if isinstance(body, str) else body
+    return Page(url, url, 200, content_type, data, encoding, fetched_at)

@@ -12,6 +12,7 @@ from feeds.errors import ExtractionError
 from feeds.extraction.article import extract_article
 from feeds.models import Page
 from tests.conftest import DATA
+from tests.fakes import fetched_page
 
 URL = "https://news.example/news/world/story"
 BODY = "".join(
@@ -22,16 +23,7 @@ BODY = "".join(
 
 
 def page(html: str | bytes, url: str = URL) -> Page:
-    body = html.encode() if isinstance(html, str) else html
-    return Page(
-        url=url,
-        final_url=url,
-        status=200,
-        content_type="text/html",
-        body=body,
-        encoding="utf-8",
-        fetched_at=datetime(2024, 1, 1, tzinfo=UTC),
-    )
+    return fetched_page(html, url)
 
 
 def document(head: str = "", body: str = BODY, before: str = "") -> str:

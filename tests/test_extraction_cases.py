@@ -20,6 +20,7 @@ from feeds.extraction.article import extract_article
 from feeds.extraction.normalise import clean_html, normalise
 from feeds.html import block_text, parse_fragment
 from feeds.models import Item, Link, Page
+from tests.fakes import fetched_page
 
 URL = "https://herald.example/news/2024/03/10/ferry-fares"
 FETCHED = datetime(2024, 3, 12, 9, 30, tzinfo=UTC)
@@ -36,15 +37,7 @@ STORY = [
 
 
 def page(html: str | bytes, url: str = URL) -> Page:
-    return Page(
-        url=url,
-        final_url=url,
-        status=200,
-        content_type="text/html",
-        body=html.encode() if isinstance(html, str) else html,
-        encoding="utf-8",
-        fetched_at=FETCHED,
-    )
+    return fetched_page(html, url, fetched_at=FETCHED)
 
 
 def article_page(

@@ -18,6 +18,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,8 +41,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRST, LATER = 3, 2  # articles on the site at the first run, articles added later
 
 
+RELEASE = threading.Event()
+"""Set when a test ends: a handler holding an answer past the timeout lets go."""
+
+
 def sleep_past_the_timeout(handler: SimHandler) -> None:
-    time.sleep(2.5)
+    RELEASE.wait(10)  # past the 1 s timeout; released as soon as the test is done
     handler.send_body(200, b"<p>too late</p>", "text/html")
 
 
@@ -128,8 +133,12 @@ class Site:
 
 @pytest.fixture
 def site() -> Iterator[Site]:
+    RELEASE.clear()
     with SiteSim("127.0.0.1") as sim:
-        yield Site(sim)
+        try:
+            yield Site(sim)
+        finally:
+            RELEASE.set()  # before the server closes: no handler is left waiting
 
 
 def config_for(write_config: WriteConfig, site: Site) -> Config:

@@ -31,6 +31,7 @@ from feeds.publishing.formats import FORMATS
 from feeds.publishing.outlets import DirectoryOutlet, publish
 from feeds.sources import discover
 from tests.conftest import DATA
+from tests.fakes import fetched_page
 from tests.test_publish import CHANNEL
 
 NOW = datetime(2024, 3, 5, 9, 30, tzinfo=UTC)
@@ -147,7 +148,7 @@ def article_page(number: int, vector: str) -> Page:
         f"<p>{FILLER}</p></article><footer>All rights reserved</footer></body></html>"
     ).encode()
     url = f"https://herald.example/news/{number}"
-    return Page(url, url, 200, "text/html", body, detect_encoding(body, "text/html"), NOW)
+    return fetched_page(body, url, encoding=detect_encoding(body, "text/html"), fetched_at=NOW)
 
 
 def items_from_vectors() -> tuple[list[Item], int]:

@@ -102,7 +102,10 @@ def test_stop_releases_waiters() -> None:
     holding.wait(5)
     waiter = threading.Thread(target=wait_for_turn)
     waiter.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 5
+    while gates.gate("a.example").waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert gates.gate("a.example").waiting == 1  # the waiter is waiting for the slot
     gates.stop.set()
     waiter.join(timeout=2)
     release.set()

@@ -10,6 +10,7 @@ import pytest
 from feeds.extraction.article import extract_article
 from feeds.extraction.metadata import clean_author, date_from_url, strip_site_name
 from feeds.models import Page
+from tests.fakes import fetched_page
 
 BODY = "".join(
     f"<p>Paragraph {n} tells the story of the harbour, its ferry and the people who take it "
@@ -23,15 +24,7 @@ def page(head: str = "", body: str = BODY, url: str = "https://herald.example/ne
         f"<html><head>{head}</head><body><nav><a href='/'>Home</a></nav>"
         f"<article>{body}</article></body></html>"
     )
-    return Page(
-        url=url,
-        final_url=url,
-        status=200,
-        content_type="text/html",
-        body=html.encode(),
-        encoding="utf-8",
-        fetched_at=datetime(2024, 3, 10, tzinfo=UTC),
-    )
+    return fetched_page(html, url, fetched_at=datetime(2024, 3, 10, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -21,6 +22,14 @@ import pytest
 
 from tests.newssite import numbered_articles, serve_news
 from tests.sitesim import SiteSim
+
+
+def rewrite(config: Path, text: str) -> None:
+    """Write the config anew with a later modification time at once (no waiting for the
+    clock to tick past the file system's resolution)."""
+    before = config.stat().st_mtime
+    config.write_text(text)
+    os.utime(config, (before + 2, before + 2))
 
 
 def free_port() -> int:
@@ -193,14 +202,10 @@ def test_config_changes_while_running(site: SiteSim, tmp_path: Path) -> None:
     service = Service(config)
     try:
         wait_for(lambda: len(entries(port)) == 2, what="the first run")
-        time.sleep(1.1)  # a new modification time
-        config.write_text(config.read_text() + news_feed(site, "sport", "1h", "/sport/"))
+        rewrite(config, config.read_text() + news_feed(site, "sport", "1h", "/sport/"))
         wait_for(lambda: len(entries(port, "sport.atom")) == 2, timeout=15, what="the added feed")
 
-        time.sleep(1.1)
-        config.write_text(
-            config.read_text().replace("    interval: 1h\n", "    interval: [1h\n", 1)
-        )
+        rewrite(config, config.read_text().replace("    interval: 1h\n", "    interval: [1h\n", 1))
         wait_for(
             lambda: "config not reloaded" in service.output(), timeout=10, what="the rejection"
         )
@@ -318,8 +323,7 @@ def test_a_feed_taken_out_of_the_config_is_no_longer_served(site: SiteSim, tmp_p
     service = Service(config)
     try:
         wait_for(lambda: entries(port, "other.atom"), what="the first runs")
-        time.sleep(1.1)  # a new modification time
-        config.write_text(config.read_text().split("  other:")[0])
+        rewrite(config, config.read_text().split("  other:")[0])
         wait_for(lambda: get(f"http://127.0.0.1:{port}/other.atom")[0] == 404, what="removal")
         index = get(f"http://127.0.0.1:{port}/")[1].decode()
         assert "other.atom" not in index and "news.atom" in index

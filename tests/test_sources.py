@@ -15,21 +15,14 @@ from feeds.config import SourceConfig
 from feeds.errors import SourceError
 from feeds.models import Link, Page
 from feeds.sources import detect_kind, discover
+from tests.fakes import fetched_page
 from tests.newssite import NewsSite
 
 ROOT = Path(__file__).parent.parent
 
 
 def page(html: str, url: str = "https://news.example/news/") -> Page:
-    return Page(
-        url=url,
-        final_url=url,
-        status=200,
-        content_type="text/html",
-        body=html.encode(),
-        encoding="utf-8",
-        fetched_at=datetime(2024, 1, 1, tzinfo=UTC),
-    )
+    return fetched_page(html, url)
 
 
 NOW = datetime(2024, 3, 6, tzinfo=UTC)
@@ -147,16 +140,7 @@ def test_directory_source_takes_every_listed_file(tmp_path: Path, httpserver: HT
 def doc(
     body: str | bytes, url: str = "https://news.example/feed", content_type: str = "application/xml"
 ) -> Page:
-    data = body.encode() if isinstance(body, str) else body
-    return Page(
-        url=url,
-        final_url=url,
-        status=200,
-        content_type=content_type,
-        body=data,
-        encoding="utf-8",
-        fetched_at=NOW,
-    )
+    return fetched_page(body, url, content_type=content_type, fetched_at=NOW)
 
 
 @pytest.mark.parametrize(

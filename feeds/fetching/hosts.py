@@ -83,14 +83,18 @@ class Slots:
     def __init__(self, count: int, stop: Stop) -> None:
         self._free = count
         self._stop = stop
+        self.waiting = 0
+        """Acquirers waiting for a slot now."""
         self._condition = threading.Condition(threading.Lock())
         stop.watch(self)
 
     def acquire(self) -> bool:
         """Take a slot, waiting for one; False (and no slot) if the stop comes first."""
         with self._condition:
+            self.waiting += 1
             while not self._free and not self._stop.is_set():
                 self._condition.wait()
+            self.waiting -= 1
             if self._stop.is_set():
                 return False
             self._free -= 1
@@ -126,6 +130,11 @@ class HostGate:
         self._starting = Slots(1, stop)
         self._next_start = 0.0
         self._not_before = 0.0
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for one of the host's slots."""
+        return self._slots.waiting
 
     def slow_down(self, delay: float) -> None:
         """Space requests at least ``delay`` apart from now on (robots.txt Crawl-delay)."""
