@@ -16,24 +16,29 @@ by the service in several threads are safe; parallel extraction needs processes.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from lxml import etree
 
-from feeds.dates import find_date, parse_date, plausible
+from feeds.dates import find_date, parse_date
 from feeds.errors import ExtractionError
 from feeds.extraction.inline import restore_inline
 from feeds.extraction.leftovers import drop_leftovers, drop_repeated_blocks
 from feeds.extraction.media import restore_media
-from feeds.extraction.metadata import clean_author, date_from_url, strip_site_name
+from feeds.extraction.metadata import (
+    PageMetadata,
+    clean_author,
+    date_from_url,
+    read_page_metadata,
+    strip_site_name,
+)
 from feeds.extraction.rules import ExtractRules
 from feeds.html import (
     HtmlElement,
@@ -49,18 +54,12 @@ from feeds.html import (
     text_of,
     to_html,
 )
-from feeds.models import MAX_CATEGORIES, Article, Page
+from feeds.models import Article, Page
 from feeds.urls import is_web_url, origin_of, resolve
 
 log = logging.getLogger(__name__)
 _TRAFILATURA = threading.Lock()
 
-_ARTICLE_TYPES = {
-    "article", "newsarticle", "blogposting", "report", "reportagenewsarticle",
-    "analysisnewsarticle", "opinionnewsarticle", "backgroundnewsarticle", "reviewnewsarticle",
-    "techarticle", "scholarlyarticle", "liveblogposting", "socialmediaposting", "posting",
-}  # fmt: skip
-_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 _DATE_LINE_HINT = re.compile(r"date|time|publish|posted|byline|meta", re.I)
 _PART_SUFFIX = re.compile(
     r"/?(?:page/|part/|p/)?\d{1,3}/?|[-_](?:page-?|part-?)?\d{1,3}(?:\.(?:html?|php))?/?"
@@ -91,27 +90,6 @@ _COPYRIGHT = re.compile(
     re.IGNORECASE,
 )
 _MIN_HOST_LABEL = 3
-
-
-@dataclass(slots=True)
-class _PageMetadata:
-    """What the page's structured data and meta tags say about the article."""
-
-    titles: list[str] = field(default_factory=list)
-    """What the metadata calls the article, most trusted first (JSON-LD, OpenGraph...)."""
-    author: str | None = None
-    """From JSON-LD: names of Person objects, the most reliable source."""
-    meta_author: str | None = None
-    """From meta tags, which sometimes hold the site's name: trusted after JSON-LD."""
-    published: datetime | None = None
-    description: str | None = None
-    image: str | None = None
-    language: str | None = None
-    site_name: str | None = None
-    application_name: str | None = None
-    canonical: str | None = None
-    body_paragraphs: list[str] = field(default_factory=list)
-    categories: list[str] = field(default_factory=list)
 
 
 def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
@@ -182,7 +160,7 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
         description=meta.description,
         image=meta.image,
         language=meta.language,
-        categories=_unique(meta.categories),
+        categories=tuple(meta.categories),
         next_page=continuation(document, base, page.final_url, rules),
     )
 
@@ -246,128 +224,6 @@ def _continues(page_url: str, candidate: str) -> bool:
     return any(key.lower() in _PAGE_PARAMETERS and value.isdigit() for key, value in added)
 
 
-def read_page_metadata(document: HtmlElement, base: str) -> _PageMetadata:
-    """JSON-LD first, then OpenGraph / article / Dublin Core meta tags, then plain HTML."""
-    meta = _PageMetadata()
-    for item in _json_ld_articles(document):
-        meta.titles += filter(None, (_string(item.get("headline")), _string(item.get("name"))))
-        meta.author = meta.author or _person_names(item.get("author"))
-        meta.published = meta.published or _date(item.get("datePublished"))
-        meta.description = meta.description or _string(item.get("description"))
-        meta.image = meta.image or _image_url(item.get("image"), base)
-        meta.language = meta.language or _locale(_string(item.get("inLanguage")))
-        meta.body_paragraphs = meta.body_paragraphs or _paragraphs(item.get("articleBody"))
-        meta.categories += _strings(item.get("articleSection")) + _keywords(item.get("keywords"))
-        publisher = item.get("publisher")
-        if isinstance(publisher, dict):
-            meta.site_name = meta.site_name or _string(publisher.get("name"))
-
-    tags = _meta_tags(document)
-    meta.titles += filter(None, (tags.get("og:title"), tags.get("twitter:title")))
-    meta.description = (
-        meta.description
-        or tags.get("og:description")
-        or tags.get("description")
-        or tags.get("twitter:description")
-    )
-    image = tags.get("og:image") or tags.get("og:image:url") or tags.get("twitter:image")
-    meta.image = meta.image or (_absolute(base, image) if image else None)
-    meta.site_name = meta.site_name or tags.get("og:site_name")
-    meta.application_name = tags.get("application-name")
-    meta.published = meta.published or _first_date(
-        tags.get(name)
-        for name in (
-            "article:published_time",
-            "og:published_time",
-            "datepublished",
-            "publishdate",
-            "pubdate",
-            "date",
-            "dc.date",
-            "dc.date.issued",
-            "dcterms.date",
-            "dcterms.created",
-            "parsely-pub-date",
-            "sailthru.date",
-        )
-    )
-    meta.published = meta.published or _time_element_date(document)
-    # Dublin Core's creator, where a page gives it, is more exact than its "author" meta
-    authors = ("article:author", "dc:creator", "dc.creator", "dcterms.creator", "author")
-    for name in (*authors, "parsely-author", "sailthru.author"):
-        value = tags.get(name)
-        if value and not is_web_url(value):
-            meta.meta_author = meta.meta_author or value
-    meta.categories += [tags[n] for n in ("article:section",) if tags.get(n)]
-    meta.categories += tags.all("article:tag")
-    meta.language = meta.language or _locale(document.get("lang")) or _locale(tags.get("og:locale"))
-    canonical = next(
-        (link.get("href") for link in document.iter("link") if _rel(link) == "canonical"), None
-    ) or tags.get("og:url")
-    meta.canonical = _absolute(base, canonical) if canonical else None
-    return meta
-
-
-class _MetaTags(dict[str, str]):
-    """Meta tags by lower-cased name or property; the first value of a name wins."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.repeated: dict[str, list[str]] = {}
-
-    def add(self, name: str, value: str) -> None:
-        self.setdefault(name, value)
-        self.repeated.setdefault(name, []).append(value)
-
-    def all(self, name: str) -> list[str]:
-        return self.repeated.get(name, [])
-
-
-def _meta_tags(document: HtmlElement) -> _MetaTags:
-    tags = _MetaTags()
-    for element in document.iter("meta"):
-        name = element.get("property") or element.get("name") or element.get("itemprop") or ""
-        # the parser decoded the attribute; a reference left in it was written twice by
-        # the site (``&amp;#8230;``), and a reader must not see it: decoded once more
-        content = collapse_whitespace(html.unescape(element.get("content") or ""))
-        if name and content:
-            tags.add(name.strip().lower(), content)
-    return tags
-
-
-def _json_ld_articles(document: HtmlElement) -> Iterator[dict[str, Any]]:
-    for script in document.iter("script"):
-        if (script.get("type") or "").strip().lower() != "application/ld+json":
-            continue
-        raw = (script.text or "").strip()
-        raw = re.sub(r"^\s*(?://\s*)?<!\[CDATA\[|(?://\s*)?\]\]>\s*$", "", raw)
-        try:
-            data = json.loads(raw, strict=False)
-        except ValueError:
-            log.debug("unreadable JSON-LD block skipped")
-            continue
-        yield from (node for node in _json_ld_nodes(data) if _is_article(node))
-
-
-def _json_ld_nodes(data: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
-    if depth > 6:
-        return
-    if isinstance(data, list):
-        for entry in data:
-            yield from _json_ld_nodes(entry, depth + 1)
-    elif isinstance(data, dict):
-        yield data
-        for key in ("@graph", "mainEntity", "mainEntityOfPage", "itemListElement"):
-            if key in data:
-                yield from _json_ld_nodes(data[key], depth + 1)
-
-
-def _is_article(node: dict[str, Any]) -> bool:
-    kinds = node.get("@type")
-    kinds = kinds if isinstance(kinds, list) else [kinds]
-    return any(isinstance(k, str) and k.lower() in _ARTICLE_TYPES for k in kinds)
-
-
 def _run_trafilatura(document: HtmlElement, url: str) -> Any:
     """trafilatura's article body (its XML tree), or None. Images, links and formatting
     are left out: taking them into account changes which text blocks trafilatura keeps
@@ -399,7 +255,7 @@ def _run_trafilatura(document: HtmlElement, url: str) -> Any:
 
 
 def _article_body(
-    document: HtmlElement, rules: ExtractRules | None, url: str, meta: _PageMetadata
+    document: HtmlElement, rules: ExtractRules | None, url: str, meta: PageMetadata
 ) -> tuple[HtmlElement, bool] | None:
     """The article's HTML as a ``<div>``: the site rule's body, else trafilatura's (with
     its leftovers removed), else JSON-LD ``articleBody``; None when there is none. The
@@ -659,100 +515,3 @@ def _date_line(document: HtmlElement) -> datetime | None:
                 if value is not None:
                     return value
     return None
-
-
-def _time_element_date(document: HtmlElement) -> datetime | None:
-    scopes = [*document.iter("article"), document]
-    for scope in scopes:
-        for element in scope.iter("time"):
-            value = parse_date(element.get("datetime"))
-            if value is not None and plausible(value):
-                return value
-    return None
-
-
-def _first_date(candidates: Iterable[str | None]) -> datetime | None:
-    for candidate in candidates:
-        value = parse_date(candidate)
-        if value is not None and plausible(value):
-            return value
-    return None
-
-
-def _date(value: Any) -> datetime | None:
-    return _first_date([value if isinstance(value, str) else None])
-
-
-def _json_text(value: str) -> str:
-    """A JSON-LD string as text: JSON holds no markup, yet sites put HTML character
-    references in it (``&#8220;``, ``&amp;``); they are decoded, once."""
-    return collapse_whitespace(html.unescape(value))
-
-
-def _string(value: Any) -> str | None:
-    if isinstance(value, list):
-        value = next((v for v in value if isinstance(v, str)), None)
-    return (_json_text(value) or None) if isinstance(value, str) else None
-
-
-def _paragraphs(value: Any) -> list[str]:
-    """Paragraphs of a plain-text body such as JSON-LD ``articleBody``."""
-    if not isinstance(value, str):
-        return []
-    return [_json_text(p) for p in re.split(r"\n\s*\n|\n", value) if p.strip()]
-
-
-def _strings(value: Any) -> list[str]:
-    values = value if isinstance(value, list) else [value]
-    return [_json_text(v) for v in values if isinstance(v, str) and v.strip()]
-
-
-def _keywords(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [k for k in (_json_text(k) for k in value.split(",")) if k]
-    return _strings(value)
-
-
-def _person_names(value: Any) -> str | None:
-    people = value if isinstance(value, list) else [value]
-    names = []
-    for person in people:
-        name = person.get("name") if isinstance(person, dict) else person
-        if isinstance(name, str) and name.strip() and not is_web_url(name.strip()):
-            names.append(_json_text(name))
-    return ", ".join(dict.fromkeys(names)) or None
-
-
-def _image_url(value: Any, base: str) -> str | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    if isinstance(value, dict):
-        value = value.get("url") or value.get("contentUrl")
-    return _absolute(base, value) if isinstance(value, str) and value.strip() else None
-
-
-def _absolute(base: str, href: str) -> str | None:
-    url = resolve(base, href)
-    return url if url is not None and is_web_url(url) else None
-
-
-def _rel(element: HtmlElement) -> str:
-    return " ".join((element.get("rel") or "").lower().split())
-
-
-def _locale(value: str | None) -> str | None:
-    """A language tag as BCP 47 writes it (``en_US`` is ``en-US``), None for what is not
-    one (``"{{lang}}"``, ``"English"``)."""
-    if not value:
-        return None
-    tag = value.strip().replace("_", "-")
-    return tag if _LANGUAGE_TAG.fullmatch(tag) else None
-
-
-def _unique(values: list[str]) -> tuple[str, ...]:
-    seen: dict[str, str] = {}
-    for value in values:
-        cleaned = collapse_whitespace(value)
-        if cleaned and cleaned.lower() not in seen:
-            seen[cleaned.lower()] = cleaned
-    return tuple(seen.values())[:MAX_CATEGORIES]
