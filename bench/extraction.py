@@ -49,7 +49,7 @@ import trafilatura  # noqa: E402
 from feeds.errors import ExtractionError  # noqa: E402
 from feeds.extraction.article import extract_article  # noqa: E402
 from feeds.extraction.normalise import normalise  # noqa: E402
-from feeds.fetching.client import detect_encoding  # noqa: E402
+from feeds.fetching.encoding import detect_encoding  # noqa: E402
 from feeds.html import block_text, parse_fragment  # noqa: E402
 from feeds.models import Item, Link, Page  # noqa: E402
 

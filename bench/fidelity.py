@@ -59,7 +59,7 @@ from extraction import (  # noqa: E402
 
 from feeds.errors import ExtractionError  # noqa: E402
 from feeds.extraction.media import _embed, best_candidate  # noqa: E402
-from feeds.fetching.client import detect_encoding  # noqa: E402
+from feeds.fetching.encoding import detect_encoding  # noqa: E402
 from feeds.html import block_text, parse_document, parse_fragment  # noqa: E402
 from feeds.publishing.channel import display_html  # noqa: E402
 

@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from feeds.config import load_config  # noqa: E402
 from feeds.extraction.workers import ArticleJob, ExtractionPool, default_workers, outcome_of  # noqa: E402
-from feeds.fetching.client import detect_encoding  # noqa: E402
+from feeds.fetching.encoding import detect_encoding  # noqa: E402
 from feeds.models import Link, Page  # noqa: E402
 from tests.newssite import article_html, numbered_articles  # noqa: E402
 from tests.sitesim import SiteSim  # noqa: E402

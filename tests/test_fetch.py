@@ -19,7 +19,8 @@ from werkzeug import Request, Response
 
 from feeds.errors import FetchError, FetchStoppedError
 from feeds.fetching.addresses import AddressGuard
-from feeds.fetching.client import Fetcher, FetchOptions, RequestOptions, detect_encoding
+from feeds.fetching.client import Fetcher, FetchOptions, RequestOptions
+from feeds.fetching.encoding import detect_encoding
 from feeds.fetching.hosts import Politeness
 from tests.fakes import FakeClock, FakeTransport, Reply, StuckClock
 from tests.sitesim import SimHandler, SiteSim

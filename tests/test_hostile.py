@@ -25,7 +25,7 @@ from feeds.config import SourceConfig
 from feeds.errors import ExtractionError, SourceError
 from feeds.extraction.article import extract_article
 from feeds.extraction.normalise import clean_html, normalise
-from feeds.fetching.client import detect_encoding
+from feeds.fetching.encoding import detect_encoding
 from feeds.models import Item, Link, Page
 from feeds.publishing.formats import FORMATS
 from feeds.publishing.outlets import DirectoryOutlet, publish
