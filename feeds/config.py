@@ -53,6 +53,7 @@ from feeds.html import compile_selector
 from feeds.patterns import compile_pattern
 from feeds.privacy import LOGS, Redactor, is_secret_header
 from feeds.publishing.formats import FORMATS, reserved_feed_ids
+from feeds.schedule import cron_trigger
 
 NO_FEEDS_YET = "no feeds yet"
 """How a config without feeds begins its error (``feeds add`` takes one to fill)."""
@@ -64,7 +65,6 @@ _FEED_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 _ATTRIBUTE = re.compile(r"[A-Za-z_:][-A-Za-z0-9_:.]*")
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}|localhost")
 _LANGUAGE = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
-_CRON_FIELD = re.compile(r"[\w*/,-]+")
 
 
 def parse_duration(value: object, *, allow_zero: bool = False) -> timedelta:
@@ -123,35 +123,8 @@ def _check_domain(value: str) -> str:
 
 
 def _check_cron(value: str) -> str:
-    fields = value.split()
-    if len(fields) != 5 or not all(_CRON_FIELD.fullmatch(field) for field in fields):
-        raise ValueError(
-            f"{value!r} is not a cron expression: five fields, minute hour day month "
-            "weekday, such as '*/15 * * * *' or '0 7 * * mon-fri'"
-        )
-    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
-        for part in text.split(","):
-            span, _, step = part.partition("/")
-            if step and (not step.isdigit() or int(step) == 0):
-                raise ValueError(f"{value!r}: the {name} step {step!r} is not a number above 0")
-            for bound in () if span == "*" else span.split("-", 1):
-                number = names.index(bound.lower()) + low if bound.lower() in names else bound
-                if not str(number).isdigit() or not low <= int(number) <= high:
-                    allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
-                    raise ValueError(f"{value!r}: {name} {bound!r} is not in {allowed}")
+    cron_trigger(value)  # APScheduler's own check, in our words (ValueError)
     return value
-
-
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-"""Weekday names as crontab counts the days: 0 (and 7) is Sunday."""
-_CRON_FIELDS = (
-    ("minute", 0, 59, ()),
-    ("hour", 0, 23, ()),
-    ("day", 1, 31, ()),
-    ("month", 1, 12, _MONTHS),
-    ("weekday", 0, 7, WEEKDAYS),
-)
 
 
 def _check_database_url(value: str) -> str:

@@ -361,7 +361,7 @@ def test_weekdays_are_counted_as_crontab_counts_them() -> None:
     """0 and 7 are Sunday, as in crontab (APScheduler 3 alone would take 0 for Monday)."""
     from apscheduler.triggers.cron import CronTrigger
 
-    from feeds.service.scheduler import standard_weekdays
+    from feeds.schedule import standard_weekdays
 
     sunday = datetime(2026, 11, 29, tzinfo=UTC)
     for cron in ("0 7 * * 0", "0 7 * * 7", "0 7 * * sun", "0 7 * * 0-2", "0 7 * * fri-sun"):

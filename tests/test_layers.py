@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "feeds.patterns",
         "feeds.dates",
     ),
-    ("feeds.html", "feeds.privacy", "feeds.fields"),
+    ("feeds.html", "feeds.privacy", "feeds.fields", "feeds.schedule"),
     # the stages: each takes small values (or Protocols the config meets), never the config
     ("feeds.storage", "feeds.fetching", "feeds.sources", "feeds.extraction", "feeds.publishing"),
     ("feeds.config",),

@@ -30,15 +30,14 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
-from feeds.config import WEEKDAYS, Config, Feed, Settings, load_config
+from feeds.config import Config, Feed, Settings, load_config
 from feeds.errors import FeedBusyError, FeedsError
 from feeds.extras import require
 from feeds.publishing.channel import file_name
 from feeds.run.feed import utc_now
 from feeds.run.publish import feed_formats, outlet_for, remove_feed_documents
+from feeds.schedule import cron_trigger, interval_trigger
 from feeds.service.lock import StateLock, take_refresh_requests
 from feeds.service.metrics import Metrics
 from feeds.service.reload import ConfigWatch
@@ -208,13 +207,11 @@ class Service:
 
     def _trigger(self, feed: Feed) -> BaseTrigger:
         if feed.cron:
-            return CronTrigger.from_crontab(standard_weekdays(feed.cron), timezone=UTC)
+            return cron_trigger(feed.cron)
         jitter = self.config.settings.jitter
         if jitter is None:
             jitter = min(MAX_JITTER, feed.interval / 10)
-        return IntervalTrigger(
-            seconds=feed.interval.total_seconds(), jitter=jitter.total_seconds() or None
-        )
+        return interval_trigger(feed.interval, jitter)
 
     def _job(self, feed_id: str) -> None:
         """One run of one feed. The only place with a blanket ``except Exception``: one
@@ -320,37 +317,6 @@ class Service:
             if name in {file_name(feed.id, fmt) for fmt in feed_formats(feed)}:
                 return int(min(max(feed.interval.total_seconds() / 2, 60), 3600))
         return 300
-
-
-def standard_weekdays(cron: str) -> str:
-    """A crontab expression with its weekday numbers as names: crontab counts 0 (or 7) as
-    Sunday, APScheduler 3 counts 0 as Monday (its from_crontab documents the mismatch).
-    A numeric range becomes the list of its days, which crosses the week's end safely."""
-    *rest, weekday = cron.split()
-    parts = []
-    for part in weekday.split(","):
-        span, slash, step = part.partition("/")
-        start, dash, stop = span.partition("-")
-        first, last = _day_number(start), _day_number(stop)
-        if first is None:
-            parts.append(part)  # "*" or "*/n"
-            continue
-        end = (last if dash and last is not None else first) + 1
-        if end <= first:  # "fri-sun": to the week's end
-            end += 7
-        if slash and not dash:  # "n/step": from n to the week's end
-            end = 7
-        numbers = range(first, end, int(step) if slash else 1)
-        parts += list(dict.fromkeys(WEEKDAYS[number % 7] for number in numbers))
-    return " ".join([*rest, ",".join(parts)])
-
-
-def _day_number(bound: str) -> int | None:
-    """A weekday as crontab counts it (0 or 7 Sunday, 1 Monday), from a number or a name."""
-    if bound.isdigit():
-        return int(bound)
-    name = bound.lower()
-    return WEEKDAYS.index(name) if name in WEEKDAYS else None
 
 
 def feeds_health(
