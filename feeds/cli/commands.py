@@ -11,36 +11,24 @@ import json
 import logging
 import shutil
 import sys
-import textwrap
 import traceback
-from collections.abc import Iterable, Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import replace
+from collections.abc import Iterable
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.progress import Progress as RichProgress
 from rich.table import Table
 
 from feeds.cli.add import explore, feed_entry, feed_id_for
+from feeds.cli.preview import check_source, preview_article, preview_source, source_to_preview
+from feeds.cli.progress import progress_bars
 from feeds.config import (
     NO_FEEDS_YET,
     Config,
-    ExtractRules,
-    Feed,
     Settings,
-    SourceConfig,
     append_feed,
     check_new_feed_id,
     load_config,
@@ -49,19 +37,10 @@ from feeds.config import (
     yaml_text,
 )
 from feeds.errors import ConfigError, FeedsError
-from feeds.extraction.normalise import normalise
 from feeds.extras import require
-from feeds.fetching.client import Fetcher, RequestOptions, saved_page
-from feeds.html import block_text, parse_fragment
-from feeds.models import Link, RunReport
+from feeds.models import RunReport
 from feeds.privacy import LOGS
-from feeds.publishing.channel import display_html
-from feeds.publishing.json_feed import json_feed_item
-from feeds.run.articles import extract_with_parts
-from feeds.run.discovery import Discovered, read_source
 from feeds.run.feed import utc_now
-from feeds.run.options import request_options
-from feeds.run.policy import links_verdict
 from feeds.run.publish import (
     document_location,
     outlet_for,
@@ -75,8 +54,6 @@ from feeds.service.runtime import Runtime
 from feeds.service.setup import fetcher_for
 from feeds.service.status import collect_status
 from feeds.storage import open_store, state_exists
-from feeds.storage.interface import SourceHealth, Validators
-from feeds.urls import is_web_url
 
 log = logging.getLogger("feeds")
 
@@ -118,7 +95,7 @@ def check(ctx: click.Context, online: bool) -> None:
     with fetcher_for(config) as fetcher:
         for feed in config.feeds.values():
             for source in feed.sources:
-                line, ok = _check_source(feed, source, fetcher)
+                line, ok = check_source(feed, source, fetcher)
                 click.echo(line)
                 failures += not ok
     if failures:
@@ -138,7 +115,7 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
             runtime = stack.enter_context(Runtime(config))
         except FeedsError as exc:
             _fail(str(exc), debug=ctx.obj["debug"])
-        bars = stack.enter_context(_progress_bars(len(feeds)))
+        bars = stack.enter_context(progress_bars(len(feeds)))
         for feed, outcome in runtime.run_feeds(feeds, progress_for=bars.feed, retry=retry):
             bars.feed_finished(feed)
             if isinstance(outcome, Exception):  # one feed's failure or bug stops no other
@@ -303,7 +280,7 @@ def preview(
     source = None
     try:
         if source_target is not None:
-            feed, source = _source_to_preview(source_target, feed, config)
+            feed, source = source_to_preview(source_target, feed, config)
             source = with_options(source, {"links": links}, "--links")
             source = with_options(source, {"render": render}, "--render")
     except ConfigError as exc:
@@ -313,12 +290,12 @@ def preview(
     try:
         with fetcher_for(config, extra_roots=extra_roots, extra_urls=named) as fetcher:
             if source is not None:
-                if not _preview_source(source, feed, fetcher):
+                if not preview_source(source, feed, fetcher):
                     sys.exit(EXIT_FAILED)
             else:
                 assert target is not None
                 overrides = {"body": body, "remove": remove}
-                _preview_article(target, saved_url, feed, fetcher, output, overrides, render)
+                preview_article(target, saved_url, feed, fetcher, output, overrides, render)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     except FeedsError as exc:
@@ -410,225 +387,6 @@ def serve(ctx: click.Context) -> None:
         sys.exit(serve_only(ctx.obj["config_path"]))
     except OSError as exc:
         _fail(f"cannot start: {exc}")
-
-
-def _check_source(feed: Feed, source: SourceConfig, fetcher: Fetcher) -> tuple[str, bool]:
-    """One line on what a source yields now (read as the run reads it), and whether it
-    yields anything."""
-    where = f"{feed.id}: {source.location}"
-    request = request_options(source)
-    try:
-        found = _read(source, feed, fetcher)
-    except FeedsError as exc:
-        return f"{where}: FAILED: {exc}", False
-    if not found.links:
-        failure = _links_failure(found, source) or "no article links"
-        return f"{where}: FAILED: {failure} ({found.kind})", False
-    sample = found.links[0]
-    try:
-        article = extract_with_parts(
-            fetcher.fetch(sample.url, request=request), feed.rules_for(source), fetcher, request
-        )
-    except FeedsError as exc:
-        return f"{where}: {len(found.links)} links ({found.kind}); sample FAILED: {exc}", False
-    words = len(article.text.split())
-    title = article.title or sample.title_hint or sample.url
-    return (
-        f'{where}: {len(found.links)} links ({found.kind}); sample "{title}", {words} words',
-        True,
-    )
-
-
-def _read(source: SourceConfig, feed: Feed | None, fetcher: Fetcher) -> Discovered:
-    """A source's pages read as a run reads them (its start pages, its further pages,
-    its rules and filters), without the saved validators."""
-    found = read_source(
-        source,
-        request_options(source),
-        fetcher=fetcher,
-        saved=lambda url: Validators(),
-        max_age=feed.max_age_for(source) if feed else None,
-        now=utc_now(),
-    )
-    assert found is not None  # nothing was asked conditionally
-    return found
-
-
-def _source_to_preview(
-    target: str, feed: Feed | None, config: Config | None
-) -> tuple[Feed | None, SourceConfig]:
-    """The configured source at ``target`` (a URL or a local path) with its feed (the one
-    given, else the first feed that has it), else a plain source."""
-    if is_web_url(target):
-        source = SourceConfig(url=target)
-    elif Path(target).exists():
-        source = SourceConfig(path=Path(target).resolve())
-    else:
-        raise click.UsageError(f"{target} is neither an http(s) URL nor a file or directory")
-    feeds = [feed] if feed else list(config.feeds.values()) if config else []
-    for candidate in feeds:
-        for configured in candidate.sources:
-            if configured.location == source.location:
-                return candidate, configured
-    return feed, source
-
-
-def _preview_source(source: SourceConfig, feed: Feed | None, fetcher: Fetcher) -> bool:
-    """Show what a source yields, rule by rule; returns whether it yields links."""
-    found = _read(source, feed, fetcher)
-    url = source.location
-    rules = f"its `links` selector {source.links!r}" if source.links else "automatic detection"
-    if source.item is not None:
-        rules = f"its `item` selector {source.item.selector!r}"
-    pages = len(found.pages)
-    click.echo(
-        f"{url}: a {found.kind}, {len(found.links)} article links "
-        f"({pages} page{'s' * (pages != 1)} read; {rules} found {found.matched}, "
-        f"{len(found.links)} kept by the source's filters)"
-    )
-    for link in found.links:
-        date = f"{link.published_hint:%Y-%m-%d} " if link.published_hint else ""
-        click.echo(f"  {date}{link.title_hint or '(no title)'}\n    {link.url}")
-    for page in found.pages[1:]:
-        click.echo(f"  page read: {page.url}")
-    for problem in found.problems:
-        click.echo(f"  ! {problem.url}: {problem.message}")
-    failure = _links_failure(found, source)
-    if failure is not None:
-        click.echo(f"FAILED: {failure}", err=True)
-        return False
-    return True
-
-
-def _links_failure(found: Discovered, source: SourceConfig) -> str | None:
-    """Why the links a source yielded fail its reading, as a run would say (None: fine)."""
-    health = SourceHealth()  # a preview judges this reading alone
-    return links_verdict(
-        len(found.links), found.empty_fails, health, source.links, source.location
-    ).failure
-
-
-def _preview_article(
-    target: str,
-    saved_url: str | None,
-    feed: Feed | None,
-    fetcher: Fetcher,
-    output: str,
-    overrides: dict[str, Any],
-    render: bool | None,
-) -> None:
-    source = feed.sources[0] if feed else None
-    request = request_options(source) if source else RequestOptions()
-    if render:
-        request = replace(request, render=True)
-    path = Path(target)
-    if is_web_url(target):
-        page = fetcher.fetch(target, request=request)
-    elif path.is_file():
-        page = saved_page(path, saved_url)
-    else:
-        raise click.UsageError(f"{target} is neither an http(s) URL nor a file")
-    rules = feed.rules_for(source) if feed and source else None
-    if any(overrides.values()):
-        rules = with_options(rules or ExtractRules(), overrides, "--body/--remove")
-    article = extract_with_parts(page, rules, fetcher, request)
-    link = Link(url=page.final_url, source=source.location if source else page.final_url)
-    item = normalise(article, link, feed=feed.id if feed else "preview", first_seen=page.fetched_at)
-    if output == "json":
-        click.echo(json.dumps(json_feed_item(item), indent=1, ensure_ascii=False))
-    elif output == "html":
-        click.echo(display_html(item))
-    else:
-        text = block_text(parse_fragment(display_html(item)))
-        click.echo(f"Title:     {item.title}")
-        click.echo(f"Author:    {item.author or '-'}")
-        when = f"{item.published:%Y-%m-%d %H:%M} UTC"
-        undated = " (the page gives no date: the time it was read)" if not article.published else ""
-        click.echo(f"Published: {when}{undated}")
-        click.echo(f"Link:      {item.url}")
-        click.echo(f"Image:     {item.image or '-'}")
-        click.echo(f"Words:     {len(text.split())}")
-        click.echo(f"Summary:   {item.summary}\n")
-        click.echo("\n\n".join(_wrapped(line) for line in text.splitlines()))
-
-
-def _wrapped(line: str) -> str:
-    """A paragraph wrapped for the terminal, never breaking a word (at its hyphens, or a
-    long URL in the middle)."""
-    return textwrap.fill(line, 88, break_on_hyphens=False, break_long_words=False)
-
-
-class _Bars:
-    """Progress bars of ``feeds once``, on a terminal only: one for the feeds, and one for
-    each feed while it runs."""
-
-    def __init__(self, progress: RichProgress | None, feeds: int) -> None:
-        self.progress = progress
-        self.tasks: dict[str, TaskID] = {}
-        if progress is not None and feeds > 1:
-            self.overall: TaskID | None = progress.add_task("all", total=feeds, what="feeds")
-        else:
-            self.overall = None
-
-    def echo(self, line: str, *, err: bool = False) -> None:
-        """Print a line: above the bars when they share its terminal (printed into them,
-        it would be torn by their next redraw), else where it goes."""
-        stream = sys.stderr if err else sys.stdout
-        if self.progress is not None and stream.isatty():
-            self.progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
-        else:
-            click.echo(line, err=err)
-
-    def feed(self, feed: Feed) -> _FeedBar | None:
-        if self.progress is None:
-            return None
-        sources = len(feed.sources)
-        task = self.progress.add_task(feed.id, total=0, what=f"articles · 0/{sources} sources")
-        self.tasks[feed.id] = task
-        return _FeedBar(self.progress, task, sources)
-
-    def feed_finished(self, feed: Feed) -> None:
-        if self.progress is None:
-            return
-        task = self.tasks.pop(feed.id, None)
-        if task is not None:
-            self.progress.remove_task(task)
-        if self.overall is not None:
-            self.progress.advance(self.overall)
-
-
-class _FeedBar:
-    def __init__(self, progress: RichProgress, task: TaskID, sources: int) -> None:
-        self.progress, self.task, self.sources, self.done = progress, task, sources, 0
-
-    def articles(self, count: int) -> None:
-        total = self.progress.tasks[self.task].total or 0
-        self.progress.update(self.task, total=total + count)
-
-    def article_done(self) -> None:
-        self.progress.advance(self.task)
-
-    def source_done(self) -> None:
-        self.done += 1
-        self.progress.update(self.task, what=f"articles · {self.done}/{self.sources} sources")
-
-
-@contextmanager
-def _progress_bars(feeds: int) -> Iterator[_Bars]:
-    """Bars on standard error when it is a terminal; nothing when it is piped or logged."""
-    if not sys.stderr.isatty():
-        yield _Bars(None, feeds)
-        return
-    columns = (
-        SpinnerColumn(),  # turns while a feed waits on a host's politeness: not a hang
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[what]}"),
-        TimeElapsedColumn(),
-    )
-    with RichProgress(*columns, console=Console(stderr=True), transient=True) as progress:
-        yield _Bars(progress, feeds)
 
 
 def _when(value: datetime | None) -> str:
