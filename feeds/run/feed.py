@@ -225,6 +225,20 @@ class _Tally:
         )
 
 
+@dataclass(slots=True)
+class _Reading:
+    """One source's reading in a run: what every step of it needs, in one place."""
+
+    source: SourceConfig
+    request: RequestOptions
+    health: SourceHealth
+    changes: SourceChanges
+    """The state's writes of this reading, applied together at its end."""
+    max_age: timedelta | None
+    rules: str
+    """The key of the feed's rules that its items are made with."""
+
+
 class _FeedRun:
     """One run of one feed: for each source, the facts gathered (its pages, the state,
     its articles), the policy's decisions taken, the writes gathered in a
@@ -265,40 +279,43 @@ class _FeedRun:
             raise  # the state or the output is at fault, not the source
         except Exception as exc:
             log.exception("feed %s: source %s: unexpected error", self.feed.id, source.location)
-            key = source_key(source, rules_key(self.feed, self.feed.max_age_for(source)))
-            changes = SourceChanges(self.feed.id, source.location, self.now, key)
-            health = self.store.source_health(self.feed.id, source.location)
-            self._failed(source, SourceError(source.location, unexpected(exc)), health, changes)
-            changes.apply(self.store)
+            reading = self._reading(source)
+            self._failed(reading, SourceError(source.location, unexpected(exc)))
+            reading.changes.apply(self.store)
 
     def run_source(self, source: SourceConfig) -> None:
         """Read one source, take its new articles, and record it all."""
         if self.fetcher.stopping:
             return
-        health = self.store.source_health(self.feed.id, source.location)
-        max_age = self.feed.max_age_for(source)
-        rules = rules_key(self.feed, max_age)
-        config = source_key(source, rules)
-        skipped = None if self.retry else skip_reason(health, self.now, config)
+        reading = self._reading(source, keep_pages=self.feed.max_items)
+        config = reading.changes.key
+        skipped = None if self.retry else skip_reason(reading.health, self.now, config)
         if skipped is not None:
             self.tally.sources_skipped += 1
             self.tally.error(source, SourceError(source.location, skipped))
             return
-        changes = SourceChanges(
-            self.feed.id, source.location, self.now, config, keep_pages=self.feed.max_items
-        )
-        self._read(source, health, changes, max_age, rules)
-        changes.apply(self.store)
+        self._read(reading)
+        reading.changes.apply(self.store)
 
-    def _read(
-        self,
-        source: SourceConfig,
-        health: SourceHealth,
-        changes: SourceChanges,
-        max_age: timedelta | None,
-        rules: str,
-    ) -> None:
+    def _reading(self, source: SourceConfig, keep_pages: int = 0) -> _Reading:
+        max_age = self.feed.max_age_for(source)
+        rules = rules_key(self.feed, max_age)
+        changes = SourceChanges(
+            self.feed.id,
+            source.location,
+            self.now,
+            source_key(source, rules),
+            keep_pages=keep_pages,
+        )
+        health = self.store.source_health(self.feed.id, source.location)
         request = request_options(source, self.trust)
+        return _Reading(source, request, health, changes, max_age, rules)
+
+    def _read(self, reading: _Reading) -> None:
+        source, request, health, changes = (
+            reading.source, reading.request, reading.health, reading.changes,
+        )  # fmt: skip
+        max_age, rules = reading.max_age, reading.rules
         config = changes.key
         # validators saved under another configuration cannot say "nothing new"
         conditional = health.config == config
@@ -314,7 +331,7 @@ class _FeedRun:
         except FetchStoppedError:
             return  # shutting down: not the source's fault, and nothing to record
         except SourceError as error:
-            self._failed(source, error, health, changes)
+            self._failed(reading, error)
             return
         if found is not None:
             for problem in found.problems:
@@ -327,11 +344,11 @@ class _FeedRun:
                 len(found.links), found.empty_fails, health, source.links, source.location
             )
             if verdict.broken is not None:
-                self._broken(source, verdict.broken, changes)
+                self._broken(reading, verdict.broken)
             if verdict.failure is not None:
-                self._failed(source, SourceError(source.location, verdict.failure), health, changes)
+                self._failed(reading, SourceError(source.location, verdict.failure))
                 return
-        refreshed = self._refresh(source, request, changes) if source.refresh else {}
+        refreshed = self._refresh(reading) if source.refresh else {}
         if found is None:  # 304: nothing new on the source's pages
             self.tally.sources_unchanged += 1
             if health.broken:  # the pages are again those last read with success
@@ -344,12 +361,12 @@ class _FeedRun:
         self.tally.unchanged += plan.unchanged
         self.tally.postponed += plan.postponed
         extracted, failed = self.tally.extracted, self.tally.extraction_failed
-        complete = self._add_new(source, request, plan.new, max_age, rules, changes)
+        complete = self._add_new(reading, plan.new)
         broken = articles_broken(
             self.tally.extracted - extracted, self.tally.extraction_failed - failed
         )
         if broken is not None:
-            self._broken(source, broken, changes)
+            self._broken(reading, broken)
         elif changes.broken is None:  # a mark set by this reading's links stays
             changes.broken = Broken(None)
         if keeps_validators(complete, found.complete, plan.postponed):
@@ -357,17 +374,10 @@ class _FeedRun:
                 changes.validators[page.url] = Validators(page.etag, page.last_modified)
         changes.outcome = Worked(config)
 
-    def _add_new(
-        self,
-        source: SourceConfig,
-        request: RequestOptions,
-        links: list[Link],
-        max_age: timedelta | None,
-        rules: str,
-        changes: SourceChanges,
-    ) -> bool:
+    def _add_new(self, reading: _Reading, links: list[Link]) -> bool:
         """Fetch, extract and keep the new links; returns False when one of them must be
         tried again on a later run."""
+        source, request, changes = reading.source, reading.request, reading.changes
         position = {link.url: index for index, link in enumerate(links)}
 
         def first_seen(link: Link) -> datetime:
@@ -381,7 +391,7 @@ class _FeedRun:
                 with self._entry_boundary(source, link):
                     article = link_article(link)
                     item = normalise(article, link, feed=self.feed.id, first_seen=first_seen(link))
-                    self._keep(item, max_age, rules, changes)
+                    self._keep(reading, item)
                 self.progress.article_done()
             return True
         complete = True
@@ -398,10 +408,7 @@ class _FeedRun:
                     self._keep_validators(page, changes)
                     if isinstance(page, Page):
                         changes.pages[outcome.id] = page  # kept if the item is
-                taken = self._take(
-                    source, link, outcome, first_seen, max_age, rules, changes,
-                    failures.get(link.url, 0),
-                )  # fmt: skip
+                taken = self._take(reading, link, outcome, first_seen, failures.get(link.url, 0))
                 complete = taken and complete
         return complete
 
@@ -428,13 +435,10 @@ class _FeedRun:
 
     def _take(
         self,
-        source: SourceConfig,
+        reading: _Reading,
         link: Link,
         outcome: Item | SourceError,
         first_seen: Callable[[Link], datetime],
-        max_age: timedelta | None,
-        rules: str,
-        changes: SourceChanges,
         failures_before: int,
     ) -> bool:
         """Keep an article's item (or, when its page failed, the source's own text of it);
@@ -449,29 +453,26 @@ class _FeedRun:
             # the site asks not to: left out once and remembered, not a failure each run
             log.info("feed %s: article %s left out: %s", self.feed.id, link.url, outcome.message)
             self.tally.filtered += 1
-            changes.rejected.append(([link.url], rules, "disallowed by the site's robots.txt"))
+            reading.changes.rejected.append(
+                ([link.url], reading.rules, "disallowed by the site's robots.txt")
+            )
             return True
         if isinstance(outcome, SourceError):
             own_text = bool(link.content_hint or link.summary_hint)
             given_up = None
             if not own_text:
-                given_up = self._count_failure(link, outcome, rules, changes, failures_before)
-            self._article_failed(source, link, given_up or outcome, own_text)
+                given_up = self._count_failure(reading, link, outcome, failures_before)
+            self._article_failed(reading.source, link, given_up or outcome, own_text)
             if not own_text:
                 return given_up is not None
             outcome = normalise(
                 link_article(link), link, feed=self.feed.id, first_seen=first_seen(link)
             )
-        self._keep(outcome, max_age, rules, changes)
+        self._keep(reading, outcome)
         return True
 
     def _count_failure(
-        self,
-        link: Link,
-        error: SourceError,
-        rules: str,
-        changes: SourceChanges,
-        failures_before: int,
+        self, reading: _Reading, link: Link, error: SourceError, failures_before: int
     ) -> SourceError | None:
         """Count a lasting failure of a new article; when the feed gives up on it, leave
         its URL out (neither it nor its source is read again for it) and return the error
@@ -480,17 +481,16 @@ class _FeedRun:
             return None
         reason = give_up_reason(error, failures_before)
         if reason is None:
-            changes.article_failures.append((link.url, error.message))
+            reading.changes.article_failures.append((link.url, error.message))
             return None
-        changes.rejected.append(([link.url], rules, reason))
+        reading.changes.rejected.append(([link.url], reading.rules, reason))
         log.info("feed %s: article %s: %s", self.feed.id, link.url, reason)
         return SourceError(error.url, reason)
 
-    def _refresh(
-        self, source: SourceConfig, request: RequestOptions, changes: SourceChanges
-    ) -> dict[str, bool]:
+    def _refresh(self, reading: _Reading) -> dict[str, bool]:
         """Re-check the items the source found within its ``refresh`` window; returns the
         ids checked, each with whether it changed."""
+        source, request, changes = reading.source, reading.request, reading.changes
         assert source.refresh is not None
         recent = self.store.recent_items(self.feed.id, source.location, self.now - source.refresh)
         by_url = {stored.url: stored for stored in recent}
@@ -537,19 +537,18 @@ class _FeedRun:
             error = SourceError(error.url, f"{error.message}; published the source's own text")
         self.tally.error(source, error)
 
-    def _keep(
-        self, item: Item, max_age: timedelta | None, rules: str, changes: SourceChanges
-    ) -> None:
+    def _keep(self, reading: _Reading, item: Item) -> None:
         """Store the item unless the feed's rules leave it out; then remember its URLs as
         rejected (under these rules), so it is not fetched again."""
-        reason = rejection(item, self.feed, max_age=max_age, now=self.now)
+        changes = reading.changes
+        reason = rejection(item, self.feed, max_age=reading.max_age, now=self.now)
         if reason is None:
             self._store_new(item, changes)
             return
         changes.pages.pop(item.id, None)
         log.info("feed %s: %s left out: %s", self.feed.id, item.url, reason)
         self.tally.filtered += 1
-        changes.rejected.append(([item.url, *item.aliases], rules, reason))
+        changes.rejected.append(([item.url, *item.aliases], reading.rules, reason))
 
     def _store_new(self, item: Item, changes: SourceChanges) -> None:
         """Add the item, unless it is an item already known reached by another URL or a
@@ -579,18 +578,14 @@ class _FeedRun:
         if isinstance(page, Page):
             changes.validators[page.url] = Validators(page.etag, page.last_modified)
 
-    def _broken(self, source: SourceConfig, reason: str, changes: SourceChanges) -> None:
-        log.info("feed %s: source %s is broken: %s", self.feed.id, source.location, reason)
-        self.tally.broken.append(RunError(source.location, source.location, reason))
-        changes.broken = Broken(reason)
+    def _broken(self, reading: _Reading, reason: str) -> None:
+        location = reading.source.location
+        log.info("feed %s: source %s is broken: %s", self.feed.id, location, reason)
+        self.tally.broken.append(RunError(location, location, reason))
+        reading.changes.broken = Broken(reason)
 
-    def _failed(
-        self,
-        source: SourceConfig,
-        error: SourceError,
-        health: SourceHealth,
-        changes: SourceChanges,
-    ) -> None:
+    def _failed(self, reading: _Reading, error: SourceError) -> None:
+        source, health, changes = reading.source, reading.health, reading.changes
         # reported once: in the run's report (`once` prints it, the service logs it)
         log.info("feed %s: source %s failed: %s", self.feed.id, source.location, error.message)
         self.tally.sources_failed += 1
