@@ -248,3 +248,46 @@ def test_leftover_rules_cut_boilerplate_not_the_article_s_sentences() -> None:
     root = parse_fragment(prose + boilerplate)
     assert drop_leftovers(root) == 3
     assert to_html(root, inner=True) == prose
+
+
+def test_bylines_keep_real_names_and_drop_placeholders() -> None:
+    from feeds.extraction.metadata import clean_author
+
+    assert clean_author("Rachael Link, MS, RD") == "Rachael Link, MS, RD"
+    assert clean_author("By Ann Lee and Bo Chen, Staff Writers") == "Ann Lee, Bo Chen"
+    assert clean_author("Mac & i") == "Mac & i"
+    assert clean_author("史蒂文的家_藍天 (stevenhgm)") == "史蒂文的家_藍天 (stevenhgm)"
+    for placeholder in ("Editorial", "admin", "Staff Reports", "Staff"):
+        assert clean_author(placeholder) is None
+    head = (
+        "<meta name='author' content='Meta name author'>"
+        "<meta property='dc:creator' content='Dublin Core property author'>"
+    )
+    assert item_of(f"<p>{PROSE}</p><p>{PROSE} More.</p>", head=head).author == (
+        "Dublin Core property author"
+    )
+
+
+def test_undated_items_of_one_run_never_share_a_timestamp(site, write_config) -> None:  # type: ignore[no-untyped-def]
+    from feeds.storage import open_store
+    from tests.conftest import run_once
+    from tests.newssite import numbered_articles
+
+    teasers = ""
+    for n, article in enumerate(numbered_articles(3)):
+        paragraphs = "".join(f"<p>{p}</p>" for p in article.paragraphs)
+        site.add(
+            f"/story-{n}",
+            f"<html><body><article><h1>{article.title}</h1>{paragraphs}</article></body></html>",
+        )  # no date anywhere
+        teasers += f"<h2><a href='/story-{n}'>Story {n} of the bridge and the council</a></h2>"
+    site.add("/news/", f"<html><body><main>{teasers}</main></body></html>")
+    config = write_config(
+        f"feeds:\n  news:\n    sources: [{{url: '{site.url('/news/')}', links: 'h2 a'}}]\n"
+    )
+    assert run_once(config, "news").new == 3
+    with open_store(config.settings.state_dir) as store:
+        items = store.items("news", 10)
+    assert all(item.published == item.first_seen for item in items)  # dated by first sight
+    stamps = [item.published.replace(microsecond=0) for item in items]
+    assert len(set(stamps)) == 3  # whole seconds apart: no two share a published time
