@@ -211,6 +211,27 @@ def reader_view_pages(path: Path) -> Iterator[Case]:
         yield Case(folder.name, body, READER_VIEW_URL, metadata)
 
 
+DATASETS = (
+    ("news", "news-pages", news_pages),
+    ("reader", "reader-view-pages", reader_view_pages),
+)
+"""Each data set: its kind of scoring, its folder name, its reader."""
+
+
+def chosen_cases(
+    shared: Path, only: str | None, halves: tuple[str, ...]
+) -> Iterator[tuple[str, str, list[Case]]]:
+    """(kind, name, cases) of each data set asked for (``--only``), its pages of
+    ``halves``, said as it is read."""
+    datasets = shared / "datasets"
+    for kind, name, reader in DATASETS:
+        if only and name != only:
+            continue
+        cases = [case for case in reader(datasets / name) if half_of(case.id) in halves]
+        print(f"\n{name}: {len(cases)} pages from {datasets / name}")
+        yield kind, name, cases
+
+
 def _same(found: str | None, wanted: object) -> bool:
     if not isinstance(wanted, str) or not wanted.strip():
         return not found
@@ -303,7 +324,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/extraction.json")
     parser.add_argument("--half", choices=[*HALVES, "both"], default="both")
     parser.add_argument("--worst", type=int, default=10, help="worst feeds pages listed")
-    parser.add_argument("--only", choices=["news-pages", "reader-view-pages"])
+    parser.add_argument("--only", choices=[name for _, name, _ in DATASETS])
     parser.add_argument(
         "--repeat", type=int, default=1, help="extractions of each page; the least CPU counts"
     )
@@ -311,20 +332,12 @@ def main() -> None:
     if args.repeat < 1:
         parser.error("--repeat takes 1 or more")
     halves = HALVES if args.half == "both" else (args.half,)
-    datasets = args.shared / "datasets"
     extractors: dict[str, Callable[[Case], Extracted]] = {
         "feeds": feeds_extract,
         "trafilatura": trafilatura_extract,
     }
     output: dict[str, object] = {}
-    for kind, name, reader in (
-        ("news", "news-pages", news_pages),
-        ("reader", "reader-view-pages", reader_view_pages),
-    ):
-        if args.only and name != args.only:
-            continue
-        cases = [case for case in reader(datasets / name) if half_of(case.id) in halves]
-        print(f"\n{name}: {len(cases)} pages from {datasets / name}")
+    for kind, name, cases in chosen_cases(args.shared, args.only, halves):
         results = measure(cases, kind, extractors, args.repeat)
         output[name] = {
             "summary": report(kind, results, halves),

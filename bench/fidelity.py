@@ -48,14 +48,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import lxml.html  # noqa: E402
 import trafilatura  # noqa: E402
-from extraction import (  # noqa: E402
-    HALVES,
-    Case,
-    feeds_item,
-    half_of,
-    news_pages,
-    reader_view_pages,
-)
+from extraction import DATASETS, HALVES, Case, chosen_cases, feeds_item, half_of  # noqa: E402
 
 from feeds.errors import ExtractionError  # noqa: E402
 from feeds.extraction.media import _embed, best_candidate  # noqa: E402
@@ -354,24 +347,16 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/fidelity.json")
     parser.add_argument("--half", choices=[*HALVES, "both"], default="both")
-    parser.add_argument("--only", choices=["news-pages", "reader-view-pages"])
+    parser.add_argument("--only", choices=[name for _, name, _ in DATASETS])
     parser.add_argument("--list", type=int, default=5, help="pages listed per kind of fault")
     args = parser.parse_args()
     halves = HALVES if args.half == "both" else (args.half,)
-    datasets = args.shared / "datasets"
     extractors: dict[str, Callable[[Case], Found]] = {
         "feeds": feeds_found,
         "trafilatura": trafilatura_found,
     }
     output: dict[str, object] = {}
-    for kind, name, reader in (
-        ("news", "news-pages", news_pages),
-        ("reader", "reader-view-pages", reader_view_pages),
-    ):
-        if args.only and name != args.only:
-            continue
-        cases = [case for case in reader(datasets / name) if half_of(case.id) in halves]
-        print(f"\n{name}: {len(cases)} pages from {datasets / name}")
+    for kind, name, cases in chosen_cases(args.shared, args.only, halves):
         results = [
             judge(case, kind, extractor, extract(case))
             for case in cases
