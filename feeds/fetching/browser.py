@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from feeds.errors import FetchError, FetchStoppedError
+from feeds.extras import installed
 from feeds.fetching.refusing_proxy import RefusingProxy
 from feeds.models import Page
 from feeds.urls import same_document
@@ -141,12 +142,9 @@ def chromium_path() -> str | None:
 
 
 def browser_available() -> str | None:
-    """Why pages cannot be rendered here (None: they can)."""
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        return INSTALL_HINT
-    if chromium_path() is None:
+    """Why pages cannot be rendered here (None: they can): the browser extra (Playwright,
+    psutil) and a Chromium."""
+    if not installed("browser") or chromium_path() is None:
         return INSTALL_HINT
     return None
 
@@ -170,12 +168,16 @@ def refusal(url: str, resource_type: str) -> str | None:
 
 
 def browser_process(marker: str) -> psutil.Process | None:
-    """The Chromium whose command line holds ``marker`` (its proxy's address, which no
-    other browser has): its main process, not one of its helpers."""
+    """The Chromium this process started (through Playwright's driver) whose command line
+    holds ``marker`` (its proxy's address, which no other browser has): its main
+    process, not one of its helpers."""
     import psutil
 
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info["cmdline"] or []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            cmdline = process.cmdline()
+        except psutil.Error:
+            continue
         if any(marker in arg for arg in cmdline) and not any(
             arg.startswith("--type=") for arg in cmdline
         ):
