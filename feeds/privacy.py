@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from feeds.urls import public_url
+from feeds.urls import public_url, userinfo
 
 HIDDEN = "***"
 SHORTEST_SECRET = 4
@@ -50,9 +50,6 @@ class Redactor:
             return text
         return self._pattern.sub(lambda m: self._by_folded.get(m[0].casefold(), HIDDEN), text)
 
-    def __bool__(self) -> bool:
-        return bool(self._replacements)
-
     def merged(self, other: Redactor) -> Redactor:
         """A redactor that knows the secrets of both."""
         return Redactor({**self._replacements, **other._replacements})
@@ -69,9 +66,9 @@ def _url_secrets(url: str) -> dict[str, str]:
         return {}
     found = {url: public_url(url)}
     if username or password:
-        userinfo = parts.netloc.rpartition("@")[0]
-        found[userinfo + "@"] = ""
-        found[userinfo.partition(":")[0] + "@"] = ""
+        credentials = userinfo(url)
+        found[credentials + "@"] = ""
+        found[credentials.partition(":")[0] + "@"] = ""
         if password and len(password) >= SHORTEST_SECRET:
             found[password] = HIDDEN
     if parts.query:

@@ -24,7 +24,7 @@ def resolve(base: str, href: str) -> str | None:
     """``href`` made absolute against ``base``, as a browser resolves it; None for empty
     references, in-page ones (``#top``) and unusable ones: what a link to another page
     needs. Content keeps in-page links: ``resolve_reference``."""
-    href = _reference(href)
+    href = url_attribute(href)
     if not href or href.startswith("#"):
         return None
     return resolve_reference(base, href)
@@ -35,7 +35,7 @@ def resolve_reference(base: str, href: str) -> str | None:
     spaces around it and tabs and newlines in it ignored, ``""`` the document itself,
     ``#note-1`` a place in it, ``b.html`` and ``?page=2`` beside it. None when it cannot
     be resolved (a malformed host)."""
-    href = _reference(href)
+    href = url_attribute(href)
     if _PLAIN_ABSOLUTE.match(href) and "/." not in href:
         return href  # already absolute and plain: nothing for urljoin to resolve
     try:
@@ -47,7 +47,7 @@ def resolve_reference(base: str, href: str) -> str | None:
 _IGNORED_IN_URLS = str.maketrans("", "", "\t\n\r")
 
 
-def _reference(href: str) -> str:
+def url_attribute(href: str) -> str:
     """A URL attribute as a browser reads it: C0 controls and spaces around it dropped,
     tabs and newlines inside it too (WHATWG URL parsing)."""
     return href.strip(
@@ -133,18 +133,20 @@ def path_of(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
+def userinfo(url: str) -> str:
+    """The ``user:password`` a URL carries before its host ('' when none)."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return ""
+    return netloc.rpartition("@")[0]
+
+
 def without_credentials(url: str) -> str:
     """The URL without a user name and password (a source's credentials, which the pages
     found through it inherit, are for fetching, never for publishing)."""
-    if "@" not in url:
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    credentials = userinfo(url) if "@" in url else ""
+    return url.replace(credentials + "@", "", 1) if credentials else url
 
 
 def same_document(url: str, other: str) -> bool:

@@ -6,9 +6,10 @@ the development sets), and it resolves links against the site's root rather than
 page. So text extraction runs without them, and each block of the article that stands on
 the page with exactly the same text gets that page block's inline markup back (links,
 emphasis, code, line breaks, the images that stand in its text) as the page wrote it,
-its addresses resolved against the document's base as a browser resolves them, to be
-sanitised with the rest. A block whose text differs (extraction trimmed or joined it)
-keeps its plain text; ``restore_media`` places the page's other images.
+its addresses read as a browser reads them (normalising resolves them against the
+document's base, as every address of the content), to be sanitised with the rest. A
+block whose text differs (extraction trimmed or joined it) keeps its plain text;
+``restore_media`` places the page's other images.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections import deque
 
 from feeds.extraction.media import MIN_INLINE_IMAGE_SIDE, page_image
 from feeds.html import HtmlElement
-from feeds.urls import resolve_reference
+from feeds.urls import url_attribute
 
 LEAF_BLOCKS = (
     "p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "dd", "dt", "td",
@@ -36,8 +37,9 @@ _MIN_KEY_CHARS = 2
 
 def restore_inline(article: HtmlElement, page: HtmlElement, base: str) -> int:
     """Give each leaf block of ``article`` the inline markup of the page block with the
-    same text (blocks that read alike are matched in order), its links resolved against
-    the document's ``base``; how many got it."""
+    same text (blocks that read alike are matched in order), the images in it resolved
+    against the document's ``base`` as ``restore_media`` resolves the others; how many
+    got it."""
     waiting: dict[str, deque[HtmlElement]] = {}
     for block in _leaf_blocks(article):
         key = _key(block)
@@ -125,14 +127,10 @@ def _take_inline(block: HtmlElement, on_page: HtmlElement, base: str, hidden_dro
         else:
             clean.tail = image.tail
             parent.replace(image, clean)
-    # resolved now, as a browser reads them: serialising would escape the spaces a page
-    # leaves around an address (``href=" https://a.example/ "``) into the URL
+    # read as a browser reads them (normalising resolves them): serialising would escape
+    # the spaces a page leaves around an address (``href=" https://a.example/ "``)
     for element in block.iter("a", "q", "blockquote", "del", "ins"):
         for name in ("href", "cite"):
             value = element.get(name)
             if value is not None:
-                resolved = resolve_reference(base, value)
-                if resolved is None:
-                    del element.attrib[name]
-                else:
-                    element.set(name, resolved)
+                element.set(name, url_attribute(value))

@@ -38,6 +38,7 @@ from feeds.urls import (
     resolve_reference,
     same_site,
     scheme_of,
+    userinfo,
     without_credentials,
 )
 
@@ -373,7 +374,7 @@ def _resolve_lazy_images(root: HtmlElement) -> None:
 def _make_urls_absolute(root: HtmlElement, base: str) -> None:
     # the page's address carries the source's credentials when the source's URL did:
     # addresses resolved against it inherit them, and must not publish them
-    inherited = _userinfo(base)
+    inherited = userinfo(base)
     for element in root.iter():
         attributes = _URL_ATTRIBUTES.get(element.tag if isinstance(element.tag, str) else "")
         for name in attributes or ():
@@ -384,17 +385,11 @@ def _make_urls_absolute(root: HtmlElement, base: str) -> None:
                 if absolute is None:
                     del element.attrib[name]
                 else:
-                    if inherited and _userinfo(absolute) == inherited:
+                    if inherited and userinfo(absolute) == inherited:
                         absolute = without_credentials(absolute)
                     element.set(name, absolute)
         if element.tag in ("img", "source") and element.get("srcset"):
             element.set("srcset", _absolute_srcset(element.get("srcset", ""), base))
-
-
-def _userinfo(url: str) -> str:
-    """The ``user:password@`` of a URL ('' when it has none)."""
-    netloc = url.partition("//")[2].partition("/")[0]
-    return netloc.rpartition("@")[0] if "@" in netloc else ""
 
 
 def _absolute_srcset(srcset: str, base: str) -> str:
