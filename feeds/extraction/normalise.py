@@ -74,21 +74,23 @@ SAFE_SCHEMES = {"http", "https", "mailto"}
 _URL_ATTRIBUTES = {"a": ("href",), "img": ("src",), "blockquote": ("cite",), "q": ("cite",)}
 _WORD = re.compile(r"\w+", re.UNICODE)
 _TAG = re.compile(r"<[^>]*>")
+_FORMATTING = "b|i|em|strong|u|s|span|small|big|mark|sup|sub|font|br|wbr"
+
+
+def _tags(names: str) -> re.Pattern[str]:
+    """A pattern of the opening, closing and empty tags of these elements."""
+    return re.compile(rf"</?(?:{names})(?:\s[^<>]*)?/?>", re.IGNORECASE)
+
+
 # inline formatting that leaks into titles from CMSs: removed; any other markup is text
-_FORMATTING_TAG = re.compile(
-    r"</?(?:b|i|em|strong|u|s|span|small|big|mark|sup|sub|font|br|wbr)(?:\s[^<>]*)?/?>",
-    re.IGNORECASE,
-)
+_FORMATTING_TAG = _tags(_FORMATTING)
 _TAG_LIKE = re.compile(r"</?[A-Za-z][^<>]*>")
-# tags a CMS leaves in a summary: removed (other markup-like text stays text)
-_MARKUP_IN_TEXT = re.compile(
-    r"</?(?:a|p|div|span|b|i|em|strong|u|small|br|wbr|img|abbr|cite|q|sup|sub|font|time)"
-    r"(?:\s[^<>]*)?/?>",
-    re.IGNORECASE,
-)
+# tags a CMS leaves in a summary, its links and paragraphs too: removed (other
+# markup-like text stays text)
+_MARKUP_IN_TEXT = _tags(f"{_FORMATTING}|a|p|div|img|abbr|cite|q|time")
 # what a site puts where it cut its summary: "[…]", "[...]", "… Read more", "Continue reading →"
 _MORE_MARKER = re.compile(
-    r"\s*(?:\[\s*(?:…|\.\.\.|&hellip;|more|read more|continue reading)\s*\]"
+    r"\s*(?:\[\s*(?:…|\.\.\.|more|read more|continue reading)\s*\]"
     r"|(?:…|\.\.\.)\s*(?:read more|continue reading|more)?\s*(?:»|→|›)?"
     r"|(?:read more|continue reading)\s*(?:»|→|›|…)?)\s*$",
     re.IGNORECASE,
