@@ -23,8 +23,9 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import islice
 
 from feeds.dates import find_date, parse_date
 from feeds.html import (
@@ -214,12 +215,7 @@ def score_links(
         score = _text_score(title) + path_score + _context_score(anchor)
         best = scored.get(url)
         if best is None or score > best.score:
-            link = Link(
-                url=url,
-                source=source,
-                title_hint=title or None,
-                published_hint=_teaser_date(anchor),
-            )
+            link = Link(url=url, source=source, title_hint=title or None)
             scored[url] = Candidate(link, score, pattern, anchor, path_score)
     # repeated markup (a list of teasers) is evidence too: a link marked up as the
     # articles are is one, however short its text ("Tuesday", a name)
@@ -231,24 +227,25 @@ def score_links(
         if candidate.score + (1 if near[candidate.pattern] >= 3 else 0) >= ARTICLE_THRESHOLD
         or (sure[candidate.pattern] >= 2 and candidate.path_score >= 0)
     ]
-    if chosen:
-        return chosen
-    # a listing of one or two links has no repetition to go by: an address shaped like
-    # an article's (a date, a slug of words) in the page's content says enough
-    return [
-        candidate
-        for candidate in scored.values()
-        if candidate.path_score >= _ARTICLE_PATH_SCORE
-        and candidate.score >= ARTICLE_THRESHOLD - _SHORT_TEXT_PENALTY
-    ]
+    if not chosen:
+        # a listing of one or two links has no repetition to go by: an address shaped
+        # like an article's (a date, a slug of words) in the page's content says enough
+        chosen = [
+            candidate
+            for candidate in scored.values()
+            if candidate.path_score >= _ARTICLE_PATH_SCORE
+            and candidate.score >= ARTICLE_THRESHOLD - _SHORT_TEXT_PENALTY
+        ]
+    # the articles' dates beside them, looked for around the chosen links only
+    return [replace(c, link=replace(c.link, published_hint=_teaser_date(c.anchor))) for c in chosen]
 
 
 def _teaser_date(anchor: HtmlElement) -> datetime | None:
     """The date a listing shows beside a link: the one ``<time>`` of the link's teaser
     (its nearest container, up to four levels up, that holds a ``<time>``; none when
     that container holds several, as a whole list does)."""
-    for ancestor in list(anchor.iterancestors())[:4]:
-        times = list(ancestor.iter("time"))
+    for ancestor in islice(anchor.iterancestors(), 4):
+        times = list(islice(ancestor.iter("time"), 2))  # two say it is no single teaser
         if len(times) > 1:
             return None
         if times:
