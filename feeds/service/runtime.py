@@ -16,7 +16,6 @@ from datetime import datetime
 
 from feeds.config import Config, Feed
 from feeds.extraction.workers import ExtractionPool
-from feeds.extras import require
 from feeds.fetching.client import Fetcher
 from feeds.models import RunReport
 from feeds.publishing.files import prepare_output_dir, remove_leftovers
@@ -25,7 +24,7 @@ from feeds.run.publish import publish_index
 from feeds.service.lock import StateLock
 from feeds.service.metrics import Metrics
 from feeds.service.setup import extraction_pool, fetcher_for, follow
-from feeds.storage import open_store
+from feeds.storage import cluster_lock, open_store
 from feeds.storage.interface import Store
 
 log = logging.getLogger(__name__)
@@ -119,10 +118,7 @@ class Runtime:
         database = self.config.settings.database
         if self.config.settings.cluster is None or database is None:
             return nullcontext()
-        require("cluster", "settings.database (PostgreSQL)")
-        from feeds.storage.postgres import feed_lock
-
-        return feed_lock(database, feed_id, f"feeds pid {os.getpid()} runs {feed_id}")
+        return cluster_lock(database, feed_id, f"feeds pid {os.getpid()} runs {feed_id}")
 
     def _run(self, feed: Feed, progress: Progress | None, retry: bool) -> RunReport:
         assert self.fetcher is not None and self.pool is not None, "the runtime is not started"

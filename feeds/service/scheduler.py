@@ -44,7 +44,7 @@ from feeds.service.reload import ConfigWatch
 from feeds.service.runtime import Runtime, log_report
 from feeds.service.server import DatabaseSource, DirectorySource, DocumentSource, FeedServer
 from feeds.service.status import collect_status
-from feeds.storage import open_store
+from feeds.storage import cluster_lock, open_store
 
 if TYPE_CHECKING:
     from feeds.cluster.queue import Dispatcher
@@ -131,16 +131,13 @@ class Service:
             with self.runtime:
                 yield
             return
-        require("cluster", "settings.database (PostgreSQL)")
-        from feeds.storage.postgres import feed_lock  # psycopg only for a cluster
-
         settings = self.config.settings
         assert settings.database is not None
         with StateLock(settings.state_dir), ExitStack() as stack:
             holder = f"feeds pid {os.getpid()} schedules"
             while True:
                 try:
-                    stack.enter_context(feed_lock(settings.database, SCHEDULER_LOCK, holder))
+                    stack.enter_context(cluster_lock(settings.database, SCHEDULER_LOCK, holder))
                     break
                 except FeedBusyError:
                     log.info("another scheduler runs this cluster; standing by")

@@ -1,10 +1,11 @@
 """The state: what runs remember between them. ``interface`` says what a store does;
 ``sqlite`` keeps it in a state directory (the default), ``memory`` in the process (tests,
 and anything that needs no disk). Nothing outside this package names an implementation:
-it opens a store with ``open_store``."""
+it opens a store with ``open_store``, and takes a cluster's lock with ``cluster_lock``."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from feeds.extras import require
@@ -16,11 +17,24 @@ def open_store(state_dir: Path, database: str | None = None) -> Store:
     """A connection to the state: in PostgreSQL at ``database`` (a postgresql:// URL),
     else in SQLite in ``state_dir`` (created when missing)."""
     if database:
-        require("cluster", "settings.database (PostgreSQL)")
+        require("cluster", _POSTGRESQL)
         from feeds.storage.postgres import PostgresStore  # psycopg only when asked for
 
         return PostgresStore(database)
     return SqliteStore.in_directory(state_dir)
+
+
+def cluster_lock(database: str, name: str, holder: str) -> AbstractContextManager[None]:
+    """Hold the lock ``name`` for the whole cluster whose state is in ``database`` (a
+    feed's runs, the scheduler's turn); ``FeedBusyError`` when another process holds it.
+    ``holder`` says who holds it, for the database's own view of its connections."""
+    require("cluster", _POSTGRESQL)
+    from feeds.storage.postgres import feed_lock  # psycopg only for a cluster
+
+    return feed_lock(database, name, holder)
+
+
+_POSTGRESQL = "settings.database (PostgreSQL)"
 
 
 def state_exists(state_dir: Path) -> bool:
