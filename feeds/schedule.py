@@ -28,26 +28,32 @@ _USAGE = "five fields, minute hour day month weekday, such as '*/15 * * * *' or 
 def cron_trigger(cron: str) -> BaseTrigger:
     """The trigger of a crontab expression (in UTC); ``ValueError`` saying which field is
     wrong and what it takes."""
-    fields = cron.split()
-    if len(fields) != len(CRON_FIELDS):
+    written = cron.split()
+    if len(written) != len(CRON_FIELDS):
         raise ValueError(f"{cron!r} is not a cron expression: {_USAGE}")
-    fields[-1] = standard_weekdays(cron).split()[-1]
-    for text, (name, keyword, low, high, names) in zip(fields, CRON_FIELDS, strict=True):
+    read = standard_weekdays(cron).split()  # the weekdays as APScheduler counts them
+    for text, as_read, (name, keyword, low, high, names) in zip(
+        written, read, CRON_FIELDS, strict=True
+    ):
         try:
-            CronTrigger(**{keyword: text}, timezone=UTC)
+            CronTrigger(**{keyword: as_read}, timezone=UTC)
         except (ValueError, TypeError):
-            for step in (part.partition("/")[2] for part in text.split(",") if "/" in part):
-                if not step.isdigit() or int(step) == 0:
-                    raise ValueError(
-                        f"{cron!r}: the {name} step {step!r} is not a number above 0"
-                    ) from None
-            allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
-            original = cron.split()[CRON_FIELDS.index((name, keyword, low, high, names))]
-            raise ValueError(f"{cron!r}: {name} {original!r} is not in {allowed}") from None
+            raise ValueError(_field_problem(cron, text, name, low, high, names)) from None
     try:
-        return CronTrigger.from_crontab(" ".join(fields), timezone=UTC)
+        return CronTrigger.from_crontab(" ".join(read), timezone=UTC)
     except (ValueError, TypeError) as exc:  # fields valid alone, not together (Feb 30)
         raise ValueError(f"{cron!r} is not a cron expression ({exc}): {_USAGE}") from None
+
+
+def _field_problem(
+    cron: str, text: str, name: str, low: int, high: int, names: tuple[str, ...]
+) -> str:
+    """What is wrong with one field of a cron expression, as its user wrote it."""
+    for step in (part.partition("/")[2] for part in text.split(",") if "/" in part):
+        if not step.isdigit() or int(step) == 0:
+            return f"{cron!r}: the {name} step {step!r} is not a number above 0"
+    allowed = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
+    return f"{cron!r}: {name} {text!r} is not in {allowed}"
 
 
 def interval_trigger(interval: timedelta, jitter: timedelta) -> BaseTrigger:

@@ -312,20 +312,17 @@ class _FeedRun:
         return _Reading(source, request, health, changes, max_age, rules)
 
     def _read(self, reading: _Reading) -> None:
-        source, request, health, changes = (
-            reading.source, reading.request, reading.health, reading.changes,
-        )  # fmt: skip
-        max_age, rules = reading.max_age, reading.rules
+        source, health, changes = reading.source, reading.health, reading.changes
         config = changes.key
         # validators saved under another configuration cannot say "nothing new"
         conditional = health.config == config
         try:
             found = read_source(
                 source,
-                request,
+                reading.request,
                 fetcher=self.fetcher,
                 saved=self.store.validators if conditional else lambda url: Validators(),
-                max_age=max_age,
+                max_age=reading.max_age,
                 now=self.now,
             )
         except FetchStoppedError:
@@ -355,7 +352,9 @@ class _FeedRun:
                 changes.broken = Broken(None)
             changes.outcome = Worked(config)
             return
-        known = self.store.known_urls(self.feed.id, (link.url for link in found.links), rules)
+        known = self.store.known_urls(
+            self.feed.id, (link.url for link in found.links), reading.rules
+        )
         plan = plan_links(found.links, known, refreshed, self.budget)
         self.budget = plan.budget
         self.tally.unchanged += plan.unchanged
