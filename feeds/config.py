@@ -651,7 +651,11 @@ def _served_as_the_environment_says(settings: Settings, file: Path) -> Settings:
 def _missing_extras(settings: Settings) -> list[str]:
     """What the settings ask for that an extra not installed does."""
     if (settings.database or settings.cluster) and not installed("cluster"):
-        return [str(MissingExtraError("settings.database and settings.cluster", "cluster"))]
+        return [
+            str(
+                MissingExtraError("a shared state (settings.database, settings.cluster)", "cluster")
+            )
+        ]
     return []
 
 

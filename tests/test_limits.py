@@ -6,18 +6,21 @@ would overwrite the files the service writes."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from feeds.cli import main
+from feeds.fetching.client import RequestOptions
 from feeds.privacy import Redactor
 from feeds.service.scheduler import feeds_health
 from tests.conftest import WriteConfig
 from tests.newssite import article_html, listing_html, numbered_articles
 from tests.sitesim import SiteSim
 
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 SECRETS = ("pw-SECRET-0", "KEY-SECRET-1", "KEY-SECRET-2", "TOKEN-SECRET-3", "COOKIE-SECRET-4")
 
 
@@ -185,3 +188,33 @@ def test_the_cluster_libraries_are_an_extra_named_when_missing(
     assert ran.exit_code != 0
     assert "pip install 'feeds[cluster]'" in ran.output
     assert "Traceback" not in ran.output
+
+
+def test_a_source_gives_at_most_max_links_a_run_and_its_further_pages_wait(
+    site: SiteSim, write_config: WriteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feeds.run.discovery
+    from feeds.run.discovery import read_source
+    from feeds.service.setup import fetcher_for
+    from feeds.storage.interface import Validators
+
+    monkeypatch.setattr(feeds.run.discovery, "MAX_LINKS", 7)
+    ns = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+    children = "".join(f"<sitemap><loc>{site.url(f'/s-{n}.xml')}</loc></sitemap>" for n in range(3))
+    site.add("/sitemap.xml", f"<sitemapindex {ns}>{children}</sitemapindex>",
+             content_type="application/xml")  # fmt: skip
+    for n in range(3):
+        urls = "".join(f"<url><loc>{site.url(f'/a/{n}-{i}')}</loc></url>" for i in range(5))
+        site.add(f"/s-{n}.xml", f"<urlset {ns}>{urls}</urlset>", content_type="application/xml")
+    config = write_config(
+        f"feeds:\n  big:\n    sources:\n      - url: '{site.url('/sitemap.xml')}'\n"
+    )
+    with fetcher_for(config) as fetcher:
+        found = read_source(
+            config.feeds["big"].sources[0], RequestOptions(obey_robots=False),
+            fetcher=fetcher, saved=lambda url: Validators(), max_age=None, now=NOW,
+        )  # fmt: skip
+    assert found is not None
+    assert len(found.links) == 7  # 5 of the first file, 2 of the second
+    assert "/s-2.xml" not in site.paths()  # the third file waits for the next run
+    assert not found.complete  # so the pages read are read again, not taken as seen

@@ -68,6 +68,7 @@ def make_item(n: int, **fields: object) -> Item:
         "first_seen": T0,
         "categories": ("a", "b"),
         "aliases": (f"https://news.example/{n}?from=home",),
+        "language": "ko" if n % 2 else None,  # an item's own language, or none
     }
     values.update(fields)
     return Item(**values)  # type: ignore[arg-type]
@@ -246,7 +247,9 @@ def test_source_health_counts_failures_until_a_success(store: Store) -> None:
 
 def test_replaced_content_keeps_id_link_and_first_seen(store: Store) -> None:
     original = make_item(1)
-    edited = replace(original, id="other", url="https://elsewhere/", content_html="<p>new</p>")
+    edited = replace(
+        original, id="other", url="https://elsewhere/", content_html="<p>new</p>", language="de"
+    )
     later = T0 + timedelta(days=1)
     with store.transaction():
         store.add_item(original, "source")
@@ -262,7 +265,7 @@ def test_replaced_content_keeps_id_link_and_first_seen(store: Store) -> None:
         original.published,
         original.first_seen,
     )
-    assert (stored.content_html, stored.updated) == ("<p>new</p>", later)
+    assert (stored.content_html, stored.updated, stored.language) == ("<p>new</p>", later, "de")
     assert store.stored_hash("f", original.id) == content_hash(edited)
     assert store.newest_state("f", 10) == (later, store.newest_state("f", 10)[1])
     assert store.newest_state("f", 10)[1] != key
