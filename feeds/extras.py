@@ -9,7 +9,7 @@ from importlib.util import find_spec
 from feeds.errors import MissingExtraError
 
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "cluster": ("psycopg", "psycopg_pool", "celery", "redis"),
+    "cluster": ("psycopg", "celery", "redis"),
     "browser": ("playwright", "psutil"),
 }
 """Each extra with the modules it installs."""

@@ -20,7 +20,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
-from feeds.storage.postgres import PostgresStore
+from feeds.storage.database import DatabaseStore
 
 STOP_SECONDS = 20
 
@@ -86,13 +86,13 @@ class Cluster:
                 process.popen.kill()
                 process.popen.wait()
 
-    def store(self) -> PostgresStore:
-        return PostgresStore(self.database)
+    def store(self) -> DatabaseStore:
+        return DatabaseStore.at(self.database)
 
     def query(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
         """Rows of a query on the cluster's state."""
-        with self.store() as store:
-            return store._query(sql, params)
+        with self.store() as store, store.engine.connect() as connection:
+            return [tuple(row) for row in connection.exec_driver_sql(sql, params)]
 
     def kill(self, pid: int) -> None:
         """SIGKILL one of the processes (a machine lost in the middle of its work)."""

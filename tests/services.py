@@ -44,9 +44,9 @@ def postgres_schema() -> Iterator[str]:
         try:
             yield url
         finally:
-            from feeds.storage.postgres import close_pool
+            from feeds.storage.engines import forget_database
 
-            close_pool(url)
+            forget_database(url)
             admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 

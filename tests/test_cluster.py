@@ -21,7 +21,8 @@ from feeds.cli import main
 from feeds.errors import ConfigError, FeedBusyError
 from feeds.service.runtime import Runtime
 from feeds.service.server import content_type
-from feeds.storage.postgres import PostgresStore, feed_lock
+from feeds.storage.advisory import advisory_lock
+from feeds.storage.database import DatabaseStore
 from tests.cluster import Cluster, cluster, cluster_config, healthz, http_get
 from tests.conftest import WriteConfig
 from tests.newssite import numbered_articles, serve_news
@@ -348,12 +349,12 @@ def test_a_due_run_runs_once_and_never_beside_another_run_of_its_feed(
         assert report is not None and report.new == 2
         assert runtime.run_due(feed, due) is None  # redelivered: done already
         assert runtime.run_due(feed, due - timedelta(minutes=5)) is None  # overtaken
-        with feed_lock(database, "news", "another worker"):
+        with advisory_lock(database, "news", "another worker"):
             with pytest.raises(FeedBusyError):
                 runtime.run_due(feed, due + timedelta(hours=1))
             with pytest.raises(FeedBusyError):
                 runtime.run_and_record(feed)  # `feeds once` too
         later = runtime.run_due(feed, due + timedelta(hours=1))
         assert later is not None and later.new == 0
-    with PostgresStore(database) as store:
+    with DatabaseStore.at(database) as store:
         assert len(store.recent_runs("news", 10)) == 2

@@ -30,8 +30,7 @@ from feeds.config import Config
 from feeds.errors import PublishError
 from feeds.extraction.workers import ExtractionPool
 from feeds.service.runtime import Runtime
-from feeds.storage import open_store
-from feeds.storage.sqlite import DATABASE_NAME
+from feeds.storage import DATABASE_NAME, open_store
 from tests.conftest import WriteConfig, run_once
 from tests.newssite import SiteArticle, article_html, listing_html, numbered_articles
 from tests.sitesim import SimHandler, SiteSim
@@ -369,7 +368,7 @@ def test_a_locked_database_is_a_clear_error_without_traceback(
     assert invoke("--config", str(config.file), "once")[0] == 0
     site.publish(numbered_articles(FIRST + LATER, prefix="harbour"))
     database = config.settings.state_dir / DATABASE_NAME
-    monkeypatch.setattr("feeds.storage.sqlite.BUSY_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr("feeds.storage.engines.BUSY_TIMEOUT_SECONDS", 0.5)
     holder = sqlite3.connect(database, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another program holds the database
     try:

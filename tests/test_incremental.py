@@ -24,8 +24,7 @@ from feeds.run.policy import GIVE_UP_AFTER_RUNS
 from feeds.service.runtime import Runtime
 from feeds.service.setup import fetcher_for
 from feeds.service.status import collect_status
-from feeds.storage import open_store
-from feeds.storage.sqlite import DATABASE_NAME
+from feeds.storage import DATABASE_NAME, open_store
 from tests.conftest import WriteConfig, run_once
 from tests.fakes import FakeClock, note_gate_starts
 from tests.newssite import article_html, listing_html, numbered_articles, serve_news

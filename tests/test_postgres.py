@@ -39,7 +39,7 @@ def test_once_and_status_with_the_state_in_postgresql(site: SiteSim, tmp_path: P
 def test_documents_published_to_the_database_and_not_to_files(
     site: SiteSim, tmp_path: Path
 ) -> None:
-    from feeds.storage.postgres import PostgresStore
+    from feeds.storage.database import DatabaseStore
 
     serve_news(site, numbered_articles(2))
     with postgres_schema() as url:
@@ -52,7 +52,7 @@ def test_documents_published_to_the_database_and_not_to_files(
         ran = CliRunner().invoke(main, ["--config", str(config), "once"], catch_exceptions=False)
         assert ran.exit_code == 0, ran.output
         assert "news.xml (in the database)" in ran.stdout
-        with PostgresStore(url) as store:
+        with DatabaseStore.at(url) as store:
             wanted = {"news.xml", "news.atom", "news.html", "index.html"}
             assert store.document_names(wanted) == wanted
             document = store.document("news.xml")

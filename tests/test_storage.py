@@ -1,6 +1,6 @@
-"""The storage contract, held by every implementation (SQLite and memory): items, URLs,
-ordering, validators, source health, runs, feed info, transactions, batched lookups.
-Then what only SQLite has: its schema, migrations, file errors and time format."""
+"""The storage contract, held by every implementation (SQLite, PostgreSQL and memory):
+items, URLs, ordering, validators, source health, runs, feed info, transactions, batched
+lookups. Then the databases' schema: migrations, older databases, file errors, times."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import pytest
 from feeds.errors import StorageError
 from feeds.models import Item, Page, RunError, RunReport
 from feeds.run.policy import edit_date
+from feeds.storage.database import DatabaseStore
 from feeds.storage.interface import (
     RunRecord,
     SourceHealth,
@@ -24,8 +25,8 @@ from feeds.storage.interface import (
     document_etag,
 )
 from feeds.storage.memory import MemoryState
-from feeds.storage.postgres import PostgresStore
-from feeds.storage.sqlite import MIGRATIONS, SqliteStore, format_time, parse_time
+from feeds.storage.migrate import HEAD, LAST_LEGACY_SCHEMA, MIGRATIONS
+from feeds.storage.schema import TIME_FORMAT, metadata
 from tests.services import postgres_schema
 
 OpenStore = Callable[[], Store]
@@ -37,12 +38,12 @@ def connect(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStor
     """Each contract test runs against every implementation (PostgreSQL in a schema of
     its own, dropped after)."""
     if request.param == "sqlite":
-        yield lambda: SqliteStore.in_directory(tmp_path)
+        yield lambda: DatabaseStore.in_directory(tmp_path)
     elif request.param == "memory":
         yield MemoryState().connect
     else:
         with postgres_schema() as url:
-            yield lambda: PostgresStore(url)
+            yield lambda: DatabaseStore.at(url)
 
 
 @pytest.fixture
@@ -300,22 +301,57 @@ def test_an_article_failure_count_ends_when_its_url_becomes_known(store: Store) 
         assert store.count_article_failure("other", item.aliases[0], "HTTP 404", T0) == 1
 
 
-# SQLite only
+# the schema and its migrations
 
 
 def test_schema_is_migrated_and_reopened(tmp_path: Path) -> None:
-    with SqliteStore.in_directory(tmp_path) as store, store.transaction():
+    with DatabaseStore.in_directory(tmp_path) as store, store.transaction():
         store.add_item(make_item(1))
-    with SqliteStore.in_directory(tmp_path) as store:
+    with DatabaseStore.in_directory(tmp_path) as store:
         assert store.count_items("f") == 1
     db = sqlite3.connect(tmp_path / "feeds.sqlite3")
-    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_head_is_the_newest_revision() -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_migrations_make_the_declared_schema(backend: str, tmp_path: Path) -> None:
+    """What the revisions create is what ``schema`` declares: no table, column or index
+    of one is missing from the other (Alembic's own comparison)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    def compared(store: DatabaseStore) -> list[object]:
+        with store.engine.connect() as connection:
+            context = MigrationContext.configure(connection)
+            return [
+                difference
+                for difference in compare_metadata(context, metadata)
+                if isinstance(difference, tuple)
+                and difference[0].startswith(("add_", "remove_"))
+                and not (difference[0] == "remove_table" and difference[1].name == "feeds_schema")
+            ]
+
+    if backend == "sqlite":
+        with DatabaseStore.in_directory(tmp_path) as store:
+            assert compared(store) == []
+    else:
+        with postgres_schema() as url, DatabaseStore.at(url) as store:
+            assert compared(store) == []
 
 
 def test_run_errors_are_kept_as_json(tmp_path: Path) -> None:
     report = RunReport(feed="f", new=2, sources=1, errors=(RunError("s", "u", "m"),), duration=1.5)
-    with SqliteStore.in_directory(tmp_path) as store, store.transaction():
+    with DatabaseStore.in_directory(tmp_path) as store, store.transaction():
         store.record_run(report, T0)
     row = (
         sqlite3.connect(tmp_path / "feeds.sqlite3")
@@ -328,43 +364,118 @@ def test_run_errors_are_kept_as_json(tmp_path: Path) -> None:
 def test_corrupt_database_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "feeds.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(StorageError, match="cannot open the state database .* move it away"):
-        SqliteStore.in_directory(tmp_path)
+        DatabaseStore.in_directory(tmp_path)
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    with DatabaseStore.in_directory(tmp_path):
+        pass
     db = sqlite3.connect(tmp_path / "feeds.sqlite3")
-    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.execute("UPDATE alembic_version SET version_num = 'ffff'")
+    db.commit()
+    db.close()
+    with pytest.raises(StorageError, match=r"newer version of feeds \(ffff\)"):
+        DatabaseStore.in_directory(tmp_path)
+
+
+def test_newer_legacy_schema_is_refused(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / "feeds.sqlite3")
+    db.execute(f"PRAGMA user_version = {LAST_LEGACY_SCHEMA['sqlite'] + 1}")
     db.close()
     with pytest.raises(StorageError, match="newer version of feeds"):
-        SqliteStore.in_directory(tmp_path)
+        DatabaseStore.in_directory(tmp_path)
 
 
-def test_time_format_sorts_as_text() -> None:
-    times = [T0, T0 + timedelta(microseconds=1), T0 + timedelta(days=400)]
-    texts = [format_time(t) for t in times]
-    assert texts == sorted(texts)
-    assert [parse_time(t) for t in texts] == times
+def test_times_are_kept_as_text_that_sorts_as_time(tmp_path: Path) -> None:
+    times = [T0 + timedelta(days=400), T0, T0 + timedelta(microseconds=1)]
+    with DatabaseStore.in_directory(tmp_path) as store:
+        for n, time in enumerate(times):
+            store.add_item(make_item(n, published=time, updated=time))
+        assert {item.published for item in store.items("f", 10)} == set(times)
+    stored = sqlite3.connect(tmp_path / "feeds.sqlite3").execute(
+        "SELECT published FROM items ORDER BY published"
+    )
+    assert [row[0] for row in stored] == [t.strftime(TIME_FORMAT) for t in sorted(times)]
+
+
+LEGACY_SCHEMA_1 = """
+    CREATE TABLE items (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, feed TEXT NOT NULL, id TEXT NOT NULL,
+        url TEXT NOT NULL, title TEXT NOT NULL, author TEXT, published TEXT NOT NULL,
+        updated TEXT NOT NULL, summary TEXT NOT NULL, content_html TEXT NOT NULL, image TEXT,
+        categories TEXT NOT NULL DEFAULT '[]', fingerprint BLOB NOT NULL,
+        first_seen TEXT NOT NULL, UNIQUE (feed, id)
+    );
+    CREATE INDEX items_by_date ON items (feed, published DESC, first_seen DESC, seq DESC);
+    CREATE TABLE item_urls (
+        feed TEXT NOT NULL, url TEXT NOT NULL, item_id TEXT NOT NULL, PRIMARY KEY (feed, url)
+    ) WITHOUT ROWID;
+    CREATE TABLE runs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, feed TEXT NOT NULL, started TEXT NOT NULL,
+        duration REAL NOT NULL, new INTEGER NOT NULL, updated INTEGER NOT NULL,
+        unchanged INTEGER NOT NULL, skipped INTEGER NOT NULL, failed INTEGER NOT NULL,
+        sources INTEGER NOT NULL, sources_failed INTEGER NOT NULL,
+        errors TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE INDEX runs_by_feed ON runs (feed, seq DESC);
+    PRAGMA user_version = 1;
+"""
+"""The schema of the first release (SQLite's migration 1), before Alembic."""
 
 
 def test_version_1_database_is_upgraded_keeping_items(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "feeds.sqlite3")
-    db.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+    db.executescript(LEGACY_SCHEMA_1)
     db.execute(
         "INSERT INTO items (feed, id, url, title, published, updated, summary, content_html,"
         " fingerprint, first_seen) VALUES ('f', 'i', 'u', 't', ?, ?, 's', 'c', x'', ?)",
-        (format_time(T0),) * 3,
+        (T0.strftime(TIME_FORMAT),) * 3,
     )
     db.commit()
     db.close()
-    with SqliteStore.in_directory(tmp_path) as store:
+    with DatabaseStore.in_directory(tmp_path) as store:
         [item] = store.items("f", 10)
         assert (item.id, item.title) == ("i", "t")
         # no hash yet: the first re-check stores one without calling the item edited
         stored = store.stored_hash("f", "i")
         assert stored == "" and edit_date(stored, T0) is None
-    assert sqlite3.connect(tmp_path / "feeds.sqlite3").execute("PRAGMA user_version").fetchone()[
-        0
-    ] == len(MIGRATIONS)
+        store.save_page("f", "i", "s", Page("u", "u", 200, "text/html", b"<p>", "utf-8", T0))
+        assert [kept.item_id for kept in store.stored_pages("f", 10)] == ["i"]  # a new table
+    db = sqlite3.connect(tmp_path / "feeds.sqlite3")
+    assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(HEAD,)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_last_legacy_database_is_adopted_as_it_is(backend: str, tmp_path: Path) -> None:
+    """A database of the last schema numbered before Alembic (SQLite's 11, PostgreSQL's
+    3: the tables ``schema`` declares) is marked as up to date, its rows untouched."""
+    from sqlalchemy import create_engine, make_url, text
+
+    def adopted(url: str, legacy: str, reopen: Callable[[], DatabaseStore]) -> None:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            metadata.create_all(connection)
+            connection.execute(text(legacy))
+        engine.dispose()
+        with reopen() as store:
+            store.add_item(make_item(1))
+            assert store.count_items("f") == 1
+            assert store.item_id_for_urls("f", [make_item(1).url]) == make_item(1).id
+
+    if backend == "sqlite":
+        adopted(
+            f"sqlite:///{tmp_path / 'feeds.sqlite3'}",
+            f"PRAGMA user_version = {LAST_LEGACY_SCHEMA['sqlite']}",
+            lambda: DatabaseStore.in_directory(tmp_path),
+        )
+    else:
+        with postgres_schema() as url:
+            adopted(
+                make_url(url).set(drivername="postgresql+psycopg").render_as_string(False),
+                "CREATE TABLE feeds_schema (version INTEGER); "
+                f"INSERT INTO feeds_schema VALUES ({LAST_LEGACY_SCHEMA['postgresql']})",
+                lambda: DatabaseStore.at(url),
+            )
 
 
 def test_pages_are_kept_for_the_newest_items(store: Store) -> None:

@@ -1,7 +1,8 @@
 """The state: what runs remember between them. ``interface`` says what a store does;
-``sqlite`` keeps it in a state directory (the default), ``memory`` in the process (tests,
-and anything that needs no disk). Nothing outside this package names an implementation:
-it opens a store with ``open_store``, and takes a cluster's lock with ``cluster_lock``."""
+``database`` keeps it in SQLite in a state directory (the default) or in PostgreSQL,
+``memory`` in the process (tests, and anything that needs no disk). Nothing outside this
+package names an implementation: it opens a store with ``open_store``, and takes a
+cluster's lock with ``cluster_lock``."""
 
 from __future__ import annotations
 
@@ -10,18 +11,20 @@ from pathlib import Path
 
 from feeds.extras import require
 from feeds.storage.interface import Store
-from feeds.storage.sqlite import DATABASE_NAME, SqliteStore
+
+DATABASE_NAME = "feeds.sqlite3"
+"""The SQLite file of a state directory."""
 
 
 def open_store(state_dir: Path, database: str | None = None) -> Store:
     """A connection to the state: in PostgreSQL at ``database`` (a postgresql:// URL),
     else in SQLite in ``state_dir`` (created when missing)."""
+    from feeds.storage.database import DatabaseStore  # SQLAlchemy once a store is opened
+
     if database:
         require("cluster", _POSTGRESQL)
-        from feeds.storage.postgres import PostgresStore  # psycopg only when asked for
-
-        return PostgresStore(database)
-    return SqliteStore.in_directory(state_dir)
+        return DatabaseStore.at(database)
+    return DatabaseStore.in_directory(state_dir)
 
 
 def cluster_lock(database: str, name: str, holder: str) -> AbstractContextManager[None]:
@@ -29,9 +32,9 @@ def cluster_lock(database: str, name: str, holder: str) -> AbstractContextManage
     feed's runs, the scheduler's turn); ``FeedBusyError`` when another process holds it.
     ``holder`` says who holds it, for the database's own view of its connections."""
     require("cluster", _POSTGRESQL)
-    from feeds.storage.postgres import feed_lock  # psycopg only for a cluster
+    from feeds.storage.advisory import advisory_lock
 
-    return feed_lock(database, name, holder)
+    return advisory_lock(database, name, holder)
 
 
 _POSTGRESQL = "settings.database (PostgreSQL)"

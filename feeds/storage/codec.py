@@ -1,5 +1,5 @@
-"""How the database stores share their values: a near-duplicate sketch as bytes, a run's
-errors as JSON."""
+"""How the state database keeps values that are not plain columns: a near-duplicate
+sketch as bytes, a run's errors as JSON, a page's body compressed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import struct
 import zlib
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from feeds.models import Page, RunReport
 from feeds.storage.interface import StoredPage, document_etag
@@ -36,52 +35,22 @@ def first_error(errors: str) -> str | None:
     return f"{messages[0]['url']}: {messages[0]['message']}" if messages else None
 
 
-RUN_COLUMNS = (
-    "feed, duration, new, updated, unchanged, skipped, failed, sources, sources_failed, "
-    "errors, sources_skipped"
-)
-"""The columns of a run's row but its start, in the order ``run_values`` gives them."""
+def pack_body(body: bytes) -> bytes:
+    """A kept page's body as stored (compressed)."""
+    return zlib.compress(body, 6)
 
 
-def run_values(report: RunReport) -> tuple[object, ...]:
-    """A run's row but its start (``RUN_COLUMNS``)."""
-    return (
-        report.feed,
-        report.duration,
-        report.new,
-        report.updated,
-        report.unchanged,
-        report.skipped,
-        report.failed,
-        report.sources,
-        report.sources_failed,
-        errors_json(report),
-        report.sources_skipped,
-    )
-
-
-PAGE_COLUMNS = "item_id, source, url, final_url, content_type, encoding, fetched_at, body"
-"""The columns of a kept page's row, in the order ``page_values`` gives them."""
-
-
-def page_values(item_id: str, source: str, page: Page, fetched_at: object) -> tuple[object, ...]:
-    """A kept page's row (``PAGE_COLUMNS``), its body compressed; ``fetched_at`` as the
-    store keeps times."""
-    return (
-        item_id,
-        source,
-        page.url,
-        page.final_url,
-        page.content_type,
-        page.encoding,
-        fetched_at,
-        zlib.compress(page.body, 6),
-    )
-
-
-def stored_page(row: tuple[Any, ...], fetched_at: datetime) -> StoredPage:
-    """A kept page from its row (``PAGE_COLUMNS``), ``fetched_at`` read back as a time."""
-    item_id, source, url, final_url, content_type, encoding, _, body = row
+def stored_page(
+    item_id: str,
+    source: str,
+    url: str,
+    final_url: str,
+    content_type: str,
+    encoding: str,
+    fetched_at: datetime,
+    body: bytes,
+) -> StoredPage:
+    """A kept page from its row, its body as stored (``pack_body``)."""
     page = Page(
         url=url,
         final_url=final_url,

@@ -1,6 +1,7 @@
-"""What the run, publishing and the service need of the state, as Protocols split by
-concern, and the values they exchange. SQLite (``sqlite.py``) and memory (``memory.py``)
-implement them; ``tests/test_storage.py`` holds every implementation to one contract.
+"""What the run, publishing and the service need of the state (``Store``), and the values
+they exchange. The databases (``database.py``: SQLite, PostgreSQL) and memory
+(``memory.py``) implement it; ``tests/test_storage.py`` holds every implementation to one
+contract.
 
 Decisions are not made here: what a run's result was (``run_result``), when an edited
 item gets a new date, when a source is retried, all live in the run's policy. A store
@@ -92,9 +93,36 @@ def content_hash(item: Item) -> str:
     return digest.hexdigest()
 
 
-class ItemStore(Protocol):
-    """A feed's items, the URLs that lead to them, and the URLs it left out."""
+@dataclass(frozen=True, slots=True)
+class StoredPage:
+    """The page an item was extracted from, kept to extract it again (new rules)."""
 
+    item_id: str
+    source: str
+    page: Page
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A published document (a feed in one format, a page, an OPML file) as served."""
+
+    name: str
+    body: bytes
+    etag: str
+    """``document_etag`` of the body."""
+    modified: datetime
+    """When the body last changed (Last-Modified)."""
+
+
+def document_etag(body: bytes) -> str:
+    """The strong entity tag of a document's bytes: the same wherever it is served from."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
+class Store(Protocol):
+    """One connection to a state: every concern, transactions, and closing."""
+
+    # a feed's items, the URLs that lead to them, and the URLs it left out
     def known_urls(self, feed: str, urls: Iterable[str], rules: str = "") -> dict[str, str]:
         """Those of ``urls`` that already lead to an item of ``feed`` (with its id), or that
         were left out under the same ``rules`` (with an empty id). One query."""
@@ -170,19 +198,7 @@ class ItemStore(Protocol):
         """How many items a feed has stored."""
         ...
 
-
-@dataclass(frozen=True, slots=True)
-class StoredPage:
-    """The page an item was extracted from, kept to extract it again (new rules)."""
-
-    item_id: str
-    source: str
-    page: Page
-
-
-class PageStore(Protocol):
-    """The pages items were extracted from, for re-extraction without fetching."""
-
+    # the pages items were extracted from, for re-extraction without fetching
     def save_page(self, feed: str, item_id: str, source: str, page: Page) -> None:
         """Keep the page an item was made of (replacing an earlier one)."""
         ...
@@ -195,10 +211,7 @@ class PageStore(Protocol):
         """Forget the pages of all but the feed's newest ``keep`` items."""
         ...
 
-
-class ValidatorStore(Protocol):
-    """The HTTP validators of the pages last processed."""
-
+    # the HTTP validators of the pages last processed
     def validators(self, url: str) -> Validators:
         """The ETag and Last-Modified saved for ``url`` (empty when none)."""
         ...
@@ -208,10 +221,7 @@ class ValidatorStore(Protocol):
         forget them)."""
         ...
 
-
-class SourceHealthStore(Protocol):
-    """How each source of each feed has been doing."""
-
+    # how each source of each feed has been doing
     def source_health(self, feed: str, source: str) -> SourceHealth:
         """How a source has been doing (a fresh record when never run)."""
         ...
@@ -248,10 +258,7 @@ class SourceHealthStore(Protocol):
         postpones its next try."""
         ...
 
-
-class RunStore(Protocol):
-    """The history of runs."""
-
+    # the history of runs
     def record_run(self, report: RunReport, started: datetime) -> None:
         """Keep a run's outcome."""
         ...
@@ -273,10 +280,7 @@ class RunStore(Protocol):
         overtaken request is then not run again."""
         ...
 
-
-class FeedInfoStore(Protocol):
-    """What a feed learnt about its site, and what its files were written from."""
-
+    # what a feed learnt about its site, and what its files were written from
     def feed_icon(self, feed: str) -> str | None:
         """The icon of the feed's site, as its sources last showed it."""
         ...
@@ -301,27 +305,7 @@ class FeedInfoStore(Protocol):
         """Remember the key of the extraction rules the items were made with."""
         ...
 
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    """A published document (a feed in one format, a page, an OPML file) as served."""
-
-    name: str
-    body: bytes
-    etag: str
-    """``document_etag`` of the body."""
-    modified: datetime
-    """When the body last changed (Last-Modified)."""
-
-
-def document_etag(body: bytes) -> str:
-    """The strong entity tag of a document's bytes: the same wherever it is served from."""
-    return hashlib.sha256(body).hexdigest()[:32]
-
-
-class DocumentStore(Protocol):
-    """Published documents kept in the state, for servers that share no disk."""
-
+    # published documents kept in the state, for servers that share no disk
     def put_documents(self, documents: Mapping[str, bytes], now: datetime) -> tuple[str, ...]:
         """Keep these documents by name; those whose bytes changed get ``now`` as their
         modification time, the others are left as they are. Returns the names changed."""
@@ -343,18 +327,7 @@ class DocumentStore(Protocol):
         """Forget these documents; returns the names there were."""
         ...
 
-
-class Store(
-    ItemStore,
-    PageStore,
-    ValidatorStore,
-    SourceHealthStore,
-    RunStore,
-    FeedInfoStore,
-    DocumentStore,
-    Protocol,
-):
-    """One connection to a state: every concern, transactions, and closing."""
+    # the connection
 
     def transaction(self) -> AbstractContextManager[None]:
         """Group writes: all of them land, or none."""
