@@ -13,6 +13,7 @@ Every error a user can cause is a ``FeedsError``; its ``str()`` reads
     |   |   +-- FetchStoppedError      feeds is shutting down: the request was not made
     |   +-- ExtractionError     nothing usable on the page
     +-- StorageError            the state database cannot be opened or written
+    |   +-- DatabaseUnavailableError  the database cannot be reached now (retried)
     +-- FeedBusyError           another process of the cluster runs the feed now
     +-- MissingExtraError       the config asks for an extra that is not installed
     +-- PublishError            a feed file cannot be written
@@ -108,6 +109,11 @@ class ExtractionError(SourceError):
 
 class StorageError(FeedsError):
     """The state database cannot be opened, read or written."""
+
+
+class DatabaseUnavailableError(StorageError):
+    """The state's database server cannot be reached now (a restart, a network cut): not
+    the feed's fault, so its run is tried again rather than counted as failed."""
 
 
 class FeedBusyError(FeedsError):

@@ -5,7 +5,7 @@ that imports APScheduler's triggers."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -56,9 +56,17 @@ def _field_problem(
     return f"{cron!r}: {name} {text!r} is not in {allowed}"
 
 
-def interval_trigger(interval: timedelta, jitter: timedelta) -> BaseTrigger:
-    """Every ``interval``, each run moved by up to ``jitter`` (none: exactly)."""
-    return IntervalTrigger(seconds=interval.total_seconds(), jitter=jitter.total_seconds() or None)
+def interval_trigger(
+    interval: timedelta, jitter: timedelta, start: datetime | None = None
+) -> BaseTrigger:
+    """Every ``interval`` from ``start`` (none: from now), each run moved by up to
+    ``jitter`` (none: exactly)."""
+    return IntervalTrigger(
+        seconds=interval.total_seconds(),
+        jitter=jitter.total_seconds() or None,
+        start_date=start,
+        timezone=UTC,
+    )
 
 
 def standard_weekdays(cron: str) -> str:

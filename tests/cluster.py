@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from feeds.storage.database import DatabaseStore
+from tests.sitesim import SiteSim
 
 STOP_SECONDS = 20
 
@@ -182,3 +184,18 @@ def healthz(port: int) -> dict[str, Any] | None:
     except OSError:
         return None
     return dict(json.loads(body))
+
+
+def slow_article(site: SiteSim, path: str, release: threading.Event) -> threading.Event:
+    """Make ``path`` hang until ``release`` (60 s at most); returns an event set when the
+    first request for it arrives."""
+    reached = threading.Event()
+    body = site.resources.pop(path).body
+
+    def respond(handler: object) -> None:
+        reached.set()
+        release.wait(60)
+        handler.send_body(200, body, "text/html; charset=utf-8")  # type: ignore[attr-defined]
+
+    site.respond(path, respond)
+    return reached

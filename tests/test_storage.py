@@ -21,6 +21,7 @@ from feeds.storage.interface import (
     SourceHealth,
     Store,
     Validators,
+    WorkerSeen,
     content_hash,
     document_etag,
 )
@@ -502,3 +503,42 @@ def test_pages_are_kept_for_the_newest_items(store: Store) -> None:
         store.prune_pages("f", 1)
     assert [p.item_id for p in store.stored_pages("f", 10)] == [make_item(2).id]
     assert store.extraction_key("f") == "rules" and store.extraction_key("g") is None
+
+
+def test_a_due_run_is_claimed_once_and_sent_again_only_while_not_done(store: Store) -> None:
+    later = T0 + timedelta(hours=1)
+    store.schedule_feed("f", T0)
+    store.schedule_feed("g", later)
+    assert [(row.feed, row.next_due, row.sent_due) for row in store.schedule()] == [
+        ("f", T0, None),
+        ("g", later, None),
+    ]
+    assert store.claim_due("f", T0, later, T0)
+    assert not store.claim_due("f", T0, later, T0)  # a second scheduler finds it taken
+    [row] = [row for row in store.schedule() if row.feed == "f"]
+    assert (row.next_due, row.sent_due, row.sent_at, row.sends) == (later, T0, T0, 1)
+    # not sent again before its grace ends; then once, whoever asks
+    assert not store.claim_resend("f", T0, T0 + timedelta(seconds=5), T0)
+    assert store.claim_resend("f", T0, T0 + timedelta(minutes=5), T0 + timedelta(minutes=1))
+    assert not store.claim_resend("f", T0, T0 + timedelta(minutes=5), T0 + timedelta(minutes=1))
+    store.unsend("f", T0)  # the broker refused it: sent again at once
+    assert store.claim_resend("f", T0, T0 + timedelta(minutes=6), T0)
+    assert store.settle_done() == 0
+    store.record_due_run("f", T0, T0 + timedelta(minutes=7))
+    assert store.settle_done() == 1
+    [row] = [row for row in store.schedule() if row.feed == "f"]
+    assert (row.sent_due, row.sent_at, row.sends) == (None, None, 3)
+    assert not store.claim_resend("f", T0, later, later)
+    store.schedule_feed("f", T0)  # moved (its interval changed)
+    store.unschedule(["g", "unknown"])
+    assert [(row.feed, row.next_due) for row in store.schedule()] == [("f", T0)]
+
+
+def test_workers_are_seen_as_they_last_said(store: Store) -> None:
+    store.worker_seen(WorkerSeen("w1", T0, 2, 0))
+    store.worker_seen(WorkerSeen("w2", T0 - timedelta(minutes=5), 0, 0))
+    store.worker_seen(WorkerSeen("w1", T0 + timedelta(seconds=10), 1, 3))
+    assert store.workers_seen(T0 - timedelta(minutes=1)) == [
+        WorkerSeen("w1", T0 + timedelta(seconds=10), 1, 3)
+    ]
+    assert [w.name for w in store.workers_seen(T0 - timedelta(hours=1))] == ["w1", "w2"]

@@ -195,12 +195,18 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 @main.command()
 @click.option("--no-serve", is_flag=True, help="Do not serve the output directory over HTTP.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    metavar="PORT",
+    help="Also serve /metrics on this port (a cluster's scheduler run with --no-serve).",
+)
 @click.pass_context
-def run(ctx: click.Context, no_serve: bool) -> None:
+def run(ctx: click.Context, no_serve: bool, metrics_port: int | None) -> None:
     """Run as a service: every feed on its schedule, output served over HTTP."""
     from feeds.cli import commands
 
-    commands.run(ctx, no_serve)
+    commands.run(ctx, no_serve, metrics_port)
 
 
 @main.command()
@@ -210,12 +216,18 @@ def run(ctx: click.Context, no_serve: bool) -> None:
     metavar="N",
     help="Feed runs at once (default: settings.cluster.worker_threads).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    metavar="PORT",
+    help="Serve /metrics on this port (0: a free one; default: settings.cluster.metrics_port).",
+)
 @click.pass_context
-def worker(ctx: click.Context, threads: int | None) -> None:
+def worker(ctx: click.Context, threads: int | None, metrics_port: int | None) -> None:
     """Run the feed runs a cluster's scheduler queues (settings.cluster)."""
     from feeds.cli import commands
 
-    commands.worker(ctx, threads)
+    commands.worker(ctx, threads, metrics_port)
 
 
 @main.command()

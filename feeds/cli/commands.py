@@ -52,7 +52,7 @@ from feeds.run.reextract import reextract as reextract_feed
 from feeds.service.lock import request_refresh, service_running
 from feeds.service.runtime import Runtime
 from feeds.service.setup import fetcher_for
-from feeds.service.status import collect_status
+from feeds.service.status import ClusterStatus, collect_cluster_status, collect_status
 from feeds.storage import open_store, state_exists
 
 log = logging.getLogger("feeds")
@@ -305,9 +305,16 @@ def preview(
 def status(ctx: click.Context, as_json: bool) -> None:
     """`feeds status`: how every feed is doing (last run, result, items, next run, errors)."""
     config = _load(ctx)
+    now = utc_now()
+    cluster: ClusterStatus | None = None
     if config.settings.database or state_exists(config.settings.state_dir):
         with open_store(config.settings.state_dir, config.settings.database) as store:
-            statuses = collect_status(config, store, utc_now())
+            if config.settings.cluster is not None:
+                cluster = collect_cluster_status(store, now, _queue_length(config))
+                next_runs = {row.feed: row.next_due for row in store.schedule()}
+                statuses = collect_status(config, store, now, next_runs.get)
+            else:
+                statuses = collect_status(config, store, now)
     else:
         statuses = []
     unhealthy = any(not s.healthy for s in statuses)
@@ -344,16 +351,30 @@ def status(ctx: click.Context, as_json: bool) -> None:
             console.print(line if len(line) <= width else line[: width - 1] + "…", markup=False)
         for source, reason in s.broken.items():
             console.print(f"BROKEN {s.feed}: {source}: {reason}", highlight=False, markup=False)
+    for line in cluster.lines(now) if cluster is not None else ():
+        console.print(line, highlight=False, markup=False)
     if unhealthy:
         sys.exit(EXIT_FAILED)
 
 
-def run(ctx: click.Context, no_serve: bool) -> None:
+def _queue_length(config: Config) -> int | None:
+    """How many runs wait in the cluster's queue (None: the broker cannot say)."""
+    require("cluster", "settings.cluster")
+    from feeds.cluster.queue import Dispatcher  # Celery only for a cluster
+
+    dispatcher = Dispatcher(config.settings)
+    try:
+        return dispatcher.queue_length()
+    finally:
+        dispatcher.close()
+
+
+def run(ctx: click.Context, no_serve: bool, metrics_port: int | None) -> None:
     """`feeds run`: run as a service: every feed on its schedule, output served over HTTP."""
     from feeds.service.scheduler import Service  # APScheduler and waitress only for the service
 
     try:
-        service = Service(ctx.obj["config_path"], serve=not no_serve)
+        service = Service(ctx.obj["config_path"], serve=not no_serve, metrics_port=metrics_port)
     except ConfigError as exc:
         _mistake(exc)
     try:
@@ -364,14 +385,14 @@ def run(ctx: click.Context, no_serve: bool) -> None:
         _fail(f"cannot start: {exc}")
 
 
-def worker(ctx: click.Context, threads: int | None) -> None:
+def worker(ctx: click.Context, threads: int | None, metrics_port: int | None) -> None:
     """`feeds worker`: run the feed runs a cluster's scheduler queues."""
     require("cluster", "feeds worker")
     from feeds.service.worker import run_worker  # Celery only for a cluster
 
     _load(ctx)  # a mistake is reported before anything starts
     try:
-        sys.exit(run_worker(ctx.obj["config_path"], threads=threads))
+        sys.exit(run_worker(ctx.obj["config_path"], threads=threads, metrics_port=metrics_port))
     except ConfigError as exc:
         _mistake(exc)
     except FeedsError as exc:

@@ -21,9 +21,10 @@ _CHATTY_LOGGERS = (
     "urllib3",
     "apscheduler",
 )
-_PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
-"""Celery's line per task received and per task ended (our own line says what it did);
-their warnings and errors are kept."""
+_PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "alembic")
+"""Celery's line per task received and per task ended (our own line says what it did),
+Alembic's lines per step of a migration (ours says which); their warnings and errors are
+kept."""
 
 
 def limit_heap_fragmentation() -> None:

@@ -1,13 +1,19 @@
-"""The queue of feed runs of a cluster: Celery, with a Redis broker
+"""The queue of feed runs of a cluster: Celery, with a Redis or RabbitMQ broker
 (``settings.cluster.broker``). The only module that imports Celery.
 
 The scheduler (``feeds run``) sends one message per due run: the feed's id and the time
 it was due. A worker (``feeds worker``) acknowledges a message only once the run is over
 (late acknowledgement): a worker killed in the middle of a run leaves its message
-unacknowledged, and Redis hands it to another worker once the visibility timeout has
-passed. The run is redone; items are stored by URL, so nothing is duplicated. A message
-whose run is already done (``Store.due_run_done``) is acknowledged without running, and
-one whose feed is running elsewhere (``FeedBusyError``) is sent again a little later."""
+unacknowledged; RabbitMQ gives it to another worker as soon as the dead worker's
+connection drops, Redis once the visibility timeout has passed. The run is redone; items
+are stored by URL, so nothing is duplicated. A message whose run is already done
+(``Store.due_run_done``) is acknowledged without running; one whose feed is running
+elsewhere is put back for a little later, and one that met the database away is put back
+with a growing delay (never counted as the feed's failure). A message lost with the
+broker is sent again by the scheduler (its schedule is kept in the database).
+
+Workers send Celery's events (Flower sees them) and, with RabbitMQ, answer its remote
+control (``celery inspect ping``)."""
 
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ import socket
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from celery import Celery, Task, signals
 from celery.exceptions import CPendingDeprecationWarning
@@ -32,6 +38,14 @@ BUSY_RETRY_SECONDS = 30
 visibility timeout is shorter)."""
 RESTORE_INTERVAL_SECONDS = 1
 """How often a worker looks for runs a dead worker left, past their visibility timeout."""
+UNAVAILABLE_RETRY_SECONDS = (2, 60)
+"""The first and the longest delay before a run that met the database away is tried again
+(doubling in between)."""
+
+
+def worker_name() -> str:
+    """This worker's name, as Celery, Flower and ``feeds status`` show it."""
+    return f"feeds-{os.getpid()}@{socket.gethostname()}"
 
 
 def celery_app(settings: Settings) -> Celery:
@@ -40,6 +54,12 @@ def celery_app(settings: Settings) -> Celery:
     assert cluster is not None, "not a cluster's settings"
     app = Celery("feeds", broker=cluster.broker, set_as_current=False)
     visibility = cluster.visibility_timeout.total_seconds()
+    redis_options = {
+        "visibility_timeout": visibility,
+        "unacked_restore_interval": RESTORE_INTERVAL_SECONDS,
+        "unacked_restore_throttle": 1,
+        "global_keyprefix": f"{cluster.prefix}:queue:",
+    }
     app.conf.update(
         task_acks_late=True,
         # a worker process that dies mid-run gives its message back rather than ack it
@@ -51,18 +71,21 @@ def celery_app(settings: Settings) -> Celery:
         accept_content=["json"],
         task_ignore_result=True,
         result_backend=None,
-        broker_transport_options={
-            "visibility_timeout": visibility,
-            "unacked_restore_interval": RESTORE_INTERVAL_SECONDS,
-            "unacked_restore_throttle": 1,
-            "global_keyprefix": f"{cluster.prefix}:queue:",
-        },
+        broker_transport_options=redis_options if cluster.redis_broker else {},
+        task_queue_durable=True,  # RabbitMQ keeps the queue (and its messages) on disk
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,  # wait for Redis however long it is away
         worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
-        worker_enable_remote_control=False,
+        # Celery's events (Flower) and, with RabbitMQ, its remote control (`celery
+        # inspect`): kombu's consumer of Redis's fan-out dies with a Redis restart (seen:
+        # the worker stops with "Unrecoverable error"), so over Redis it stays off
+        worker_enable_remote_control=not cluster.redis_broker,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        control_exchange=f"{cluster.prefix}.control",
+        event_exchange=f"{cluster.prefix}.events",
     )
     return app
 
@@ -74,27 +97,52 @@ class Dispatcher:
         self.app = celery_app(settings)
 
     def enqueue(self, feed_id: str, due: datetime) -> None:
-        """Ask the cluster for one run of ``feed_id``, due at ``due``. Redis being away
-        a moment (a restart) is waited out; longer, the error is raised."""
+        """Ask the cluster for one run of ``feed_id``, due at ``due``. The broker being
+        away a moment is waited out (about two seconds); longer, the error is raised and
+        the scheduler sends the run again at its next tick."""
         self.app.send_task(
             RUN_TASK,
             args=[feed_id, due.astimezone(UTC).isoformat()],
             retry=True,
             retry_policy={
-                "max_retries": 10,
-                "interval_start": 0.5,
-                "interval_step": 1,
-                "interval_max": 5,
+                "max_retries": 3,
+                "interval_start": 0.2,
+                "interval_step": 0.4,
+                "interval_max": 1,
             },
         )
+
+    def queue_length(self) -> int | None:
+        """How many runs wait in the queue (None: the broker cannot say now)."""
+        queue = self.app.conf.task_default_queue
+        try:
+            with self.app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1)
+                declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+                return int(declared.message_count)
+        except Exception as exc:  # the broker away, the queue not made yet
+            log.debug("queue length unknown: %s", exc)
+            return None
+
+    def workers(self, timeout: float = 1.0) -> list[str]:
+        """The workers that answer a ping within ``timeout`` seconds (their names)."""
+        try:
+            answers = self.app.control.ping(timeout=timeout)
+        except Exception as exc:  # the broker away
+            log.debug("no ping: %s", exc)
+            return []
+        return sorted(name for answer in answers for name in answer)
 
     def close(self) -> None:
         """Give up the connections to the broker."""
         self.app.close()
 
 
-RunDue = Callable[[str, datetime], bool]
-"""Runs a feed for its due time; False when the feed runs elsewhere (to try later)."""
+RunOutcome = Literal["done", "busy", "unavailable"]
+"""How a run asked for ended: done (or failed, recorded), its feed running elsewhere, or
+the database away (both tried again later)."""
+RunDue = Callable[[str, datetime], RunOutcome]
+"""Runs a feed for its due time."""
 
 
 def serve_runs(
@@ -111,10 +159,15 @@ def serve_runs(
     assert settings.cluster is not None
     busy_retry = min(BUSY_RETRY_SECONDS, settings.cluster.visibility_timeout.total_seconds())
 
+    first, longest = UNAVAILABLE_RETRY_SECONDS
+
     @app.task(name=RUN_TASK, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
     def run_feed(task: Task[Any, Any], feed_id: str, due: str) -> None:
-        if not run_due(feed_id, datetime.fromisoformat(due)):
+        outcome = run_due(feed_id, datetime.fromisoformat(due))
+        if outcome == "busy":
             raise task.retry(countdown=busy_retry)
+        if outcome == "unavailable":
+            raise task.retry(countdown=min(longest, first * 2**task.request.retries))
 
     def stopping(**kwargs: object) -> None:
         on_stop()
@@ -124,14 +177,13 @@ def serve_runs(
     # the new connection, or redone and found done): Celery 5 warns of its next default
     warnings.filterwarnings("ignore", category=CPendingDeprecationWarning)
     worker = app.Worker(
-        hostname=f"feeds-{os.getpid()}@{socket.gethostname()}",
+        hostname=worker_name(),
         pool_cls="threads",
         concurrency=threads,
         loglevel=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
         quiet=True,
         without_mingle=True,
         without_gossip=True,
-        without_heartbeat=True,
         optimization="fair",
     )
     worker.start()

@@ -31,6 +31,7 @@ from feeds.config.types import (
     HttpUrl,
     Regex,
     Selector,
+    check_broker_url,
     check_cron,
     check_database_url,
     check_language,
@@ -62,28 +63,52 @@ class ServeSettings(_Model):
 
 
 RedisUrl = Annotated[str, AfterValidator(check_redis_url)]
+BrokerUrl = Annotated[str, AfterValidator(check_broker_url)]
 
 
 class ClusterSettings(_Model):
-    """Several machines running one set of feeds: ``feeds run`` enqueues the due runs,
-    ``feeds worker`` processes run them (Celery, through a Redis broker)."""
+    """Several machines running one set of feeds: ``feeds run`` keeps the schedule (in
+    the database) and sends the due runs to a queue, ``feeds worker`` processes run them
+    (Celery, through a Redis or RabbitMQ broker)."""
 
-    broker: RedisUrl
-    """The Redis server the runs are queued in."""
+    broker: BrokerUrl
+    """The broker the runs are queued in: Redis (``redis://``) or RabbitMQ (``amqp://``)."""
     politeness: RedisUrl | None = None
-    """The Redis server per-host politeness is kept in, for all workers (none: the broker's)."""
+    """The Redis server per-host politeness is kept in, for all workers (none: the
+    broker's, which must then be Redis)."""
     visibility_timeout: Duration = timedelta(hours=1)
-    """How long a run taken by a worker that died is held before another worker redoes
-    it; longer than the longest run (a shorter one costs only a delivery turned away)."""
+    """Redis only: how long a run taken by a worker that died is held before another
+    worker redoes it; longer than the longest run (a shorter one costs only a delivery
+    turned away). RabbitMQ gives such a run back as soon as the worker's connection drops."""
+    resend_after: Duration = timedelta(minutes=15)
+    """How long a due run sent to the queue may stay not done before the scheduler sends it
+    again (its message lost with a broker's restart, say); a run sent twice runs once."""
     worker_threads: int = Field(8, ge=1)
     """Feed runs one ``feeds worker`` process runs at once."""
+    metrics_port: int | None = Field(None, ge=0, le=65535)
+    """Where each ``feeds worker`` serves ``/metrics`` (0: a free port, logged; none:
+    nowhere)."""
     prefix: str = Field("feeds", pattern=r"^[A-Za-z0-9_.-]+$")
-    """Starts the queue's and the politeness keys' names: several clusters on one Redis."""
+    """Starts the queue's and the politeness keys' names: several clusters on one server."""
+
+    @model_validator(mode="after")
+    def _politeness_in_redis(self) -> Self:
+        if self.politeness is None and not self.broker.startswith("redis"):
+            raise ValueError(
+                "with a RabbitMQ broker, set politeness: redis://host:6379/0 (per-host "
+                "politeness is kept in Redis)"
+            )
+        return self
 
     @property
     def politeness_url(self) -> str:
         """Where per-host politeness is kept."""
         return self.politeness or self.broker
+
+    @property
+    def redis_broker(self) -> bool:
+        """Whether the broker is Redis (else RabbitMQ)."""
+        return self.broker.startswith("redis")
 
 
 class Settings(_Model):

@@ -101,6 +101,18 @@ def check_redis_url(value: str) -> str:
     return value
 
 
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps")
+
+
+def check_broker_url(value: str) -> str:
+    if urlsplit(value).scheme not in BROKER_SCHEMES:
+        raise ValueError(
+            f"{value!r} is not a broker URL: Redis (redis://host:6379/0) or RabbitMQ "
+            "(amqp://user:password@host:5672//)"
+        )
+    return value
+
+
 def check_language(value: str) -> str:
     if not _LANGUAGE.fullmatch(value):
         raise ValueError(f"{value!r} is not a language tag such as en or en-GB")

@@ -1,10 +1,20 @@
 """The service's metrics, in the Prometheus text format (``GET /metrics``): runs, items,
-failures and run times per feed; requests and their times; extraction times. The only
-module that imports prometheus_client."""
+failures and run times per feed; requests and their times; extraction times; in a
+cluster, runs in progress, runs retried because the database or the broker was away, runs
+that could not be recorded, the runs the scheduler sent (and sent again), its last tick and
+the queue's length. The only module that imports prometheus_client."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from feeds.extraction.workers import ArticleOutcome
@@ -20,6 +30,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)  # CPU, memory, open files, start time of the process
         self.runs = Counter(
             "feeds_runs", "Runs of a feed, by result", ["feed", "result"], registry=r
         )
@@ -52,6 +63,40 @@ class Metrics:
             registry=r,
         )
 
+        self.in_progress = Gauge(
+            "feeds_runs_in_progress", "Runs going on in this process", registry=r
+        )
+        self.retried = Counter(
+            "feeds_runs_retried",
+            "Runs put back to be tried later: their feed ran elsewhere (busy), or the "
+            "database could not be reached (database)",
+            ["reason"],
+            registry=r,
+        )
+        self.unrecorded = Counter(
+            "feeds_runs_unrecorded",
+            "Runs whose outcome could not be recorded (the database was away)",
+            registry=r,
+        )
+        self.sent = Counter(
+            "feeds_runs_sent",
+            "Due runs the scheduler sent to the queue (queued), and sent again because "
+            "they were not done in time (resent)",
+            ["kind"],
+            registry=r,
+        )
+        self.send_failures = Counter(
+            "feeds_runs_send_failures", "Due runs the broker did not take", registry=r
+        )
+        self.last_tick = Gauge(
+            "feeds_scheduler_last_tick_seconds",
+            "When the scheduler last went through the schedule (Unix time)",
+            registry=r,
+        )
+        self.queue_length = Gauge(
+            "feeds_queue_length", "Runs waiting in the cluster's queue", registry=r
+        )
+
     def run(self, report: RunReport) -> None:
         """Count a feed's run."""
         feed = report.feed
@@ -78,3 +123,9 @@ class Metrics:
     def exposition(self) -> tuple[bytes, str]:
         """The metrics as Prometheus reads them, and their content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def serve(self, host: str, port: int) -> int:
+        """Serve ``/metrics`` on ``host``:``port`` (0: a free port) from a thread of its
+        own; returns the port."""
+        server, _ = start_http_server(port, addr=host, registry=self.registry)
+        return int(server.server_port)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from datetime import datetime
 
 from feeds.config import Config, Feed
+from feeds.errors import DatabaseUnavailableError
 from feeds.extraction.workers import ExtractionPool
 from feeds.fetching.client import Fetcher
 from feeds.models import RunReport
@@ -64,6 +66,11 @@ class Runtime:
         self._stack = ExitStack()
         self.pool: ExtractionPool | None = None
         self.fetcher: Fetcher | None = None
+        self.running = 0
+        """Runs going on now."""
+        self.unrecorded = 0
+        """Runs whose outcome could not be recorded (the database away), since the start."""
+        self._counting = threading.Lock()
 
     def __enter__(self) -> Runtime:
         settings = self.config.settings
@@ -113,7 +120,7 @@ class Runtime:
                 store.record_due_run(feed.id, due, self.clock())
             return report
 
-    def _exclusive(self, feed_id: str) -> AbstractContextManager[None]:
+    def _exclusive(self, feed_id: str) -> AbstractContextManager[object]:
         """The cluster-wide lock of a feed's runs (one process per state needs none)."""
         database = self.config.settings.database
         if self.config.settings.cluster is None or database is None:
@@ -122,7 +129,7 @@ class Runtime:
 
     def _run(self, feed: Feed, progress: Progress | None, retry: bool) -> RunReport:
         assert self.fetcher is not None and self.pool is not None, "the runtime is not started"
-        with self.connect() as store:
+        with self._in_progress(), self.connect() as store:
             started = self.clock()
             try:
                 report = run_feed(
@@ -135,6 +142,14 @@ class Runtime:
                     pool=self.pool,
                     retry=retry,
                 )
+            except DatabaseUnavailableError:
+                # not the feed's failure, and nothing can be recorded: said, counted, raised
+                log.error("feed %s: its run could not be recorded: the database is away", feed.id)
+                with self._counting:
+                    self.unrecorded += 1
+                if self.metrics is not None:
+                    self.metrics.unrecorded.inc()
+                raise
             except Exception as exc:
                 failure = failed_run(feed, f"{type(exc).__name__}: {exc}")
                 if self.metrics is not None:
@@ -145,6 +160,20 @@ class Runtime:
         if self.metrics is not None:
             self.metrics.run(report)
         return report
+
+    @contextmanager
+    def _in_progress(self) -> Iterator[None]:
+        with self._counting:
+            self.running += 1
+        if self.metrics is not None:
+            self.metrics.in_progress.inc()
+        try:
+            yield
+        finally:
+            with self._counting:
+                self.running -= 1
+            if self.metrics is not None:
+                self.metrics.in_progress.dec()
 
     def run_feeds(
         self,

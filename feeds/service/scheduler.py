@@ -20,9 +20,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -32,12 +32,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from feeds.config import Config, Feed, Settings, load_config
-from feeds.errors import FeedBusyError, FeedsError
+from feeds.errors import DatabaseUnavailableError, FeedBusyError, FeedsError, StorageError
 from feeds.extras import require
 from feeds.publishing.channel import file_name
 from feeds.run.feed import utc_now
 from feeds.run.publish import feed_formats, outlet_for, remove_feed_documents
-from feeds.schedule import cron_trigger, interval_trigger
+from feeds.service.cluster_schedule import ClusterSchedule, feed_trigger
 from feeds.service.lock import StateLock, take_refresh_requests
 from feeds.service.metrics import Metrics
 from feeds.service.reload import ConfigWatch
@@ -45,6 +45,7 @@ from feeds.service.runtime import Runtime, log_report
 from feeds.service.server import DatabaseSource, DirectorySource, DocumentSource, FeedServer
 from feeds.service.status import collect_status
 from feeds.storage import cluster_lock, open_store
+from feeds.storage.interface import HeldLock
 
 if TYPE_CHECKING:
     from feeds.cluster.queue import Dispatcher
@@ -53,16 +54,22 @@ log = logging.getLogger(__name__)
 
 CONFIG_CHECK_SECONDS = 2.0
 STANDBY_CHECK_SECONDS = 5.0
+TICK_SECONDS = 1.0
+"""How often a cluster's scheduler goes through the schedule (and checks its lock)."""
 SCHEDULER_LOCK = " scheduler"
 """The cluster-wide lock a cluster's scheduler holds (no feed id has a space)."""
-MAX_JITTER = timedelta(seconds=30)
 
 
 class Service:
     """``feeds run``: schedules, serves, reloads and stops."""
 
-    def __init__(self, config_path: Path, *, serve: bool = True) -> None:
+    def __init__(
+        self, config_path: Path, *, serve: bool = True, metrics_port: int | None = None
+    ) -> None:
+        """``serve``: serve the output (and /healthz, /metrics) as ``settings.serve`` says;
+        ``metrics_port``: serve /metrics alone on that port too."""
         self.config_path = config_path
+        self.metrics_port = metrics_port
         self.config = load_config(config_path)
         self.serve = serve
         self.stopping = threading.Event()
@@ -77,11 +84,19 @@ class Service:
         many extractions as cores, whatever the number of feeds. Not started in a
         cluster, whose workers run the feeds."""
         self.dispatcher: Dispatcher | None = None
+        self.cluster_schedule: ClusterSchedule | None = None
         if settings.cluster is not None:
             require("cluster", "settings.cluster")
             from feeds.cluster.queue import Dispatcher  # Celery only for a cluster
 
             self.dispatcher = Dispatcher(settings)
+            self.cluster_schedule = ClusterSchedule(
+                self.config,
+                self.runtime.connect,
+                self.dispatcher.enqueue,
+                clock=lambda: datetime.now(UTC),
+                metrics=self.metrics,
+            )
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={"default": ThreadPoolExecutor(settings.parallel_feeds)},
@@ -110,6 +125,12 @@ class Service:
                     metrics=self.metrics.exposition,
                 )
                 self.server.start()
+            if self.metrics_port is not None:
+                port = self.metrics.serve(settings.serve.host, self.metrics_port)
+                log.info("metrics served on http://%s:%d/metrics", settings.serve.host, port)
+            if self.cluster_schedule is not None:
+                self._schedule_cluster(self.cluster_schedule)
+                return self._shut_down()
             self.scheduler.start()
             self._schedule(self.config.feeds.values(), first_run=settings.run_at_start)
             log.info("feeds service started: %d feeds", len(self.config.feeds))
@@ -125,34 +146,73 @@ class Service:
     @contextmanager
     def _started(self) -> Iterator[None]:
         """What scheduling needs: the runtime on one machine; in a cluster, the state
-        directory's lock (``feeds refresh`` finds the service by it) and the cluster's
-        scheduler lock: a second scheduler stands by until the first one stops."""
+        directory's lock (``feeds refresh`` finds the service by it)."""
         if self.dispatcher is None:
             with self.runtime:
                 yield
             return
-        settings = self.config.settings
-        assert settings.database is not None
-        with StateLock(settings.state_dir), ExitStack() as stack:
-            holder = f"feeds pid {os.getpid()} schedules"
-            while True:
-                try:
-                    stack.enter_context(cluster_lock(settings.database, SCHEDULER_LOCK, holder))
-                    break
-                except FeedBusyError:
-                    log.info("another scheduler runs this cluster; standing by")
-                    if self.stopping.wait(STANDBY_CHECK_SECONDS):
-                        break
+        with StateLock(self.config.settings.state_dir):
             try:
                 yield
             finally:
                 self.dispatcher.close()
 
+    def _schedule_cluster(self, schedule: ClusterSchedule) -> None:
+        """Schedule the cluster while this process holds its scheduler lock; stand by
+        while another does, or while the database cannot be reached; stop scheduling the
+        moment the lock is lost (its connection gone), until it is taken again."""
+        database = self.config.settings.database
+        assert database is not None
+        holder = f"feeds pid {os.getpid()} schedules"
+        said = ""
+        while not self.stopping.is_set():
+            try:
+                with cluster_lock(database, SCHEDULER_LOCK, holder) as held:
+                    said = ""
+                    self._lead(schedule, held)
+            except FeedBusyError:
+                said = _say_once(said, "another scheduler runs this cluster; standing by")
+            except DatabaseUnavailableError as exc:
+                said = _say_once(said, f"cannot reach the database, standing by: {exc}")
+            self.stopping.wait(STANDBY_CHECK_SECONDS)
+
+    def _lead(self, schedule: ClusterSchedule, held: HeldLock) -> None:
+        """Go through the schedule every tick while ``held`` lasts."""
+        schedule.resume()
+        log.info("scheduling the cluster: %d feeds", len(self.config.feeds))
+        assert self.dispatcher is not None
+        while not self.stopping.wait(TICK_SECONDS):
+            if not held.alive():
+                log.error(
+                    "lost the cluster's scheduler lock (its database connection is gone): "
+                    "scheduling stops until this process or another takes it again"
+                )
+                return
+            try:
+                tick = schedule.tick()
+            except StorageError as exc:
+                log.error("cannot go through the schedule: %s", exc)
+                continue
+            for feed_id, due in tick.sent:
+                log.info("feed %s: run due at %s queued", feed_id, due.isoformat())
+            for feed_id, due in tick.resent:
+                log.warning(
+                    "feed %s: run due at %s not done in time: sent again", feed_id, due.isoformat()
+                )
+            if tick.refused:
+                log.error("cannot queue runs (is the broker running?): %s", tick.refused)
+            length = self.dispatcher.queue_length()
+            if length is not None:
+                self.metrics.queue_length.set(length)
+            self._maybe_reload()
+            self._take_refresh_requests()
+
     def _shut_down(self) -> int:
         timeout = self.config.settings.stop_timeout.total_seconds()
         log.info("stopping: no new requests; waiting up to %.0fs for running feeds", timeout)
         self.runtime.stop()
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         deadline = time.monotonic() + timeout
         with self._running_lock:
             while self._running and time.monotonic() < deadline:
@@ -203,27 +263,13 @@ class Service:
             )
 
     def _trigger(self, feed: Feed) -> BaseTrigger:
-        if feed.cron:
-            return cron_trigger(feed.cron)
-        jitter = self.config.settings.jitter
-        if jitter is None:
-            jitter = min(MAX_JITTER, feed.interval / 10)
-        return interval_trigger(feed.interval, jitter)
+        return feed_trigger(feed, self.config.settings.jitter)
 
     def _job(self, feed_id: str) -> None:
         """One run of one feed. The only place with a blanket ``except Exception``: one
         feed's bug must not stop the others."""
         feed = self.config.feeds.get(feed_id)
         if feed is None or self.stopping.is_set():
-            return
-        if self.dispatcher is not None:
-            try:
-                self.dispatcher.enqueue(feed_id, datetime.now(UTC))
-                log.info("feed %s: run queued for the cluster's workers", feed_id)
-            except Exception as exc:  # the broker is away; the next due time tries again
-                log.error(
-                    "feed %s: cannot queue its run (is the broker running?): %s", feed_id, exc
-                )
             return
         with self._running_lock:
             self._running.add(feed_id)
@@ -247,6 +293,12 @@ class Service:
     def _take_refresh_requests(self) -> None:
         """Run now the feeds `feeds refresh` asked for."""
         for feed_id in take_refresh_requests(self.config.settings.state_dir):
+            if self.cluster_schedule is not None:
+                if self.cluster_schedule.run_now(feed_id):
+                    log.info("feed %s: refresh asked for: due now", feed_id)
+                else:
+                    log.warning("refresh of %s asked for: no such feed in the config", feed_id)
+                continue
             job = self.scheduler.get_job(feed_id)
             if job is None:
                 log.warning("refresh of %s asked for: no such feed in the config", feed_id)
@@ -273,8 +325,6 @@ class Service:
         self.config = new
         self.runtime.follow(new)
         for feed_id in removed:
-            if self.scheduler.get_job(feed_id) is not None:
-                self.scheduler.remove_job(feed_id)
             try:  # a feed taken out of the config is no longer served nor listed
                 with self.runtime.connect() as store:
                     remove_feed_documents(outlet_for(new.settings, store), old.feeds[feed_id])
@@ -285,11 +335,13 @@ class Service:
                 self.runtime.publish_index()
             except Exception:
                 log.exception("cannot write the index after feeds were removed")
-        self._schedule(added, first_run=True)
-        for feed in changed:
-            job = self.scheduler.get_job(feed.id)
-            if job is not None:
-                job.reschedule(self._trigger(feed))
+        if self.cluster_schedule is not None:
+            try:
+                self.cluster_schedule.follow(new, added, removed, changed)
+            except StorageError as exc:
+                log.error("cannot change the schedule for the new config: %s", exc)
+        else:
+            self._reschedule(added, removed, changed)
         log.info(
             "config reloaded: %d added, %d removed, %d changed",
             len(added),
@@ -297,10 +349,26 @@ class Service:
             len(changed),
         )
 
+    def _reschedule(self, added: list[Feed], removed: Iterable[str], changed: list[Feed]) -> None:
+        for feed_id in removed:
+            if self.scheduler.get_job(feed_id) is not None:
+                self.scheduler.remove_job(feed_id)
+        self._schedule(added, first_run=True)
+        for feed in changed:
+            job = self.scheduler.get_job(feed.id)
+            if job is not None:
+                job.reschedule(self._trigger(feed))
+
     # what the server shows
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Every feed's last run, result, items, next run and last error."""
+
+        if self.cluster_schedule is not None:
+            try:
+                return feeds_health(self.config, self.cluster_schedule.next_runs().get)
+            except StorageError:
+                return feeds_health(self.config)  # which says what the database says
 
         def next_run(feed_id: str) -> datetime | None:
             job = self.scheduler.get_job(feed_id) if self.scheduler.running else None
@@ -309,11 +377,23 @@ class Service:
         return feeds_health(self.config, next_run)
 
     def _max_age(self, name: str) -> int:
-        """Cache lifetime of a served file: half its feed's interval (1 min to 1 h)."""
-        for feed in self.config.feeds.values():
-            if name in {file_name(feed.id, fmt) for fmt in feed_formats(feed)}:
-                return int(min(max(feed.interval.total_seconds() / 2, 60), 3600))
-        return 300
+        return cache_lifetime(self.config, name)
+
+
+def cache_lifetime(config: Config, name: str) -> int:
+    """Cache lifetime of a served file: half its feed's interval (1 min to 1 h); 5 min for
+    the other files (the index, the pages)."""
+    for feed in config.feeds.values():
+        if name in {file_name(feed.id, fmt) for fmt in feed_formats(feed)}:
+            return int(min(max(feed.interval.total_seconds() / 2, 60), 3600))
+    return 300
+
+
+def _say_once(said: str, message: str) -> str:
+    """Log ``message`` unless it is what was said last; returns it."""
+    if message != said:
+        log.info("%s", message)
+    return message
 
 
 def feeds_health(
@@ -348,6 +428,8 @@ def serve_only(config_path: Path, stop: threading.Event | None = None) -> int:
         host=settings.serve.host,
         port=settings.serve.port,
         health=lambda: feeds_health(config),
+        max_age=lambda name: cache_lifetime(config, name),
+        metrics=Metrics().exposition,  # the process's own (CPU, memory, start time)
     )
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, frame: stop.set())

@@ -9,7 +9,7 @@ from typing import Any
 
 from feeds.config import Config
 from feeds.run.policy import failed_in_a_row, run_result
-from feeds.storage.interface import RunRecord, SourceHealth, Store
+from feeds.storage.interface import RunRecord, ScheduledRun, SourceHealth, Store, WorkerSeen
 
 NextRun = Callable[[str], datetime | None]
 
@@ -80,6 +80,57 @@ def collect_status(
             )
         )
     return statuses
+
+
+WORKER_GONE_AFTER = timedelta(minutes=1)
+"""A worker not heard from for this long is not listed (it says it is there every 10 s)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterStatus:
+    """What a cluster's schedule, queue and workers are doing."""
+
+    queue_length: int | None
+    """Runs waiting in the queue (None: the broker could not say)."""
+    workers: list[WorkerSeen]
+    sent: list[ScheduledRun]
+    """Runs sent to the queue and not done yet."""
+    resent: int
+    """Of those, how many were sent more than once (lost, or long in the queue)."""
+
+    @property
+    def unrecorded(self) -> int:
+        """Runs the workers listed could not record (the database away)."""
+        return sum(worker.unrecorded for worker in self.workers)
+
+    def lines(self, now: datetime) -> list[str]:
+        """What ``feeds status`` says of the cluster."""
+        queue = "unknown (broker away)" if self.queue_length is None else str(self.queue_length)
+        workers = ", ".join(
+            f"{w.name} ({w.running} running, seen {(now - w.seen).total_seconds():.0f}s ago)"
+            for w in self.workers
+        )
+        lines = [
+            f"cluster: {queue} runs queued; workers: {workers or 'none seen in the last minute'}",
+            f"cluster: {len(self.sent)} runs sent and not done yet ({self.resent} sent again)",
+        ]
+        if self.unrecorded:
+            lines.append(
+                f"cluster: {self.unrecorded} runs could not be recorded (the database was away); "
+                "each was tried again"
+            )
+        return lines
+
+
+def collect_cluster_status(store: Store, now: datetime, queue_length: int | None) -> ClusterStatus:
+    """The cluster's side of ``feeds status``, from the state (and the queue's length)."""
+    sent = [row for row in store.schedule() if row.sent_due is not None]
+    return ClusterStatus(
+        queue_length=queue_length,
+        workers=store.workers_seen(now - WORKER_GONE_AFTER),
+        sent=sent,
+        resent=sum(1 for row in sent if row.sends > 1),
+    )
 
 
 _RUNS_READ = 100

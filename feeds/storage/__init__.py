@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from feeds.extras import require
-from feeds.storage.interface import Store
+from feeds.storage.interface import HeldLock, Store
 
 DATABASE_NAME = "feeds.sqlite3"
 """The SQLite file of a state directory."""
@@ -27,10 +27,11 @@ def open_store(state_dir: Path, database: str | None = None) -> Store:
     return DatabaseStore.in_directory(state_dir)
 
 
-def cluster_lock(database: str, name: str, holder: str) -> AbstractContextManager[None]:
+def cluster_lock(database: str, name: str, holder: str) -> AbstractContextManager[HeldLock]:
     """Hold the lock ``name`` for the whole cluster whose state is in ``database`` (a
     feed's runs, the scheduler's turn); ``FeedBusyError`` when another process holds it.
-    ``holder`` says who holds it, for the database's own view of its connections."""
+    ``holder`` says who holds it, for the database's own view of its connections;
+    ``DatabaseUnavailableError`` when the database cannot be reached."""
     require("cluster", _POSTGRESQL)
     from feeds.storage.advisory import advisory_lock
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Executable
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 
-from feeds.errors import StorageError
+from feeds.errors import DatabaseUnavailableError, StorageError
 from feeds.models import Item, Page, RunReport
 from feeds.storage import DATABASE_NAME, engines
 from feeds.storage.codec import (
@@ -42,9 +42,11 @@ from feeds.storage.interface import (
     KnownItem,
     RecentItem,
     RunRecord,
+    ScheduledRun,
     SourceHealth,
     StoredPage,
     Validators,
+    WorkerSeen,
     content_hash,
 )
 from feeds.storage.migrate import bring_up_to_date
@@ -128,7 +130,7 @@ class DatabaseStore:
             )
         if self._sqlite:
             return self._error(exc)
-        return StorageError(
+        return DatabaseUnavailableError(
             f"cannot reach the state database {self.database.name}: {reason(exc)}; check "
             "settings.database and that PostgreSQL runs"
         )
@@ -139,6 +141,10 @@ class DatabaseStore:
                 f"state database {self.database.name}: {reason(exc)}: another program kept it "
                 f"locked for {engines.BUSY_TIMEOUT_SECONDS:g}s (an sqlite3 shell, a backup tool?); "
                 "close it and run again"
+            )
+        if not self._sqlite and _lost_connection(exc):
+            return DatabaseUnavailableError(
+                f"state database {self.database.name} unreachable: {reason(exc)}"
             )
         return StorageError(f"state database {self.database.name}: {reason(exc)}")
 
@@ -413,6 +419,71 @@ class DatabaseStore:
         """Whether a run asked for at ``due`` or later is done."""
         return bool(self._rows(self._sql.due_run_done, feed=feed, due=due))
 
+    # a cluster's schedule
+
+    def schedule(self) -> list[ScheduledRun]:
+        """Every feed's place in the schedule."""
+        return [ScheduledRun(*row) for row in self._rows(self._sql.schedule)]
+
+    def schedule_feed(self, feed: str, next_due: datetime) -> None:
+        """Put a feed in the schedule, or move its next due run to ``next_due``."""
+        self._run(self._sql.schedule_feed, feed=feed, next_due=next_due)
+
+    def unschedule(self, feeds: Iterable[str]) -> None:
+        """Take these feeds out of the schedule."""
+        for chunk in _chunks(list(feeds)):
+            self._run(self._sql.unschedule, feeds=chunk)
+
+    def claim_due(self, feed: str, due: datetime, next_due: datetime, now: datetime) -> bool:
+        """Take the feed's run due at ``due`` to send it; False when another took it."""
+        return (
+            self._changed(
+                self._sql.claim_due,
+                match_feed=feed,
+                match_due=due,
+                next_due=next_due,
+                sent_due=due,
+                sent_at=now,
+            )
+            == 1
+        )
+
+    def claim_resend(self, feed: str, due: datetime, now: datetime, sent_before: datetime) -> bool:
+        """Take the run due at ``due``, sent before ``sent_before`` and not done, to send
+        it again; False when it is not so any more."""
+        return (
+            self._changed(
+                self._sql.claim_resend,
+                match_feed=feed,
+                match_due=due,
+                now=now,
+                sent_before=sent_before,
+            )
+            == 1
+        )
+
+    def unsend(self, feed: str, due: datetime) -> None:
+        """Say that sending the run due at ``due`` failed: it is sent again at once."""
+        self._run(self._sql.unsend, match_feed=feed, match_due=due)
+
+    def settle_done(self) -> int:
+        """Clear the sent runs that are done; returns how many."""
+        return self._changed(self._sql.settle_done)
+
+    def worker_seen(self, worker: WorkerSeen) -> None:
+        """Keep what a worker says of itself now."""
+        self._run(
+            self._sql.worker_seen,
+            name=worker.name,
+            seen=worker.seen,
+            running=worker.running,
+            unrecorded=worker.unrecorded,
+        )
+
+    def workers_seen(self, since: datetime) -> list[WorkerSeen]:
+        """The workers seen at ``since`` or later, by name."""
+        return [WorkerSeen(*row) for row in self._rows(self._sql.workers_seen, since=since)]
+
     # what a feed learnt
 
     def feed_icon(self, feed: str) -> str | None:
@@ -501,6 +572,13 @@ class DatabaseStore:
         except SQLAlchemyError as exc:
             raise self._error(exc) from exc
 
+    def _changed(self, statement: Executable, **values: Any) -> int:
+        """Run ``statement``; how many rows it changed."""
+        try:
+            return int(self._db.execute(statement, values).rowcount)
+        except SQLAlchemyError as exc:
+            raise self._error(exc) from exc
+
     def _rows(self, query: Executable, **values: Any) -> Sequence[tuple[Any, ...]]:
         try:
             return cast("Sequence[tuple[Any, ...]]", self._db.execute(query, values).all())
@@ -543,6 +621,12 @@ def _item(row: tuple[Any, ...]) -> Item:
 def _chunks(values: list[str]) -> Iterator[list[str]]:
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
+
+
+def _lost_connection(exc: SQLAlchemyError) -> bool:
+    """Whether the database server went away (as opposed to refusing a statement)."""
+    invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
+    return invalidated or isinstance(exc, OperationalError | InterfaceError)
 
 
 def _is_locked(exc: SQLAlchemyError) -> bool:

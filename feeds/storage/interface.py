@@ -84,6 +84,43 @@ RECENT_FINGERPRINTS = 2000
 """How many of a feed's newest items near-duplicates are looked for among."""
 
 
+@dataclass(frozen=True, slots=True)
+class ScheduledRun:
+    """A feed's place in a cluster's schedule."""
+
+    feed: str
+    next_due: datetime
+    """When the feed's next run is due."""
+    sent_due: datetime | None = None
+    """The due time of the run last sent to the queue, until that run is known to be done."""
+    sent_at: datetime | None = None
+    """When it was last sent (None: to send again at once, its sending failed)."""
+    sends: int = 0
+    """How many times it was sent (more than once: its message was lost, or waited long)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSeen:
+    """A cluster's worker, as it last said it was."""
+
+    name: str
+    seen: datetime
+    running: int
+    """Runs it had going on."""
+    unrecorded: int
+    """Runs whose outcome it could not record since it started (the database away)."""
+
+
+class HeldLock(Protocol):
+    """A cluster-wide lock this process holds (``storage.cluster_lock``)."""
+
+    def alive(self) -> bool:
+        """Whether the lock is still held: False once the connection that holds it is
+        gone (the database restarted, the network cut), whereupon another process may
+        take it."""
+        ...
+
+
 def content_hash(item: Item) -> str:
     """A hash of what readers see of an item, to notice edits."""
     digest = hashlib.sha256()
@@ -278,6 +315,46 @@ class Store(Protocol):
     def due_run_done(self, feed: str, due: datetime) -> bool:
         """Whether a run asked for at ``due`` or later is done: a redelivered or
         overtaken request is then not run again."""
+        ...
+
+    # a cluster's schedule: each feed's next due run, and the run last sent to the queue
+    def schedule(self) -> list[ScheduledRun]:
+        """Every feed's place in the schedule."""
+        ...
+
+    def schedule_feed(self, feed: str, next_due: datetime) -> None:
+        """Put a feed in the schedule, or move its next due run to ``next_due``."""
+        ...
+
+    def unschedule(self, feeds: Iterable[str]) -> None:
+        """Take these feeds out of the schedule."""
+        ...
+
+    def claim_due(self, feed: str, due: datetime, next_due: datetime, now: datetime) -> bool:
+        """Take the feed's run due at ``due`` to send it (now, ``now``), its next one due
+        at ``next_due``; False when the schedule moved on meanwhile (another scheduler
+        took it), so that a due run is sent once."""
+        ...
+
+    def claim_resend(self, feed: str, due: datetime, now: datetime, sent_before: datetime) -> bool:
+        """Take the feed's run due at ``due``, sent before ``sent_before`` (or never
+        sent) and not done, to send it again; False when it is not so any more."""
+        ...
+
+    def unsend(self, feed: str, due: datetime) -> None:
+        """Say that sending the run due at ``due`` failed: it is sent again at once."""
+        ...
+
+    def settle_done(self) -> int:
+        """Clear the sent runs that are done (``due_run_done``); returns how many."""
+        ...
+
+    def worker_seen(self, worker: WorkerSeen) -> None:
+        """Keep what a worker says of itself now."""
+        ...
+
+    def workers_seen(self, since: datetime) -> list[WorkerSeen]:
+        """The workers seen at ``since`` or later, by name."""
         ...
 
     # what a feed learnt about its site, and what its files were written from

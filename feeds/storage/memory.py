@@ -21,9 +21,11 @@ from feeds.storage.interface import (
     KnownItem,
     RecentItem,
     RunRecord,
+    ScheduledRun,
     SourceHealth,
     StoredPage,
     Validators,
+    WorkerSeen,
     content_hash,
 )
 
@@ -58,6 +60,8 @@ class _Tables:
     pages: dict[tuple[str, str], StoredPage] = field(default_factory=dict)
     documents: dict[str, Document] = field(default_factory=dict)
     due_runs: dict[str, list[datetime]] = field(default_factory=dict)
+    schedule: dict[str, ScheduledRun] = field(default_factory=dict)
+    workers: dict[str, WorkerSeen] = field(default_factory=dict)
     seq: int = 0
 
 
@@ -305,6 +309,67 @@ class MemoryStore:
 
     def due_run_done(self, feed: str, due: datetime) -> bool:
         return any(done >= due for done in self._t.due_runs.get(feed, []))
+
+    # a cluster's schedule
+
+    def schedule(self) -> list[ScheduledRun]:
+        return sorted(self._t.schedule.values(), key=lambda row: row.next_due)
+
+    def schedule_feed(self, feed: str, next_due: datetime) -> None:
+        with self.state.lock:
+            row = self._t.schedule.get(feed)
+            self._t.schedule[feed] = (
+                ScheduledRun(feed, next_due) if row is None else replace(row, next_due=next_due)
+            )
+
+    def unschedule(self, feeds: Iterable[str]) -> None:
+        with self.state.lock:
+            for feed in feeds:
+                self._t.schedule.pop(feed, None)
+
+    def claim_due(self, feed: str, due: datetime, next_due: datetime, now: datetime) -> bool:
+        with self.state.lock:
+            row = self._t.schedule.get(feed)
+            if row is None or row.next_due != due:
+                return False
+            self._t.schedule[feed] = ScheduledRun(feed, next_due, due, now, 1)
+            return True
+
+    def claim_resend(self, feed: str, due: datetime, now: datetime, sent_before: datetime) -> bool:
+        with self.state.lock:
+            row = self._t.schedule.get(feed)
+            if row is None or row.sent_due != due:
+                return False
+            if row.sent_at is not None and row.sent_at >= sent_before:
+                return False
+            self._t.schedule[feed] = replace(row, sent_at=now, sends=row.sends + 1)
+            return True
+
+    def unsend(self, feed: str, due: datetime) -> None:
+        with self.state.lock:
+            row = self._t.schedule.get(feed)
+            if row is not None and row.sent_due == due:
+                self._t.schedule[feed] = replace(row, sent_at=None)
+
+    def settle_done(self) -> int:
+        with self.state.lock:
+            done = [
+                row
+                for row in self._t.schedule.values()
+                if row.sent_due is not None and self.due_run_done(row.feed, row.sent_due)
+            ]
+            for row in done:
+                self._t.schedule[row.feed] = replace(row, sent_due=None, sent_at=None)
+            return len(done)
+
+    def worker_seen(self, worker: WorkerSeen) -> None:
+        with self.state.lock:
+            self._t.workers[worker.name] = worker
+
+    def workers_seen(self, since: datetime) -> list[WorkerSeen]:
+        return sorted(
+            (w for w in self._t.workers.values() if w.seen >= since), key=lambda w: w.name
+        )
 
     # feed info
 

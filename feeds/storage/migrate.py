@@ -10,6 +10,7 @@ current tables and then marked as up to date."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from sqlalchemy import Connection, inspect, text
@@ -17,7 +18,9 @@ from sqlalchemy import Connection, inspect, text
 from feeds.errors import StorageError
 from feeds.storage.schema import metadata
 
-HEAD = "0001"
+log = logging.getLogger(__name__)
+
+HEAD = "0002"
 """The newest revision (a test holds it to the revisions' own head): a database there
 needs no Alembic at all, which keeps it out of a process's start."""
 LAST_LEGACY_SCHEMA = {"sqlite": 11, "postgresql": 3}
@@ -65,8 +68,10 @@ def _upgrade(connection: Connection, name: str) -> None:
     if current is None and _legacy_schema(connection, name):
         _add_missing(connection)
         command.stamp(config, "head")
+        log.info("state database %s: made before migrations moved to Alembic, now current", name)
     else:
         command.upgrade(config, "head")
+        log.info("state database %s: schema %s -> %s", name, current or "(new)", HEAD)
 
 
 def _legacy_schema(connection: Connection, name: str) -> bool:

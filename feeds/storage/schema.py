@@ -239,3 +239,24 @@ due_runs = Table(
     Column("finished", UtcTime, nullable=False),
     **_WITHOUT_ROWID,
 )
+
+schedule = Table(
+    "schedule",
+    metadata,
+    _text("feed", key=True),
+    Column("next_due", UtcTime, nullable=False),
+    Column("sent_due", UtcTime),
+    Column("sent_at", UtcTime),
+    _count("sends", default=True),
+    **_WITHOUT_ROWID,
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    _text("name", key=True),
+    Column("seen", UtcTime, nullable=False),
+    _count("running", default=True),
+    _count("unrecorded", default=True),
+    **_WITHOUT_ROWID,
+)

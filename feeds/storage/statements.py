@@ -9,7 +9,18 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Table, bindparam, delete, func, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from feeds.storage.schema import (
@@ -23,7 +34,9 @@ from feeds.storage.schema import (
     pages,
     rejected_urls,
     runs,
+    schedule,
     source_health,
+    workers,
 )
 
 FEED_INFO = ("icon", "published", "extraction")
@@ -191,6 +204,47 @@ class Statements:
             select(due_runs.c.feed)
             .where(_is(due_runs.c.feed), due_runs.c.due >= bindparam("due"))
             .limit(1)
+        )
+        # a cluster's schedule
+        self.schedule = select(
+            schedule.c.feed,
+            schedule.c.next_due,
+            schedule.c.sent_due,
+            schedule.c.sent_at,
+            schedule.c.sends,
+        ).order_by(schedule.c.next_due)
+        self.schedule_feed = upsert(schedule, ["feed"], next_due=True)
+        self.unschedule = delete(schedule).where(_among(schedule.c.feed, "feeds"))
+        sent = (_is(schedule.c.feed, "match_feed"), _is(schedule.c.sent_due, "match_due"))
+        self.claim_due = (
+            update(schedule)
+            .where(_is(schedule.c.feed, "match_feed"), _is(schedule.c.next_due, "match_due"))
+            .values(sends=1)
+        )
+        self.claim_resend = (
+            update(schedule)
+            .where(
+                *sent,
+                or_(schedule.c.sent_at.is_(None), schedule.c.sent_at < bindparam("sent_before")),
+            )
+            .values(sent_at=bindparam("now"), sends=schedule.c.sends + 1)
+        )
+        self.unsend = update(schedule).where(*sent).values(sent_at=None)
+        done = exists(
+            select(due_runs.c.feed).where(
+                due_runs.c.feed == schedule.c.feed, due_runs.c.due >= schedule.c.sent_due
+            )
+        )
+        self.settle_done = (
+            update(schedule)
+            .where(schedule.c.sent_due.is_not(None), done)
+            .values(sent_due=None, sent_at=None)
+        )
+        self.worker_seen = replacing(workers, "name")
+        self.workers_seen = (
+            select(workers.c.name, workers.c.seen, workers.c.running, workers.c.unrecorded)
+            .where(workers.c.seen >= bindparam("since"))
+            .order_by(workers.c.name)
         )
         # what a feed learnt
         self.feed_info = {
