@@ -1,15 +1,17 @@
 """Throughput of a cluster with 1, 2 and 4 workers on network-bound feeds, and what each
 article costs the machines (CPU, database writes, Redis commands).
 
-    python bench/cluster.py [--feeds 48] [--articles 5] [--latency 0.2] [--delay 0.5]
-                            [--threads 4] [--workers 1,2,4]
+    python bench/cluster.py [--feeds 48] [--hosts 48] [--articles 5] [--latency 0.2]
+                            [--delay 0.5] [--threads 4] [--workers 1,2,4]
 
 Needs the PostgreSQL and Redis of tests/services.py (FEEDS_TEST_POSTGRES,
-FEEDS_TEST_REDIS). Every feed reads its own simulated site (one per 127.0.0.x host,
-``--latency`` seconds per response) with politeness on (``--delay`` between requests to a
-host, two at once). For each number of workers, a fresh state: the workers (``feeds
-worker --threads``, separate processes, extraction in their feeds' threads so that their
-CPU time is all theirs) are started and ready before the scheduler (``feeds run``), and
+FEEDS_TEST_REDIS). The feeds read ``--hosts`` simulated sites (one per 127.0.x.y host,
+``--latency`` seconds per response; each feed its own listing, the feeds shared out among
+the sites: as many hosts as feeds by default, fewer to see feeds of one host queue behind
+each other) with politeness on (``--delay`` between requests to a host, two at once).
+For each number of workers, a fresh state: the workers (``feeds worker --threads``,
+separate processes, extraction in their feeds' threads so that their CPU time is all
+theirs) are started and ready before the scheduler (``feeds run``), and
 the time is taken from the scheduler's start until every feed has run once. Prints feeds
 and articles per second, the speedup over one worker, the closest two requests to one
 host came (by the sites' clocks), the most requests a host had at once, and per article:
@@ -83,8 +85,10 @@ def wait_ready(running: Cluster, workers: int) -> None:
     )
 
 
-def one_round(args: argparse.Namespace, workers: int, sites: list[SiteSim]) -> dict[str, float]:
-    feeds = {f"f{n}": site.url("/news/") for n, site in enumerate(sites)}
+def one_round(
+    args: argparse.Namespace, workers: int, sites: list[SiteSim], listings: list[str]
+) -> dict[str, float]:
+    feeds = {f"f{n}": listing for n, listing in enumerate(listings)}
     for site in sites:
         site.hits.clear()
         site.max_in_flight = 0
@@ -148,6 +152,7 @@ def one_round(args: argparse.Namespace, workers: int, sites: list[SiteSim]) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--feeds", type=int, default=48)
+    parser.add_argument("--hosts", type=int, help="(default: as many as feeds)")
     parser.add_argument("--articles", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--delay", type=float, default=0.5)
@@ -155,21 +160,26 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4")
     args = parser.parse_args()
     counts = [int(count) for count in args.workers.split(",")]
+    hosts = min(args.hosts or args.feeds, args.feeds)
     print(
-        f"{args.feeds} feeds on {args.feeds} hosts, {args.articles} articles each; "
+        f"{args.feeds} feeds on {hosts} hosts, {args.articles} articles each; "
         f"{args.latency * 1000:.0f} ms per response; {args.delay}s between requests to a host, "
         f"2 at once; {args.threads} feeds at once per worker"
     )
     with ExitStack() as stack:
         sites = []
-        for n in range(args.feeds):
+        for n in range(hosts):
             site = stack.enter_context(SiteSim(f"127.0.{1 + n // 250}.{2 + n % 250}"))
             site.latency = args.latency
-            serve_news(site, numbered_articles(args.articles, prefix=f"f{n}"))
             sites.append(site)
+        listings = []
+        for n in range(args.feeds):  # feed n on host n mod hosts, queued in that order
+            site = sites[n % hosts]
+            serve_news(site, numbered_articles(args.articles, prefix=f"f{n}"), f"/f{n}/")
+            listings.append(site.url(f"/f{n}/"))
         first = None
         for workers in counts:
-            result = one_round(args, workers, sites)
+            result = one_round(args, workers, sites, listings)
             rate = args.feeds / result["seconds"]
             first = first or rate
             articles = max(1, int(result["articles"]))

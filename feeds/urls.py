@@ -103,6 +103,12 @@ def origin_of(url: str) -> tuple[str, int | None]:
     return site_of(url), port
 
 
+def host_key(url: str) -> str:
+    """The server a URL is sent to, as politeness counts it: ``name:port`` as written
+    (lowercase), without the user name and password a URL may carry."""
+    return urlsplit(url).netloc.rpartition("@")[2].lower()
+
+
 def same_site(url: str, other: str) -> bool:
     """Whether two URLs are on the same site (``www.`` ignored)."""
     return site_of(url) == site_of(other)

@@ -147,3 +147,49 @@ def test_a_reloaded_config_moves_the_schedule(write_config: WriteConfig) -> None
     assert names(schedule.tick().sent) == ("c",)
     assert schedule.run_now("b") and not schedule.run_now("a")
     assert names(schedule.tick().sent) == ("b",)
+
+
+class BusyHosts:
+    """Every host busy with other runs."""
+
+    def __init__(self) -> None:
+        self.asked: list[set[str]] = []
+
+    def take(self, hosts: set[str]) -> str | None:
+        self.asked.append(set(hosts))
+        return None
+
+    def release(self, hosts: set[str], token: str) -> None:
+        raise AssertionError("nothing was taken")
+
+
+class Ran:
+    """A runtime that records the runs asked of it."""
+
+    metrics = None
+
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+
+    def run_due(self, feed: object, due: datetime) -> None:
+        self.runs.append(feed.id)  # type: ignore[attr-defined]
+        return None  # "done already": nothing to publish
+
+    def follow(self, config: Config) -> None:
+        pass
+
+
+def test_a_run_whose_hosts_are_busy_is_put_back_then_runs_after_enough_tries(
+    write_config: WriteConfig,
+) -> None:
+    from feeds.service.worker import MAX_DEFERRALS, ClusterWorker
+
+    config = cluster_config(write_config)
+    runtime, hosts = Ran(), BusyHosts()
+    worker = ClusterWorker(config, runtime, hosts, lambda: True)  # type: ignore[arg-type]
+    assert worker.run_due("a", T0, 0) == "deferred" and runtime.runs == []
+    assert hosts.asked == [{"a.example"}]
+    assert worker.run_due("a", T0, MAX_DEFERRALS) == "done" and runtime.runs == ["a"]
+    # with nothing else waiting in the queue, a run is not put back: it runs
+    idle = ClusterWorker(config, runtime, BusyHosts(), lambda: False)  # type: ignore[arg-type]
+    assert idle.run_due("b", T0, 0) == "done" and runtime.runs == ["a", "b"]

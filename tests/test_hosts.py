@@ -159,3 +159,16 @@ def test_slots_wake_a_waiter_on_release_and_every_waiter_on_stop() -> None:
         waiter.join(timeout=5)
     assert sorted(outcomes) == [False, False, True]
     assert not slots.acquire()  # stopped: no more slots, even a free one
+
+
+def test_spacing_counts_from_when_a_request_is_sent_not_when_its_turn_came() -> None:
+    """A turn granted under load may be sent late: the next start is a delay after the
+    send, so two requests never arrive closer than the delay."""
+    clock = FakeClock()
+    gate = HostGate(concurrency=1, delay=1.0, stop=Stop(), clock=clock)
+    with gate.turn(max_wait=60):
+        granted = clock.now()
+        clock.advance(0.4)  # the thread waited for the interpreter before sending
+        gate.sending()
+    with gate.turn(max_wait=60):
+        assert round(clock.now() - granted, 6) == 1.4

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from feeds.cluster.politeness import SharedGates
+from feeds.cluster.politeness import HostRuns, SharedGates
 from feeds.fetching.hosts import GatesUnavailableError, Politeness, TooEarlyError
 from tests.fakes import FakeClock
 from tests.services import redis_prefix
@@ -95,3 +95,31 @@ def test_an_unreachable_redis_fails_the_request_after_max_wait() -> None:
         pass
     assert 5 <= clock.now() - started <= 15
     gates.close()
+
+
+def test_spacing_counts_from_the_send_whichever_worker_sends(
+    workers: tuple[FakeClock, list[SharedGates]],
+) -> None:
+    clock, gates = workers
+    with gates[0].turn(HOST):
+        granted = clock.now()
+        clock.advance(0.3)  # sent late
+        gates[0].gate(HOST).sending()
+    with gates[1].turn(HOST):
+        assert round(clock.now() - granted, 6) == 0.8
+
+
+def test_a_host_busy_with_other_runs_is_not_taken_until_one_ends(
+    workers: tuple[FakeClock, list[SharedGates]],
+) -> None:
+    clock, gates = workers  # per_host_concurrency 1
+    first, second = HostRuns(gates[0], lease=60), HostRuns(gates[1], lease=60)
+    token = first.take([HOST])
+    assert token is not None
+    assert second.take([HOST]) is None  # busy: another worker's run holds it
+    assert second.take([HOST, "other.example:80"]) is not None  # one of its hosts is free
+    first.release([HOST], token)
+    assert second.take([HOST]) is not None
+    assert second.take([]) is not None  # a feed of local files holds no host
+    clock.advance(61)  # a killed worker's lease ends by itself
+    assert first.take([HOST]) is not None

@@ -199,7 +199,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     "--metrics-port",
     type=click.IntRange(min=0, max=65535),
     metavar="PORT",
-    help="Also serve /metrics on this port (a cluster's scheduler run with --no-serve).",
+    help="Serve /metrics on this port too (for a scheduler run with --no-serve).",
 )
 @click.pass_context
 def run(ctx: click.Context, no_serve: bool, metrics_port: int | None) -> None:

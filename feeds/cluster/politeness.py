@@ -16,9 +16,10 @@ fails the request (``GatesUnavailableError``), not the worker."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -68,6 +69,17 @@ return {'go', '0'}
 """Start now if the host's spacing and pause allow it (stamping the next allowed start,
 KEYS[1]), else say how long to wait (KEYS[2]: the pause; KEYS[3]: a Crawl-delay)."""
 
+_SENDING = """
+local delay = math.max(tonumber(ARGV[2]), tonumber(redis.call('GET', KEYS[2]) or '0'))
+local next_start = tonumber(ARGV[1]) + delay
+if next_start > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], string.format('%.6f', next_start), 'EX', math.ceil(delay) + 60)
+end
+return 0
+"""
+"""A request goes now (ARGV[1]): the host's next start (KEYS[1]) is at least its delay
+(ARGV[2], or the Crawl-delay at KEYS[2]) from now."""
+
 _RAISE_TO = """
 local value = tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '-1')
@@ -93,7 +105,7 @@ class SharedGate:
 
     def key(self, part: str) -> str:
         """The Redis key of one part of the host's record."""
-        return f"{self._gates.prefix}:host:{self._host}:{part}"
+        return self._gates.key(self._host, part)
 
     def slow_down(self, delay: float) -> None:
         """Space requests at least ``delay`` apart from now on, on every worker."""
@@ -104,6 +116,16 @@ class SharedGate:
         until = self._gates.clock.now() + seconds
         ttl = int(seconds) + 60
         self._gates.call(lambda: self._gates.raise_to(self.key("not_before"), until, ttl))
+
+    def sending(self) -> None:
+        """The request whose turn it is goes now: spacing counts from now."""
+        gates = self._gates
+        gates.call(
+            lambda: gates.sending(
+                keys=[self.key("next"), self.key("delay")],
+                args=[gates.clock.now(), gates.politeness.per_host_delay],
+            )
+        )
 
     def wait_needed(self) -> float:
         """Seconds until this host may be contacted again, as far as it asked."""
@@ -168,6 +190,46 @@ class SharedGate:
                 raise StoppedError()
 
 
+class HostRuns:
+    """Which hosts the cluster's feed runs are busy with: each run holds a lease on its
+    hosts (a sorted set per host, as request slots are), at most ``per_host_concurrency``
+    runs a host. A worker takes a run only where a host of it is free, and puts the others
+    back for a little later, so that its threads go to hosts that can answer rather than
+    queue behind one host's spacing."""
+
+    def __init__(self, gates: SharedGates, lease: float) -> None:
+        self._gates = gates
+        self.lease = lease
+
+    def take(self, hosts: Iterable[str]) -> str | None:
+        """A token for a run on ``hosts``, holding each of them that is free; None when
+        every one of them is busy with other runs. Redis away: the run goes ahead."""
+        gates = self._gates
+        token = uuid.uuid4().hex
+        hosts = sorted(set(hosts))
+        limit = gates.politeness.per_host_concurrency
+        try:
+            taken = [
+                host
+                for host in hosts
+                if gates.take_slot(
+                    keys=[gates.key(host, "runs")],
+                    args=[gates.clock.now(), limit, self.lease, token],
+                )
+            ]
+        except redis.RedisError as exc:
+            log.warning("cannot tell which hosts are busy (%s): running the feed", exc)
+            return token
+        return token if taken or not hosts else None
+
+    def release(self, hosts: Iterable[str], token: str) -> None:
+        """Give up what ``take`` held."""
+        gates = self._gates
+        with contextlib.suppress(redis.RedisError):
+            for host in set(hosts):
+                gates.redis.zrem(gates.key(host, "runs"), token)
+
+
 class SharedGates:
     """Every host's gate, kept in Redis for all the workers (``hosts.Gates``)."""
 
@@ -194,11 +256,16 @@ class SharedGates:
         self.take_slot: Script = self.redis.register_script(_TAKE_SLOT)
         self.try_start: Script = self.redis.register_script(_TRY_START)
         self._raise_to: Script = self.redis.register_script(_RAISE_TO)
+        self.sending: Script = self.redis.register_script(_SENDING)
         self._global = Slots(politeness.concurrency, self.stop)
 
     def gate(self, host: str) -> SharedGate:
         """The gate of ``host`` (``name:port``)."""
         return SharedGate(self, host)
+
+    def key(self, host: str, part: str) -> str:
+        """The Redis key of one of a host's values."""
+        return f"{self.prefix}:host:{host}:{part}"
 
     @contextmanager
     def turn(self, host: str) -> Iterator[None]:

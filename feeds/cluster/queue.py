@@ -138,11 +138,14 @@ class Dispatcher:
         self.app.close()
 
 
-RunOutcome = Literal["done", "busy", "unavailable"]
-"""How a run asked for ended: done (or failed, recorded), its feed running elsewhere, or
-the database away (both tried again later)."""
-RunDue = Callable[[str, datetime], RunOutcome]
-"""Runs a feed for its due time."""
+RunOutcome = Literal["done", "busy", "unavailable", "deferred"]
+"""How a run asked for ended: done (or failed, recorded); or not run, to try again later:
+its feed running elsewhere, the database away, or its hosts busy with other runs."""
+RunDue = Callable[[str, datetime, int], RunOutcome]
+"""Runs a feed for its due time; the third argument says how many times the run was put
+back already."""
+DEFER_SECONDS = 2
+"""How soon a run put back because its hosts were busy is tried again."""
 
 
 def serve_runs(
@@ -163,7 +166,9 @@ def serve_runs(
 
     @app.task(name=RUN_TASK, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
     def run_feed(task: Task[Any, Any], feed_id: str, due: str) -> None:
-        outcome = run_due(feed_id, datetime.fromisoformat(due))
+        outcome = run_due(feed_id, datetime.fromisoformat(due), task.request.retries)
+        if outcome == "deferred":
+            raise task.retry(countdown=DEFER_SECONDS)
         if outcome == "busy":
             raise task.retry(countdown=busy_retry)
         if outcome == "unavailable":

@@ -67,6 +67,7 @@ from feeds.fetching.transport import (
 )
 from feeds.html import ascii_number
 from feeds.models import Page
+from feeds.urls import host_key
 
 if TYPE_CHECKING:
     from feeds.fetching.browser import Renderer
@@ -325,7 +326,7 @@ class Fetcher:
         if not batch:
             return
         politeness = self.options.politeness
-        hosts = len({_host_key(job.url) for job in batch})
+        hosts = len({host_key(job.url) for job in batch})
         # enough to keep every host's slots busy, with one waiting per slot
         window = min(
             len(batch), 2 * politeness.concurrency, 2 * politeness.per_host_concurrency * hosts
@@ -435,17 +436,18 @@ class Fetcher:
         agent = _product_token(request.user_agent or self.options.user_agent)
         delay = parser.crawl_delay(agent)
         if delay:
-            self.gates.gate(_host_key(origin)).slow_down(min(float(delay), MAX_CRAWL_DELAY))
+            self.gates.gate(host_key(origin)).slow_down(min(float(delay), MAX_CRAWL_DELAY))
         return _RobotsRules(parser, None, now + ROBOTS_TTL)
 
     # requests
 
     def _with_retries(self, url: str, request: RequestOptions, headers: dict[str, str]) -> Page:
-        gate = self.gates.gate(_host_key(url))
+        gate = self.gates.gate(host_key(url))
         attempt = 0
         while True:
             try:
-                with self.gates.turn(_host_key(url)):
+                with self.gates.turn(host_key(url)):
+                    gate.sending()
                     return self._attempt(url, request, headers)
             except StoppedError:
                 raise FetchStoppedError(url) from None
@@ -670,11 +672,6 @@ def _abort(response: requests.Response, expired: threading.Event) -> None:
     if sock is not None:
         with contextlib.suppress(OSError):  # already closed
             sock.shutdown(socket.SHUT_RDWR)
-
-
-def _host_key(url: str) -> str:
-    parts = urlsplit(url)
-    return (parts.netloc or "").lower()
 
 
 def _product_token(user_agent: str) -> str:

@@ -151,6 +151,11 @@ class HostGate:
         with self._lock:
             return max(0.0, self._not_before - self._clock.now())
 
+    def sending(self) -> None:
+        """The request whose turn it is goes now: spacing counts from now."""
+        with self._lock:
+            self._next_start = max(self._next_start, self._clock.now() + self.delay)
+
     @contextmanager
     def turn(self, max_wait: float, shared: Slots | None = None) -> Iterator[None]:
         """Hold one of the host's slots (and one of ``shared``, the global limit), started
@@ -206,6 +211,11 @@ class Gate(Protocol):
 
     def wait_needed(self) -> float:
         """Seconds until this host may be contacted again, as far as it asked."""
+        ...
+
+    def sending(self) -> None:
+        """The request whose turn it is goes now: the next one starts no sooner than the
+        host's delay from now (a turn granted under load may be sent late)."""
         ...
 
 

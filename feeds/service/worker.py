@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from feeds.cluster.queue import RunOutcome, serve_runs, worker_name
-from feeds.config import Config, load_config
+from feeds.cluster.politeness import HostRuns, SharedGates
+from feeds.cluster.queue import Dispatcher, RunOutcome, serve_runs, worker_name
+from feeds.config import Config, Feed, load_config
 from feeds.errors import (
     ConfigError,
     DatabaseUnavailableError,
@@ -28,18 +30,32 @@ from feeds.service.metrics import Metrics
 from feeds.service.reload import ConfigWatch
 from feeds.service.runtime import Runtime, log_report
 from feeds.storage.interface import WorkerSeen
+from feeds.urls import host_key
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10.0
 """How often a worker says in the database that it is there (``feeds status``)."""
+MAX_DEFERRALS = 10
+"""How many times a run is put back for its busy hosts before it runs anyway."""
 
 
 class ClusterWorker:
     """Runs queued feed runs with one runtime."""
 
-    def __init__(self, config: Config, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        config: Config,
+        runtime: Runtime,
+        host_runs: HostRuns | None = None,
+        others_waiting: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """``host_runs`` (a cluster's) says which hosts other runs keep busy;
+        ``others_waiting`` whether other runs wait in the queue (a run is put back for
+        busy hosts only then)."""
         self.runtime = runtime
+        self.host_runs = host_runs
+        self.others_waiting = others_waiting
         self._watch = ConfigWatch(config.file, config)
         self._lock = threading.Lock()
 
@@ -48,11 +64,12 @@ class ClusterWorker:
         """The config as last read."""
         return self._watch.config
 
-    def run_due(self, feed_id: str, due: datetime) -> RunOutcome:
-        """Run ``feed_id`` for the run due at ``due``: "busy" when the feed is running
-        elsewhere, "unavailable" when the database is away (both to be tried again
-        later). A failed run is logged and recorded, and counts as done: its next due
-        time will try again."""
+    def run_due(self, feed_id: str, due: datetime, put_back: int = 0) -> RunOutcome:
+        """Run ``feed_id`` for the run due at ``due`` (put back ``put_back`` times so
+        far): "busy" when the feed is running elsewhere, "unavailable" when the database
+        is away, "deferred" when every host of it is busy with other runs (each to be
+        tried again later). A failed run is logged and recorded, and counts as done: its
+        next due time will try again."""
         with self._lock:
             changed = self._watch.changed()
             if changed is not None:
@@ -64,6 +81,22 @@ class ClusterWorker:
                 "feed %s was asked for but is not in %s: skipped", feed_id, self.config.file
             )
             return "done"
+        hosts = {host for host in map(host_key, (s.location for s in feed.sources)) if host}
+        token = None
+        if self.host_runs is not None:
+            token = self.host_runs.take(hosts)
+            if token is None and put_back < MAX_DEFERRALS and self.others_waiting():
+                log.info("feed %s: its hosts are busy with other runs: put back", feed_id)
+                self._count_retry("hosts busy")
+                return "deferred"
+        try:
+            return self._run_due(feed, due)
+        finally:
+            if self.host_runs is not None and token is not None:
+                self.host_runs.release(hosts, token)
+
+    def _run_due(self, feed: Feed, due: datetime) -> RunOutcome:
+        feed_id = feed.id
         try:
             report = self.runtime.run_due(feed, due)
         except FeedBusyError:
@@ -124,7 +157,11 @@ def run_worker(
         port = metrics.serve(config.settings.serve.host, metrics_port)
         log.info("metrics served on http://%s:%d/metrics", config.settings.serve.host, port)
     with Runtime(config, metrics=metrics) as runtime:
-        worker = ClusterWorker(config, runtime)
+        gates = runtime.fetcher.gates if runtime.fetcher is not None else None
+        lease = cluster.visibility_timeout.total_seconds()
+        host_runs = HostRuns(gates, lease) if isinstance(gates, SharedGates) else None
+        queue = Dispatcher(config.settings)
+        worker = ClusterWorker(config, runtime, host_runs, lambda: bool(queue.queue_length() or 0))
         log.info("feeds worker started: %d feeds in the config", len(config.feeds))
         stopped = threading.Event()
         heartbeat = threading.Thread(
@@ -140,6 +177,7 @@ def run_worker(
             )
         finally:
             stopped.set()
+            queue.close()
 
 
 def _heartbeat(worker: ClusterWorker, stopped: threading.Event) -> None:
