@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,13 +49,23 @@ import trafilatura  # noqa: E402
 
 from feeds.errors import ExtractionError  # noqa: E402
 from feeds.extraction.article import extract_article  # noqa: E402
+from feeds.extraction.metadata import read_page_metadata  # noqa: E402
 from feeds.extraction.normalise import normalise  # noqa: E402
+from feeds.extraction.rules import SiteRules  # noqa: E402
+from feeds.extraction.site_config import SiteConfig, SiteConfigs  # noqa: E402
 from feeds.fetching.encoding import detect_encoding  # noqa: E402
-from feeds.html import block_text, parse_fragment  # noqa: E402
+from feeds.html import (  # noqa: E402
+    block_text,
+    parse_document,
+    parse_fragment,
+)
 from feeds.models import Item, Link, Page  # noqa: E402
+from feeds.urls import host_key  # noqa: E402
 
 HALVES = ("tuning", "checking")
 EXTRACTORS = ("feeds", "trafilatura")
+SITES = "feeds+sites"
+"""feeds with ``--site-config``'s rules."""
 READER_VIEW_URL = "http://fakehost/test/page.html"
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
@@ -134,9 +145,11 @@ def normalised(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
-def feeds_item(body: bytes, url: str, first_seen: datetime | None = None) -> Item:
+def feeds_item(
+    body: bytes, url: str, first_seen: datetime | None = None, rules: SiteRules | None = None
+) -> Item:
     """The item feeds would publish from this page (first seen at ``first_seen``, by
-    default now)."""
+    default now; with a site config's ``rules``, if given)."""
     page = Page(
         url=url,
         final_url=url,
@@ -146,7 +159,7 @@ def feeds_item(body: bytes, url: str, first_seen: datetime | None = None) -> Ite
         encoding=detect_encoding(body, "text/html"),
         fetched_at=first_seen or datetime.now(UTC),
     )
-    article = extract_article(page)
+    article = extract_article(page, rules)
     return normalise(article, Link(url=url, source=url), feed="bench", first_seen=page.fetched_at)
 
 
@@ -156,6 +169,64 @@ def feeds_extract(case: Case) -> Extracted:
     except ExtractionError as exc:
         return Extracted(None, error=exc.message)
     return Extracted(item, item.title, item.author)
+
+
+@cache
+def page_host(case_id: str, body: bytes, url: str) -> str:
+    """The host a page was served from: the data sets hide it (``dataset.invalid``,
+    ``fakehost``), so it is read from the page's own canonical address when it states one."""
+    document = parse_document(body.decode("utf-8", "replace"))
+    canonical = read_page_metadata(document, url).canonical or ""
+    hidden = ("dataset.invalid", "fakehost")
+    return host_key(canonical if canonical and not any(h in canonical for h in hidden) else url)
+
+
+def site_config_of(configs: SiteConfigs, case: Case) -> SiteConfig | None:
+    """The site config that serves the page's host, if any."""
+    return configs.for_host(page_host(case.id, case.body, case.url))
+
+
+def with_site_configs(configs: SiteConfigs) -> Callable[[Case], Extracted]:
+    """feeds, with the rules of the site config that serves each page's host."""
+
+    def extract(case: Case) -> Extracted:
+        found = site_config_of(configs, case)
+        try:
+            item = feeds_item(case.body, case.url, rules=found.rules if found else None)
+        except ExtractionError as exc:
+            return Extracted(None, error=exc.message)
+        return Extracted(item, item.title, item.author)
+
+    return extract
+
+
+def report_site_configs(
+    results: list[PageResult], cases: list[Case], configs: SiteConfigs, halves: tuple[str, ...]
+) -> dict[str, object]:
+    """F1 on the pages whose host has a site config, without and with it; and how many
+    pages without one changed (none should)."""
+    configured = {case.id for case in cases if site_config_of(configs, case)}
+    summary: dict[str, object] = {}
+    print(f"pages whose host has a site config: {len(configured)} of {len(cases)}")
+    for half in halves:
+        for name in ("feeds", SITES):
+            total = Score()
+            for result in results:
+                if result.half == half and result.extractor == name and result.id in configured:
+                    total.add(result.score)
+            figures = f"P {total.precision:.3f}, R {total.recall:.3f}"
+            print(f"{half:<9} {name:<12} F1 {total.f1:6.3f} ({figures})")
+            summary[f"{half}/{name}/configured"] = total.f1
+    by_page = {(r.id, r.extractor): r.score for r in results}
+    changed = [
+        case.id
+        for case in cases
+        if case.id not in configured
+        and asdict(by_page[(case.id, "feeds")]) != asdict(by_page[(case.id, SITES)])
+    ]
+    print(f"pages without a site config whose result changed: {len(changed)}")
+    summary["unconfigured_changed"] = changed
+    return summary
 
 
 def trafilatura_extract(case: Case) -> Extracted:
@@ -328,6 +399,9 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="extractions of each page; the least CPU counts"
     )
+    parser.add_argument(
+        "--site-config", type=Path, help="a directory of site config files to measure too"
+    )
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error("--repeat takes 1 or more")
@@ -336,6 +410,9 @@ def main() -> None:
         "feeds": feeds_extract,
         "trafilatura": trafilatura_extract,
     }
+    configs = SiteConfigs([args.site_config]) if args.site_config else None
+    if configs is not None:
+        extractors[SITES] = with_site_configs(configs)
     output: dict[str, object] = {}
     for kind, name, cases in chosen_cases(args.shared, args.only, halves):
         results = measure(cases, kind, extractors, args.repeat)
@@ -343,6 +420,8 @@ def main() -> None:
             "summary": report(kind, results, halves),
             "pages": [asdict(r) for r in results],
         }
+        if configs is not None:
+            output[name]["site_configs"] = report_site_configs(results, cases, configs, halves)  # type: ignore[index]
         feeds_results = [r for r in results if r.extractor == "feeds"]
         worst = sorted(feeds_results, key=lambda r: (r.score.fn + r.score.fp, r.id), reverse=True)
         for result in worst[: args.worst]:

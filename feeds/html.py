@@ -6,6 +6,7 @@ lxml is the common tree type of feeds: sources, extract and normalise all work o
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import unicodedata
@@ -151,17 +152,47 @@ def serialize_inner(element: etree._Element) -> str:
 
 
 @lru_cache(maxsize=512)
-def compile_selector(css: str) -> CSSSelector:
-    """Compile a CSS selector once; raises ``ValueError`` with a readable reason."""
+def is_xpath(expression: str) -> bool:
+    """Whether a rule's selector is XPath (it starts with ``/`` or ``(``), else CSS."""
+    return expression.lstrip().startswith(("/", "("))
+
+
+@lru_cache(maxsize=4096)
+def compile_selector(expression: str) -> CSSSelector | etree.XPath:
+    """Compile a selector once: XPath when ``is_xpath``, else CSS; raises ``ValueError``
+    with a readable reason."""
+    if is_xpath(expression):
+        try:
+            return etree.XPath(expression.strip(), smart_strings=False)
+        except etree.XPathSyntaxError as exc:
+            raise ValueError(f"not a valid XPath expression: {exc}") from None
     try:
-        return CSSSelector(css, translator="html")
+        return CSSSelector(expression, translator="html")
     except SelectorError as exc:
         raise ValueError(f"not a valid CSS selector: {exc}") from None
 
 
-def select(root: HtmlElement, css: str) -> list[HtmlElement]:
-    """Every element under ``root`` matching the CSS selector, in document order."""
-    return [el for el in compile_selector(css)(root) if isinstance(el, HtmlElement)]
+def select_values(root: HtmlElement, expression: str) -> list[HtmlElement | str]:
+    """What a selector finds under ``root``, in document order: elements, and for an
+    XPath that ends in an attribute or text (``//meta[@name='author']/@content``) strings.
+    An XPath that cannot be evaluated on this page (an unknown function) finds nothing."""
+    try:
+        found = compile_selector(expression)(root)
+    except etree.XPathEvalError as exc:
+        logging.getLogger(__name__).debug("rule %r: %s", expression, exc)
+        return []
+    if not isinstance(found, list):  # an XPath's number, string or boolean
+        return [str(found)] if isinstance(found, str) and found.strip() else []
+    return [item if isinstance(item, HtmlElement) else str(item) for item in found if _kept(item)]
+
+
+def _kept(item: object) -> bool:
+    return isinstance(item, HtmlElement) or (isinstance(item, str) and bool(item.strip()))
+
+
+def select(root: HtmlElement, expression: str) -> list[HtmlElement]:
+    """Every element under ``root`` matching a selector (CSS or XPath), in document order."""
+    return [item for item in select_values(root, expression) if isinstance(item, HtmlElement)]
 
 
 def base_url(document: HtmlElement, page_url: str) -> str:
@@ -274,9 +305,9 @@ def fold(text: str) -> str:
     return collapse_whitespace(unicodedata.normalize("NFKC", text).translate(_FOLDED)).casefold()
 
 
-def drop_elements(root: HtmlElement, css: str) -> int:
-    """Remove every element matching ``css`` (with its content, keeping its tail text)."""
-    matches = select(root, css)
+def drop_elements(root: HtmlElement, selector: str) -> int:
+    """Remove every element matching ``selector`` (with its content, keeping its tail text)."""
+    matches = select(root, selector)
     for element in matches:
         if element.getparent() is not None:
             element.drop_tree()

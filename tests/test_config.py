@@ -462,3 +462,15 @@ def test_a_typo_under_any_nested_setting_gets_a_suggestion(tmp_path: Path) -> No
     )
     with pytest.raises(ConfigError, match=r"cluster\.brokr: unknown key \(did you mean `broker`"):
         load_config(file)
+
+
+def test_a_broken_xpath_rule_is_named_with_file_and_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "feeds:\n  a:\n    extract:\n      title: //h1\n      body: //div[@class='x'\n"
+        "    sources: [{url: 'https://example.com/'}]\n",
+    )
+    with pytest.raises(ConfigError) as mistake:
+        load_config(path)
+    assert (mistake.value.line, mistake.value.field) == (5, "feeds.a.extract.body")
+    assert "not a valid XPath expression" in str(mistake.value)

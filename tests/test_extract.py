@@ -154,3 +154,25 @@ def test_broken_json_ld_is_ignored() -> None:
 def test_page_without_article_is_an_extraction_error(html: str) -> None:
     with pytest.raises(ExtractionError, match="no article text"):
         extract_article(page(html))
+
+
+def test_site_rules_take_xpath_as_well_as_css() -> None:
+    html = document(
+        head="<meta name='author' content='Ada Byline'>",
+        before="<h2 class='kicker'>The XPath title</h2><time>2024-03-05</time>",
+        body=BODY + "<aside>Read also: something else</aside>",
+    )
+    rules = ExtractRules(
+        title="//h2[@class='kicker']/text()",
+        author="//meta[@name='author']/@content",  # an attribute's value
+        date="(//time)[1]",
+        body="//div[contains(concat(' ', normalize-space(@class), ' '), ' body ')]",
+        remove=("//aside",),
+    )
+    article = extract_article(page(html), rules)
+    assert (article.title, article.author) == ("The XPath title", "Ada Byline")
+    assert article.published == datetime(2024, 3, 5, tzinfo=UTC)
+    assert "Paragraph 5" in article.text and "Read also" not in article.text
+    # an XPath this page cannot evaluate finds nothing: automatic extraction goes on
+    failing = ExtractRules(body="//div[no-such-function(@class)]")
+    assert "Paragraph 3 of the story" in extract_article(page(document()), failing).text

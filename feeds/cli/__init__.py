@@ -66,12 +66,18 @@ def main(
 
 @main.command()
 @click.option("--online", is_flag=True, help="Also read each source once and try one article.")
+@click.option(
+    "--site-configs",
+    is_flag=True,
+    help="Fetch the site configs' test_url pages (of HOSTS, or all) and check test_contains.",
+)
+@click.argument("hosts", nargs=-1, metavar="[HOSTS]...")
 @click.pass_context
-def check(ctx: click.Context, online: bool) -> None:
+def check(ctx: click.Context, online: bool, site_configs: bool, hosts: tuple[str, ...]) -> None:
     """Validate the config file; with --online, try every source too."""
     from feeds.cli import commands
 
-    commands.check(ctx, online)
+    commands.check(ctx, online, site_configs, hosts)
 
 
 @main.command()

@@ -23,7 +23,13 @@ from rich.console import Console
 from rich.table import Table
 
 from feeds.cli.add import explore, feed_entry, feed_id_for
-from feeds.cli.preview import check_source, preview_article, preview_source, source_to_preview
+from feeds.cli.preview import (
+    check_source,
+    preview_article,
+    preview_source,
+    site_config_tests,
+    source_to_preview,
+)
 from feeds.cli.progress import progress_bars
 from feeds.config import (
     NO_FEEDS_YET,
@@ -37,6 +43,7 @@ from feeds.config import (
     yaml_text,
 )
 from feeds.errors import ConfigError, FeedsError
+from feeds.extraction.site_config import SiteConfigs
 from feeds.extras import require
 from feeds.models import RunReport
 from feeds.privacy import LOGS
@@ -54,6 +61,7 @@ from feeds.service.runtime import Runtime
 from feeds.service.setup import fetcher_for
 from feeds.service.status import ClusterStatus, collect_cluster_status, collect_status
 from feeds.storage import open_store, state_exists
+from feeds.urls import host_key
 
 log = logging.getLogger("feeds")
 
@@ -70,9 +78,12 @@ STATUS_COLUMNS = (
 )
 
 
-def check(ctx: click.Context, online: bool) -> None:
-    """`feeds check`: validate the config file; with --online, try every source too."""
+def check(ctx: click.Context, online: bool, site_configs: bool, hosts: tuple[str, ...]) -> None:
+    """`feeds check`: validate the config file; with --online, try every source too; with
+    --site-configs, the site configs' test pages."""
     config = _load(ctx)
+    if hosts and not site_configs:
+        raise click.UsageError("HOSTS go with --site-configs")
     sources = sum(len(feed.sources) for feed in config.feeds.values())
     click.echo(f"{config.file}: OK, {len(config.feeds)} feeds, {sources} sources")
     for warning in config.warnings:
@@ -89,6 +100,11 @@ def check(ctx: click.Context, online: bool) -> None:
         missing = browser_available()
         if missing is not None:
             click.echo(f"warning: {', '.join(rendered)}: {missing}", err=True)
+    if config.site_configs is not None:
+        for line in site_config_lines(config.site_configs):
+            click.echo(line)
+    if site_configs:
+        _check_site_configs(config, hosts)
     if not online:
         return
     failures = 0
@@ -100,6 +116,44 @@ def check(ctx: click.Context, online: bool) -> None:
                 failures += not ok
     if failures:
         sys.exit(EXIT_FAILED)
+
+
+def _check_site_configs(config: Config, hosts: tuple[str, ...]) -> None:
+    """Fetch each site config's ``test_url`` pages (politely: the feeds' fetcher) and check
+    that its rules find an article holding each ``test_contains``; exit 1 on a failure."""
+    if config.site_configs is None:
+        raise click.UsageError("no settings.site_config: there are no site configs to check")
+    if hosts:
+        found = [config.site_configs.for_host(host) for host in hosts]
+        missing = [host for host, site in zip(hosts, found, strict=True) if site is None]
+        if missing:
+            raise click.UsageError(f"no site config serves {', '.join(missing)}")
+        chosen = [site for site in found if site is not None]
+    else:
+        chosen = [site for site in config.site_configs.all() if site.test_urls]
+    failures = 0
+    with fetcher_for(config) as fetcher:
+        for site in chosen:
+            for line, ok in site_config_tests(site, fetcher):
+                click.echo(line)
+                failures += not ok
+    if failures:
+        sys.exit(EXIT_FAILED)
+
+
+def site_config_lines(configs: SiteConfigs) -> list[str]:
+    """What ``check`` says of the site config files: how many, the lines that cannot be
+    used (file and line), and once each directive that is read but not applied."""
+    lines = [f"site configs: {len(configs)} files in {', '.join(map(str, configs.directories))}"]
+    for config in configs.all():
+        for number, problem in config.mistakes:
+            lines.append(f"warning: {config.path}:{number}: {problem}")
+    unapplied = configs.unimplemented()
+    if unapplied:
+        ranked = sorted(unapplied.items(), key=lambda pair: (-pair[1], pair[0]))
+        listed = ", ".join(f"{name} ({count} files)" for name, count in ranked)
+        lines.append(f"site configs: directives read but not applied: {listed}")
+    return lines
 
 
 def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
@@ -232,6 +286,10 @@ def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
     click.echo(f"On {findings.url}:")
     for option in findings.options:
         click.echo(f"  {option.kind:<8} {option.url}  {option.detail}")
+    configs = config.site_configs if config is not None else None
+    site = configs.for_host(host_key(findings.url)) if configs is not None else None
+    if site is not None:
+        click.echo(f"  a site config serves this host: {site.path} (its rules extract articles)")
     best = findings.best
     if best is None:
         _fail(

@@ -13,11 +13,14 @@ from typing import Any
 import click
 
 from feeds.config import Config, ExtractRules, Feed, SourceConfig, with_options
-from feeds.errors import FeedsError
+from feeds.errors import ExtractionError, FeedsError
+from feeds.extraction.article import extract_article
 from feeds.extraction.normalise import normalise
+from feeds.extraction.rules import layered
+from feeds.extraction.site_config import SiteConfig
 from feeds.fetching.client import Fetcher, RequestOptions, saved_page
 from feeds.html import block_text, parse_fragment
-from feeds.models import Link
+from feeds.models import Link, Page
 from feeds.publishing.channel import display_html
 from feeds.publishing.json_feed import json_feed_item
 from feeds.run.articles import extract_with_parts
@@ -125,6 +128,43 @@ def links_failure(found: Discovered, source: SourceConfig) -> str | None:
     ).failure
 
 
+def site_config_tests(site: SiteConfig, fetcher: Fetcher) -> list[tuple[str, bool]]:
+    """A line on each of a site config's ``test_url`` pages, and whether its rules still
+    find there an article holding each of its ``test_contains``."""
+    if not site.test_urls:
+        return [(f"{site.path}: no test_url to check", True)]
+    lines = []
+    for url, wanted in site.test_urls:
+        where = f"{site.path}: {url}"
+        try:
+            article = extract_article(fetcher.fetch(url), site.rules)
+        except FeedsError as exc:
+            lines.append((f"BROKEN {where}: {exc}", False))
+            continue
+        missing = [text for text in wanted if text not in article.text]
+        if missing:
+            shown = ", ".join(repr(text) for text in missing)
+            lines.append((f"BROKEN {where}: the article no longer holds {shown}", False))
+        else:
+            lines.append((f"OK {where}: {len(article.text.split())} words", True))
+    return lines
+
+
+def _against_automatic(page: Page, words: int) -> str:
+    """How the rules' text compares with what automatic extraction finds alone: a rule
+    that yields far less is likely out of date."""
+    try:
+        automatic = len(extract_article(page).text.split())
+    except ExtractionError:
+        return "Automatic extraction alone finds no article on this page."
+    if words < automatic / 2:
+        return (
+            f"warning: the rules give {words} words, automatic extraction alone {automatic}: "
+            "a rule may no longer match the site"
+        )
+    return f"Automatic extraction alone: {automatic} words."
+
+
 def preview_article(
     target: str,
     saved_url: str | None,
@@ -145,9 +185,11 @@ def preview_article(
         page = saved_page(path, saved_url)
     else:
         raise click.UsageError(f"{target} is neither an http(s) URL nor a file")
-    rules = feed.rules_for(source) if feed and source else None
+    own = feed.rules_for(source) if feed and source else None
     if any(overrides.values()):
-        rules = with_options(rules or ExtractRules(), overrides, "--body/--remove")
+        own = with_options(own or ExtractRules(), overrides, "--body/--remove")
+    site = feed.site_rules(page.final_url) if feed else None
+    rules = layered(own, site)
     article = extract_with_parts(page, rules, fetcher, request)
     link = Link(url=page.final_url, source=source.location if source else page.final_url)
     item = normalise(article, link, feed=feed.id if feed else "preview", first_seen=page.fetched_at)
@@ -165,6 +207,12 @@ def preview_article(
         click.echo(f"Link:      {item.url}")
         click.echo(f"Image:     {item.image or '-'}")
         click.echo(f"Words:     {len(text.split())}")
+        if site is not None:
+            click.echo(
+                f"Site rules: {site.origin}" + (" (the config's own over them)" if own else "")
+            )
+        if rules is not None:
+            click.echo(_against_automatic(page, len(text.split())))
         click.echo(f"Summary:   {item.summary}\n")
         click.echo("\n\n".join(wrapped(line) for line in text.splitlines()))
 

@@ -42,6 +42,7 @@ from feeds.config.models import (
     Settings,
 )
 from feeds.errors import ConfigError
+from feeds.extraction.site_config import SiteConfigs
 from feeds.privacy import LOGS
 
 SERVE_ENVIRONMENT = {"FEEDS_SERVE_HOST": "host", "FEEDS_SERVE_PORT": "port"}
@@ -100,16 +101,18 @@ def parse_config(text: str, file: Path) -> Config:
         first, *more = [_config_error(file, tree, error) for error in errors]
         raise ConfigError(first.file, first.line, first.field, first.message, more=more) from None
     settings = _served_as_the_environment_says(document.settings, file)
+    site_configs = SiteConfigs(settings.site_config) if settings.site_config else None
     config = Config(
         file=file,
         settings=settings,
         feeds={
-            feed_id: _resolve_feed(feed_id, spec, settings)
+            feed_id: _resolve_feed(feed_id, spec, settings, site_configs)
             for feed_id, spec in document.feeds.items()
         },
         yaml_warnings=tuple(
             _yaml_warning(file, warning.message, warning.category) for warning in yaml_warnings
         ),
+        site_configs=site_configs,
     )
     LOGS.add(config.redactor)  # from now on, no log line shows them
     return config
@@ -194,7 +197,9 @@ def _yaml_warning(file: Path, message: Warning | str, category: type[Warning]) -
     return f"{where}: YAML: {text}"
 
 
-def _resolve_feed(feed_id: str, spec: FeedConfig, settings: Settings) -> Feed:
+def _resolve_feed(
+    feed_id: str, spec: FeedConfig, settings: Settings, site_configs: SiteConfigs | None
+) -> Feed:
     return Feed(
         id=feed_id,
         title=spec.title or feed_id,
@@ -212,6 +217,7 @@ def _resolve_feed(feed_id: str, spec: FeedConfig, settings: Settings) -> Feed:
         icon=spec.icon,
         formats=spec.formats,
         cron=spec.cron,
+        site_configs=site_configs,
     )
 
 

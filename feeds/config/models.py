@@ -39,10 +39,13 @@ from feeds.config.types import (
     check_redis_url,
 )
 from feeds.errors import MissingExtraError
+from feeds.extraction.rules import SiteRules
+from feeds.extraction.site_config import SiteConfigs
 from feeds.extras import installed
 from feeds.fields import DEFAULT_FIELDS, FIELDS
 from feeds.privacy import Redactor, is_secret_header
 from feeds.publishing.formats import FORMATS, reserved_feed_ids
+from feeds.urls import host_key
 
 NO_FEEDS_YET = "no feeds yet"
 """How a config without feeds begins its error (``feeds add`` takes one to fill)."""
@@ -142,6 +145,10 @@ class Settings(_Model):
     """Processes that extract articles (None: one per core; 0: none, the feed's own thread)."""
     extract_timeout: Duration = timedelta(seconds=60)
     """Longest one article page may take to extract in a worker process."""
+    site_config: tuple[Path, ...] = ()
+    """Directories of site config files (the Full-Text RSS format: a clone of
+    fivefilters/ftr-site-config, your own): an article's host takes the rules of its file,
+    a later directory's file over an earlier one's, a feed's own ``extract`` over both."""
     parallel_feeds: int = Field(32, ge=1)
     """Feeds run at once, by ``feeds once`` and by the service when several are due."""
     retries: int = Field(3, ge=0)
@@ -180,6 +187,15 @@ class Settings(_Model):
     def _resolve_dir(cls, value: Path, info: ValidationInfo) -> Path:
         return _resolve(value, info)
 
+    @field_validator("site_config")
+    @classmethod
+    def _site_config_dirs(cls, value: tuple[Path, ...], info: ValidationInfo) -> tuple[Path, ...]:
+        directories = tuple(_resolve(path, info) for path in value)
+        for directory in directories:
+            if not directory.is_dir():
+                raise ValueError(f"{directory} is not a directory of site config files")
+        return directories
+
     @field_validator("base_url")
     @classmethod
     def _slash_terminated(cls, value: str) -> str:
@@ -205,6 +221,15 @@ class ExtractRules(_Model):
     remove: tuple[Selector, ...] = ()
     next_page: Selector | None = None
     max_pages: int = Field(5, ge=1, le=50)
+    strip_image_src: tuple[str, ...] = ()
+    """Images whose address contains one of these are removed (as site configs say)."""
+    replace: tuple[tuple[str, str], ...] = ()
+    """Pairs of text to find in the page's HTML and what to put instead, before parsing."""
+    autodetect: bool = True
+    """Whether automatic extraction takes over when ``body`` finds nothing."""
+    prune: bool = False
+    """Whether what ``body`` finds is cleaned as automatic extraction cleans a page
+    (default: used as it is)."""
 
     def merged_over(self, base: ExtractRules | None) -> ExtractRules:
         """These rules, with ``base`` filling what they leave unset (``remove`` adds up)."""
@@ -218,6 +243,10 @@ class ExtractRules(_Model):
             remove=base.remove + tuple(s for s in self.remove if s not in base.remove),
             next_page=self.next_page or base.next_page,
             max_pages=self.max_pages if "max_pages" in self.model_fields_set else base.max_pages,
+            strip_image_src=base.strip_image_src + self.strip_image_src,
+            replace=base.replace + self.replace,
+            autodetect=self.autodetect and base.autodetect,
+            prune=self.prune if self.body else base.prune,
         )
 
 
@@ -455,6 +484,8 @@ class Feed:
     icon: str | None = None
     formats: tuple[str, ...] = tuple(FORMATS)
     cron: str | None = None
+    site_configs: SiteConfigs | None = field(default=None, compare=False)
+    """The site config files of ``settings.site_config``, shared by every feed."""
 
     @property
     def source_urls(self) -> list[str]:
@@ -471,6 +502,13 @@ class Feed:
             return self.extract
         return source.extract.merged_over(self.extract)
 
+    def site_rules(self, url: str) -> SiteRules | None:
+        """The rules of the site config file that serves ``url``'s host, if any."""
+        if self.site_configs is None:
+            return None
+        config = self.site_configs.for_host(host_key(url))
+        return config.rules if config is not None else None
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
@@ -481,6 +519,8 @@ class Config:
     feeds: Mapping[str, Feed]
     yaml_warnings: tuple[str, ...] = field(default=(), compare=False)
     """What the YAML parser warned about (a reused anchor...), with file and line."""
+    site_configs: SiteConfigs | None = field(default=None, compare=False)
+    """The site config files of ``settings.site_config`` (None: there are none)."""
 
     @property
     def warnings(self) -> list[str]:

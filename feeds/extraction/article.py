@@ -39,7 +39,7 @@ from feeds.extraction.metadata import (
     read_page_metadata,
     strip_site_name,
 )
-from feeds.extraction.rules import ExtractRules
+from feeds.extraction.rules import ExtractRules, Selectors, alternatives
 from feeds.html import (
     HtmlElement,
     base_url,
@@ -50,6 +50,7 @@ from feeds.html import (
     parse_document,
     parse_fragment,
     select,
+    select_values,
     serialize_inner,
     text_of,
     to_html,
@@ -98,13 +99,17 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
     The page is parsed once; trafilatura picks the article's text blocks (without images,
     which change which blocks it keeps), and the page's own images, captions and embeds
     are then put back between the blocks they stood between."""
-    document = parse_document(page.text)
+    text = page.text
+    for find, replacement in rules.replace if rules is not None else ():
+        text = text.replace(find, replacement)
+    document = parse_document(text)
     base = base_url(document, page.final_url)
     meta = read_page_metadata(document, base)
     _drop_code(document)
     if rules is not None:
-        for css in rules.remove:
-            drop_elements(document, css)
+        for selector in rules.remove:
+            drop_elements(document, selector)
+        _strip_images(document, rules.strip_image_src)
     site_names: tuple[str | None, ...] = (
         meta.site_name,
         meta.application_name,
@@ -262,7 +267,12 @@ def _article_body(
     flag says whether the body came from automatic extraction (which leaves images out)."""
     rule_html = _rule_body(document, rules) if rules else None
     if rule_html is not None:
+        pruned = _pruned(rule_html, url) if rules is not None and rules.prune else None
+        if pruned is not None:
+            return pruned, True
         return parse_fragment(rule_html), False
+    if rules is not None and alternatives(rules.body) and not rules.autodetect:
+        return None  # the site's rules say no automatic extraction when theirs fails
     page_text = _page_text(document)
     found = _run_trafilatura(document, url)
     body = _trafilatura_body(found, page_text) if found is not None else None
@@ -273,6 +283,19 @@ def _article_body(
     if structured is not None and _much_longer(structured, body):
         return structured, True
     return body, True
+
+
+def _pruned(rule_html: str, url: str) -> HtmlElement | None:
+    """What a site rule's body keeps once cleaned as a page is (trafilatura and the
+    leftover rules, within the rule's element only); None when the cleaning keeps less
+    than half of its words (the rule knows the site better)."""
+    scoped = parse_document(f"<html><body><div>{rule_html}</div></body></html>")
+    found = _run_trafilatura(scoped, url)
+    body = _trafilatura_body(found, _page_text(scoped)) if found is not None else None
+    if body is None:
+        return None
+    kept, whole = len(block_text(body).split()), len(scoped.text_content().split())
+    return body if kept * 2 >= whole else None
 
 
 def _standfirst(headline: HtmlElement | None, body: HtmlElement) -> HtmlElement | None:
@@ -387,22 +410,51 @@ def _needs_space(left: str | None, right: str | None, page_text: str) -> bool:
     return spaced in page_text and f"{left_word}{right_word}" not in page_text
 
 
-def _rule_text(document: HtmlElement, css: str | None) -> str | None:
-    if not css:
-        return None
-    for element in select(document, css):
-        text = text_of(element) or collapse_whitespace(element.get("content") or "")
+def _strip_images(document: HtmlElement, parts: tuple[str, ...]) -> None:
+    """Remove the images whose address contains one of ``parts``."""
+    if not parts:
+        return
+    for image in list(document.iter("img")):
+        source = image.get("src") or ""
+        if any(part in source for part in parts) and image.getparent() is not None:
+            image.drop_tree()
+
+
+def _rule_text(document: HtmlElement, selectors: Selectors) -> str | None:
+    for selector in alternatives(selectors):
+        text = _first_text(document, selector)
         if text:
             return text
-    log.debug("site rule %r matched no text", css)
     return None
 
 
-def _rule_date(document: HtmlElement, css: str | None) -> datetime | None:
-    if not css:
-        return None
-    for element in select(document, css):
-        for candidate in (element.get("datetime"), element.get("content"), text_of(element)):
+def _first_text(document: HtmlElement, selector: str) -> str | None:
+    for found in select_values(document, selector):
+        if isinstance(found, str):
+            text = collapse_whitespace(found)
+        else:
+            text = text_of(found) or collapse_whitespace(found.get("content") or "")
+        if text:
+            return text
+    log.debug("site rule %r matched no text", selector)
+    return None
+
+
+def _rule_date(document: HtmlElement, selectors: Selectors) -> datetime | None:
+    for selector in alternatives(selectors):
+        value = _first_date(document, selector)
+        if value is not None:
+            return value
+    return None
+
+
+def _first_date(document: HtmlElement, selector: str) -> datetime | None:
+    for found in select_values(document, selector):
+        if isinstance(found, str):
+            candidates: tuple[str | None, ...] = (found,)
+        else:
+            candidates = (found.get("datetime"), found.get("content"), text_of(found))
+        for candidate in candidates:
             value = parse_date(candidate) or (find_date(candidate) if candidate else None)
             if value is not None:
                 return value
@@ -410,11 +462,12 @@ def _rule_date(document: HtmlElement, css: str | None) -> datetime | None:
 
 
 def _rule_body(document: HtmlElement, rules: ExtractRules) -> str | None:
-    if not rules.body:
+    selectors = alternatives(rules.body)
+    if not selectors:
         return None
-    matches = select(document, rules.body)
+    matches = next(filter(None, (select(document, s) for s in selectors)), [])
     if not matches:
-        log.warning("site rule body %r matched nothing; using automatic extraction", rules.body)
+        log.warning("site rule body %r matched nothing", rules.body)
         return None
     for element in matches:
         for unwanted in list(element.iter("script", "style", "noscript", "template")):

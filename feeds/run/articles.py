@@ -12,7 +12,7 @@ from datetime import datetime
 from feeds.errors import ExtractionError, FetchError, PublishError, SourceError, StorageError
 from feeds.extraction.article import extract_article, join_parts
 from feeds.extraction.normalise import normalise
-from feeds.extraction.rules import ExtractRules
+from feeds.extraction.rules import ExtractRules, SiteRules, layered
 from feeds.extraction.workers import ArticleJob, ArticleOutcome, ExtractionPool, outcome_of
 from feeds.fetching.client import Fetcher, FetchJob, RequestOptions
 from feeds.models import Article, Item, Link, Page
@@ -44,12 +44,20 @@ class Articles:
         request: RequestOptions,
         fetcher: Fetcher,
         pool: ExtractionPool,
+        site_rules: Callable[[str], SiteRules | None] = lambda url: None,
     ) -> None:
+        """``rules`` are the config's for the source; ``site_rules`` finds those of the
+        site config file that serves a page's address, which the config's override."""
         self.feed_id = feed_id
         self.rules = rules
+        self.site_rules = site_rules
         self.request = request
         self.fetcher = fetcher
         self.pool = pool
+
+    def rules_for(self, url: str) -> ExtractRules | None:
+        """The rules for the article at ``url``: the config's over its site config's."""
+        return layered(self.rules, self.site_rules(url))
 
     def results(
         self, links: list[Link], jobs: list[FetchJob], first_seen: Callable[[Link], datetime]
@@ -79,7 +87,8 @@ class Articles:
             elif result.status == 304:
                 yield link, result, None
             else:
-                job_for = ArticleJob(result, link, self.feed_id, first_seen(link), self.rules)
+                rules = self.rules_for(result.final_url)
+                job_for = ArticleJob(result, link, self.feed_id, first_seen(link), rules)
                 working.append((link, result, self.pool.submit(job_for)))
             yield from finished(block=False)
         yield from finished(block=True)
@@ -96,8 +105,9 @@ class Articles:
         item = outcome.item
         if outcome.article is not None:  # a multi-page article: its parts are fetched here
             try:
+                rules = self.rules_for(outcome.article.url)
                 article = with_parts(
-                    outcome.article, self.rules, self.fetcher, self.request, self.pool.extract
+                    outcome.article, rules, self.fetcher, self.request, self.pool.extract
                 )
                 item = normalise(article, link, feed=self.feed_id, first_seen=first_seen(link))
             except (StorageError, PublishError):

@@ -418,6 +418,7 @@ class _FeedRun:
             request=request,
             fetcher=self.fetcher,
             pool=self.pool,
+            site_rules=self.feed.site_rules,
         )
 
     @contextmanager

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from feeds.config import Feed
+from feeds.extraction.rules import layered
 from feeds.extraction.workers import ArticleJob, ExtractionPool, outcome_of
 from feeds.models import Link
 from feeds.storage.interface import Store, content_hash
@@ -31,7 +32,12 @@ class Reextraction:
 
 def extraction_key(feed: Feed) -> str:
     """A key of every extraction rule the feed's articles are made with."""
-    rules = (feed.extract, tuple((source.location, source.extract) for source in feed.sources))
+    rules: tuple[object, ...] = (
+        feed.extract,
+        tuple((source.location, source.extract) for source in feed.sources),
+    )
+    if feed.site_configs is not None:  # (the key of a feed without them stays as it was)
+        rules += (tuple(str(directory) for directory in feed.site_configs.directories),)
     return hashlib.sha256(repr(rules).encode()).hexdigest()[:16]
 
 
@@ -42,7 +48,8 @@ def reextract(feed: Feed, *, store: Store, pool: ExtractionPool, now: datetime) 
     jobs = []
     for stored in store.stored_pages(feed.id, feed.max_items):
         source = sources.get(stored.source)
-        rules = feed.rules_for(source) if source is not None else feed.extract
+        own = feed.rules_for(source) if source is not None else feed.extract
+        rules = layered(own, feed.site_rules(stored.page.final_url))
         link = Link(url=stored.page.url, source=stored.source)
         job = ArticleJob(stored.page, link, feed.id, stored.page.fetched_at, rules)
         jobs.append((stored.item_id, pool.submit(job)))
