@@ -68,6 +68,9 @@ class Article:
     categories: tuple[str, ...] = ()
     next_page: str | None = None
     """The page that continues this article (a multi-page article), if it links one."""
+    single_page: str | None = None
+    """The whole article on one page (a site's print view), where its rules say a link to
+    it is: fetched instead of the parts."""
 
 
 MAX_CATEGORIES = 20

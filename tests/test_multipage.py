@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import feedparser
 import pytest
@@ -95,3 +96,40 @@ def test_a_part_that_fails_ends_the_article(site: SiteSim, write_config: WriteCo
     report = run_once(config_for(write_config, site), "news")  # part 2 answers 404
     assert (report.new, report.failed) == (1, 0)
     assert "Part 1, paragraph 2" in content(config_for(write_config, site))
+
+
+def test_a_site_configs_single_page_link_is_fetched_instead_of_the_parts(
+    site: SiteSim, write_config: WriteConfig, tmp_path: Path
+) -> None:
+    """``single_page_link`` (a print view holding every part): one request, the whole
+    article, kept at the article's own address; the parts are not fetched."""
+    print_link = '<a class="print" href="/print/long-harbour-story">Print</a>'
+    site.add(
+        "/2024/03/long-harbour-story", part(1, "/2024/03/long-harbour-story/2/", extra=print_link)
+    )
+    whole = part(1, None).replace("Part 1,", "Whole story,")
+    site.add("/print/long-harbour-story", whole)
+    (tmp_path / "sites").mkdir()
+    (tmp_path / "sites" / "127.0.0.1.txt").write_text(
+        "single_page_link: //a[@class='print']\nhttp_header(x-edition): uk\n"
+    )
+    config = write_config(
+        "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n"
+        "  site_config: [sites]\n"
+        f"feeds:\n  news:\n    sources:\n      - url: {site.url('/news/')}\n"
+    )
+
+    run_once(config, "news")
+
+    text = content(config)
+    assert "Whole story, paragraph 2" in text and "Part 1" not in text
+    assert "/2024/03/long-harbour-story/2/" not in site.paths()
+    # the site config's header goes with its article pages (not with the listing)
+    asked = {
+        hit.path: {k.lower(): v for k, v in hit.headers.items()}.get("x-edition")
+        for hit in site.ordered()
+    }
+    assert asked["/2024/03/long-harbour-story"] == asked["/print/long-harbour-story"] == "uk"
+    assert asked["/news/"] is None
+    [entry] = feedparser.parse((config.settings.output_dir / "news.atom").read_bytes()).entries
+    assert entry.link == site.url("/2024/03/long-harbour-story")

@@ -220,6 +220,8 @@ class ExtractRules(_Model):
     date: Selector | None = None
     remove: tuple[Selector, ...] = ()
     next_page: Selector | None = None
+    single_page: Selector | None = None
+    """The link to the whole article on one page (a print view), fetched instead."""
     max_pages: int = Field(5, ge=1, le=50)
     strip_image_src: tuple[str, ...] = ()
     """Images whose address contains one of these are removed (as site configs say)."""
@@ -242,6 +244,7 @@ class ExtractRules(_Model):
             date=self.date or base.date,
             remove=base.remove + tuple(s for s in self.remove if s not in base.remove),
             next_page=self.next_page or base.next_page,
+            single_page=self.single_page or base.single_page,
             max_pages=self.max_pages if "max_pages" in self.model_fields_set else base.max_pages,
             strip_image_src=base.strip_image_src + self.strip_image_src,
             replace=base.replace + self.replace,

@@ -167,6 +167,7 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
         language=meta.language,
         categories=tuple(meta.categories),
         next_page=continuation(document, base, page.final_url, rules),
+        single_page=_single_page(document, base, page.final_url, rules),
     )
 
 
@@ -179,6 +180,26 @@ def _drop_code(document: HtmlElement) -> None:
             element.drop_tree()
 
 
+def _single_page(
+    document: HtmlElement, base: str, page_url: str, rules: ExtractRules | None
+) -> str | None:
+    """The address of the whole article on one page, where the rules say its link is."""
+    if rules is None or not rules.single_page:
+        return None
+    return _linked(document, base, page_url, rules.single_page)
+
+
+def _linked(document: HtmlElement, base: str, page_url: str, selector: str) -> str | None:
+    """The first web address other than the page's own that ``selector`` finds: a link,
+    or the first link inside what it finds."""
+    for element in select(document, selector):
+        anchor = element if element.tag == "a" else next(element.iter("a"), None)
+        url = resolve(base, anchor.get("href", "")) if anchor is not None else None
+        if url is not None and is_web_url(url) and url != page_url:
+            return url
+    return None
+
+
 def continuation(
     document: HtmlElement, base: str, page_url: str, rules: ExtractRules | None
 ) -> str | None:
@@ -187,12 +208,7 @@ def continuation(
     ``/story/page/2``, ``/story-2.html``, ``?page=2``): a ``rel=next`` to another article
     (some blogs link the next post that way) is not followed."""
     if rules is not None and rules.next_page:
-        for element in select(document, rules.next_page):
-            anchor = element if element.tag == "a" else next(element.iter("a"), None)
-            url = resolve(base, anchor.get("href", "")) if anchor is not None else None
-            if url is not None and is_web_url(url) and url != page_url:
-                return url
-        return None
+        return _linked(document, base, page_url, rules.next_page)
     for element in document.iter("link", "a"):
         if "next" not in (element.get("rel") or "").lower().split():
             continue

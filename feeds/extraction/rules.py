@@ -30,6 +30,8 @@ class ExtractRules(Protocol):
     @property
     def next_page(self) -> str | None: ...
     @property
+    def single_page(self) -> str | None: ...
+    @property
     def max_pages(self) -> int: ...
     @property
     def strip_image_src(self) -> tuple[str, ...]: ...
@@ -51,6 +53,8 @@ class SiteRules:
     date: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
     next_page: str | None = None
+    single_page: str | None = None
+    """Where the link to the whole article on one page is (``single_page_link``)."""
     max_pages: int = 5
     strip_image_src: tuple[str, ...] = ()
     replace: tuple[tuple[str, str], ...] = ()
@@ -60,6 +64,8 @@ class SiteRules:
     prune: bool = True
     """Whether what ``body`` finds is cleaned as automatic extraction cleans a page (menus,
     related links, sharing tools out), as Full-Text RSS prunes it unless told not to."""
+    headers: tuple[tuple[str, str], ...] = ()
+    """HTTP headers the site's pages are asked for with (``http_header(name): value``)."""
     origin: str = ""
     """The file(s) the rules were read from."""
 
@@ -83,10 +89,12 @@ def layered(top: ExtractRules | None, base: SiteRules | None) -> ExtractRules | 
         date=alternatives(top.date) or base.date,
         remove=base.remove + tuple(s for s in top.remove if s not in base.remove),
         next_page=top.next_page or base.next_page,
+        single_page=top.single_page or base.single_page,
         max_pages=top.max_pages,
         strip_image_src=base.strip_image_src + top.strip_image_src,
         replace=base.replace + top.replace,
         autodetect=top.autodetect and base.autodetect,
         prune=top.prune if alternatives(top.body) else base.prune,  # whoever gave the body
+        headers=base.headers,
         origin=base.origin,
     )

@@ -8,7 +8,8 @@ What changes the result is implemented (``IMPLEMENTED``), as ``SiteRules``: ``bo
 ``title``, ``author``, ``date`` (XPath, alternatives tried in order), ``strip`` (XPath),
 ``strip_id_or_class`` (elements whose id or class contains the text, as Full-Text RSS
 matches it), ``strip_image_src``, ``find_string``/``replace_string`` and
-``replace_string(find): value``, ``next_page_link``, ``autodetect_on_failure``,
+``replace_string(find): value``, ``next_page_link``, ``single_page_link``,
+``autodetect_on_failure``, ``http_header(name): value`` (asked of the site's article pages),
 ``prune`` (yes by default: what ``body`` finds is cleaned as automatic extraction cleans a
 page);
 ``test_url``/``test_contains`` are read for ``feeds check --site-configs``. Every other
@@ -32,7 +33,15 @@ from feeds.html import compile_selector
 
 log = logging.getLogger(__name__)
 
-SELECTOR_DIRECTIVES = ("title", "body", "author", "date", "strip", "next_page_link")
+SELECTOR_DIRECTIVES = (
+    "title",
+    "body",
+    "author",
+    "date",
+    "strip",
+    "next_page_link",
+    "single_page_link",
+)
 IMPLEMENTED = frozenset(
     {
         *SELECTOR_DIRECTIVES,
@@ -42,6 +51,7 @@ IMPLEMENTED = frozenset(
         "replace_string",
         "autodetect_on_failure",
         "prune",
+        "http_header",
         "test_url",
         "test_contains",
     }
@@ -72,6 +82,7 @@ def parse_site_config(text: str, path: Path) -> SiteConfig:
     replace: list[tuple[str, str]] = []
     finds: list[str] = []
     autodetect = prune = True
+    headers: list[tuple[str, str]] = []
     tests: list[tuple[str, list[str]]] = []
     unimplemented: list[tuple[str, int]] = []
     mistakes: list[tuple[int, str]] = []
@@ -108,6 +119,8 @@ def parse_site_config(text: str, path: Path) -> SiteConfig:
             autodetect = _yes(value)
         elif name == "prune":
             prune = _yes(value)
+        elif name == "http_header" and argument:
+            headers.append((argument.strip(), value))
         elif name == "test_url":
             tests.append((value, []))
         elif name == "test_contains" and tests:
@@ -122,10 +135,12 @@ def parse_site_config(text: str, path: Path) -> SiteConfig:
         date=tuple(selectors["date"]),
         remove=removed,
         next_page=" | ".join(selectors["next_page_link"]) or None,
+        single_page=" | ".join(selectors["single_page_link"]) or None,
         strip_image_src=tuple(strip_images),
         replace=tuple(replace),
         autodetect=autodetect,
         prune=prune,
+        headers=tuple(headers),
         origin=str(path),
     )
     return SiteConfig(

@@ -142,7 +142,7 @@ def _process_article(job: ArticleJob) -> ArticleOutcome:
         return ArticleOutcome(error=error.message)
     except Exception as exc:  # a bug, or a page that breaks a library: one article fails
         return ArticleOutcome(error=_unexpected(exc))
-    if article.next_page:
+    if article.next_page or article.single_page:  # more pages to fetch: the run does it
         return ArticleOutcome(article=article)
     try:
         item = normalise(article, job.link, feed=job.feed, first_seen=job.first_seen)

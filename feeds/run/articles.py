@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import replace
 from datetime import datetime
 
 from feeds.errors import ExtractionError, FetchError, PublishError, SourceError, StorageError
@@ -16,6 +17,7 @@ from feeds.extraction.rules import ExtractRules, SiteRules, layered
 from feeds.extraction.workers import ArticleJob, ArticleOutcome, ExtractionPool, outcome_of
 from feeds.fetching.client import Fetcher, FetchJob, RequestOptions
 from feeds.models import Article, Item, Link, Page
+from feeds.run.options import with_site_headers
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +107,10 @@ class Articles:
         item = outcome.item
         if outcome.article is not None:  # a multi-page article: its parts are fetched here
             try:
-                rules = self.rules_for(outcome.article.url)
+                url = outcome.article.url
+                request = with_site_headers(self.request, self.site_rules(url))
                 article = with_parts(
-                    outcome.article, rules, self.fetcher, self.request, self.pool.extract
+                    outcome.article, self.rules_for(url), self.fetcher, request, self.pool.extract
                 )
                 item = normalise(article, link, feed=self.feed_id, first_seen=first_seen(link))
             except (StorageError, PublishError):
@@ -140,6 +143,32 @@ def extract_with_parts(
     return with_parts(extract_article(page, rules), rules, fetcher, request, extract_article)
 
 
+def _single_page(
+    article: Article,
+    rules: ExtractRules | None,
+    fetcher: Fetcher,
+    request: RequestOptions,
+    extract: Callable[[Page, ExtractRules | None], Article],
+) -> Article | None:
+    """The article as its one-page version gives it (kept at the article's own address),
+    or None when that page cannot be had (the parts are joined then)."""
+    assert article.single_page is not None
+    try:
+        whole = extract(fetcher.fetch(article.single_page, request=request), rules)
+    except SourceError as error:
+        log.info(
+            "single page %s of %s left out: %s", article.single_page, article.url, error.message
+        )
+        return None
+    return replace(
+        whole,
+        url=article.url,
+        canonical_url=article.canonical_url,
+        next_page=None,
+        single_page=None,
+    )
+
+
 def with_parts(
     article: Article,
     rules: ExtractRules | None,
@@ -150,6 +179,10 @@ def with_parts(
     """``article`` with the further parts of a multi-page article fetched, extracted by
     ``extract`` and joined, up to the rules' ``max_pages`` pages in all; a part that
     fails ends the article there."""
+    if article.single_page:
+        whole = _single_page(article, rules, fetcher, request, extract)
+        if whole is not None:
+            return whole
     max_pages = rules.max_pages if rules is not None else MAX_PARTS
     parts: list[Article] = []
     seen = {article.url}

@@ -46,7 +46,7 @@ from feeds.run.articles import Articles, unexpected
 from feeds.run.changes import Broken, Failed, SourceChanges, Worked
 from feeds.run.discovery import read_source
 from feeds.run.filters import rejection, rules_key
-from feeds.run.options import request_options
+from feeds.run.options import request_options, with_site_headers
 from feeds.run.policy import (
     articles_broken,
     edit_date,
@@ -395,7 +395,10 @@ class _FeedRun:
             return True
         complete = True
         failures = self.store.article_failures(self.feed.id, position)
-        jobs = [FetchJob(link.url, request) for link in links]
+        jobs = [
+            FetchJob(link.url, with_site_headers(request, self.feed.site_rules(link.url)))
+            for link in links
+        ]
         for link, page, outcome in self._articles(source, request).results(links, jobs, first_seen):
             self.progress.article_done()
             if isinstance(outcome, FetchStoppedError) or self.fetcher.stopping:

@@ -5,7 +5,10 @@ import the config themselves; here the two meet."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from feeds.config import Settings, SourceConfig
+from feeds.extraction.rules import SiteRules
 from feeds.fetching.addresses import Trust
 from feeds.fetching.client import FetchOptions, RequestOptions
 from feeds.fetching.hosts import Politeness
@@ -43,3 +46,13 @@ def request_options(source: SourceConfig, trust: Trust | None = None) -> Request
         trust=trust,
         render=source.render,
     )
+
+
+def with_site_headers(request: RequestOptions, site: SiteRules | None) -> RequestOptions:
+    """``request`` with the HTTP headers a site config asks its pages for (the source's own
+    headers win over them)."""
+    if site is None or not site.headers:
+        return request
+    own = {name.lower() for name, _ in request.headers}
+    added = tuple((name, value) for name, value in site.headers if name.lower() not in own)
+    return replace(request, headers=added + request.headers)
