@@ -474,3 +474,22 @@ def test_a_broken_xpath_rule_is_named_with_file_and_line(tmp_path: Path) -> None
         load_config(path)
     assert (mistake.value.line, mistake.value.field) == (5, "feeds.a.extract.body")
     assert "not a valid XPath expression" in str(mistake.value)
+
+
+def test_on_demand_needs_allowed_domains_and_runs_on_one_machine(tmp_path: Path) -> None:
+    feeds = "feeds:\n  a:\n    sources: [{url: 'https://example.com/'}]\n"
+    with pytest.raises(ConfigError, match="settings.on_demand.allow"):
+        load_config(write(tmp_path, "settings:\n  on_demand: {allow: []}\n" + feeds))
+    with pytest.raises(ConfigError, match="on_demand is served by `feeds run` on one machine"):
+        load_config(
+            write(
+                tmp_path,
+                "settings:\n  database: postgresql://db/feeds\n"
+                "  cluster: {broker: 'redis://127.0.0.1:6379/0'}\n"
+                "  on_demand: {allow: [example.com]}\n" + feeds,
+            )
+        )
+    config = load_config(
+        write(tmp_path, "settings:\n  on_demand: {allow: [example.com], token: t0ken}\n" + feeds)
+    )
+    assert "t0ken" not in config.redactor("GET /full?url=x&token=t0ken")

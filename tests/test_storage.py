@@ -542,3 +542,13 @@ def test_workers_are_seen_as_they_last_said(store: Store) -> None:
         WorkerSeen("w1", T0 + timedelta(seconds=10), 1, 3)
     ]
     assert [w.name for w in store.workers_seen(T0 - timedelta(hours=1))] == ["w1", "w2"]
+
+
+def test_feeds_asked_for_on_demand_are_kept_once_the_oldest_first(store: Store) -> None:
+    store.add_on_demand("https://b.example/feed", 20, T0 + timedelta(minutes=1))
+    store.add_on_demand("https://a.example/feed", 20, T0)
+    store.add_on_demand("https://a.example/feed", 20, T0 + timedelta(hours=1))  # kept as it is
+    assert store.on_demand_feeds() == [
+        ("https://a.example/feed", 20),
+        ("https://b.example/feed", 20),
+    ]

@@ -50,6 +50,7 @@ from feeds.privacy import LOGS
 from feeds.run.feed import utc_now
 from feeds.run.publish import (
     document_location,
+    on_demand_feeds,
     outlet_for,
     publish_feed,
     publish_index,
@@ -167,6 +168,11 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
     with ExitStack() as stack:
         try:
             runtime = stack.enter_context(Runtime(config))
+            if not feed_ids:  # the feeds made on demand are kept fresh by `once` too
+                with runtime.connect() as store:
+                    made = on_demand_feeds(config, store)
+                runtime.trust(made)
+                feeds += made
         except FeedsError as exc:
             _fail(str(exc), debug=ctx.obj["debug"])
         bars = stack.enter_context(progress_bars(len(feeds)))
@@ -372,7 +378,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
                 next_runs = {row.feed: row.next_due for row in store.schedule()}
                 statuses = collect_status(config, store, now, next_runs.get)
             else:
-                statuses = collect_status(config, store, now)
+                feeds = [*config.feeds.values(), *on_demand_feeds(config, store)]
+                statuses = collect_status(config, store, now, feeds=feeds)
     else:
         statuses = []
     unhealthy = any(not s.healthy for s in statuses)

@@ -3,6 +3,7 @@ the resolved ``Config`` and ``Feed`` the rest of the program reads."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -114,6 +115,21 @@ class ClusterSettings(_Model):
         return self.broker.startswith("redis")
 
 
+class OnDemandSettings(_Model):
+    """``GET /full?url=FEED_URL``: a full-text version of any RSS, Atom or JSON feed of
+    the allowed domains, made on first request, then kept fresh on the schedule."""
+
+    allow: tuple[Domain, ...] = Field(min_length=1)
+    """The domains (and their subdomains) whose feeds may be asked for; their feeds'
+    origins are trusted as a configured source's are."""
+    token: str | None = None
+    """Asked for as ``&token=`` when set (keep it secret: it is never logged)."""
+    max_feeds: int = Field(50, ge=1)
+    """On-demand feeds kept at most; past that, a new one is refused (429)."""
+    max_items: int = Field(20, ge=1, le=500)
+    """Items of an on-demand feed (``&max=N`` asks for fewer)."""
+
+
 class Settings(_Model):
     """Global settings; every key has a default."""
 
@@ -162,6 +178,7 @@ class Settings(_Model):
     stop_timeout: Duration = timedelta(seconds=10)
     serve: ServeSettings = ServeSettings()
     cluster: ClusterSettings | None = None
+    on_demand: OnDemandSettings | None = None
     publish_to: Literal["files", "database"] | None = None
     """Where feed documents go: files in ``output_dir``, or the state's database, served
     from there by any ``feeds serve`` (none: the database in a cluster, else files)."""
@@ -179,6 +196,15 @@ class Settings(_Model):
             raise ValueError(
                 "a cluster (settings.cluster) keeps its state where every machine reaches "
                 "it: set settings.database to a postgresql:// URL"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _on_demand_on_one_machine(self) -> Self:
+        if self.on_demand is not None and self.cluster is not None:
+            raise ValueError(
+                "on_demand is served by `feeds run` on one machine; it cannot be set with "
+                "cluster yet"
             )
         return self
 
@@ -549,7 +575,27 @@ class Config:
         urls = [s.url for s in sources if s.url] + [s.proxy for s in sources if s.proxy]
         values = [v for s in sources for v in s.cookies.values()]
         values += [v for s in sources for k, v in s.headers.items() if is_secret_header(k)]
+        if self.settings.on_demand is not None and self.settings.on_demand.token:
+            values.append(self.settings.on_demand.token)
         return Redactor.of(urls, values)
+
+    def on_demand_feed(self, url: str, max_items: int) -> Feed:
+        """The feed ``GET /full`` makes of the feed at ``url``: its entries' pages
+        extracted as a configured feed's are, ``max_items`` of them."""
+        digest = hashlib.sha256(f"{url} {max_items}".encode()).hexdigest()[:12]
+        return Feed(
+            id=f"full-{digest}",
+            title=f"Full text of {url}",
+            description=f"The entries of {url}, in full",
+            link=None,
+            language=None,
+            interval=self.settings.interval,
+            max_items=max_items,
+            sources=(SourceConfig(url=url, kind="feed"),),
+            extract=None,
+            max_new_per_run=self.settings.max_new_per_run,
+            site_configs=self.site_configs,
+        )
 
     @property
     def trusted_urls(self) -> tuple[str, ...]:

@@ -106,40 +106,49 @@ class Listing:
     its sources): the pages link only to files that are there."""
 
 
-def render_index(listings: Sequence[Listing], *, title: str = "Feeds") -> bytes:
-    """``index.html``: every feed with its description, item count, last update, its page
-    and a subscribe link per format; the OPML files; autodiscovery of every feed."""
-    rows = []
-    for listing in listings:
-        channel = listing.channel
-        updated = "never"
-        if channel.updated != EMPTY_FEED_DATE:
-            when = f"{channel.updated:%Y-%m-%d %H:%M} UTC"
-            updated = f'<time datetime="{rfc3339(channel.updated)}">{when}</time>'
-        page = html.escape(page_name(channel.feed_id))
-        site = html.escape(channel.site_url)
-        name = html.escape(channel.title)
-        heading = f'<a href="{page}">{name}</a>' if listing.published else name
-        subscribe = (
-            f"Subscribe: {_subscribe_links(channel.feed_id, listing.formats)}"
-            if listing.published
-            else "Not published yet: no source of this feed could be read so far."
-        )
-        rows.append(
-            f"""    <li>
+def _index_row(listing: Listing) -> str:
+    """One feed of the index page."""
+    channel = listing.channel
+    updated = "never"
+    if channel.updated != EMPTY_FEED_DATE:
+        when = f"{channel.updated:%Y-%m-%d %H:%M} UTC"
+        updated = f'<time datetime="{rfc3339(channel.updated)}">{when}</time>'
+    page = html.escape(page_name(channel.feed_id))
+    site = html.escape(channel.site_url)
+    name = html.escape(channel.title)
+    heading = f'<a href="{page}">{name}</a>' if listing.published else name
+    subscribe = (
+        f"Subscribe: {_subscribe_links(channel.feed_id, listing.formats)}"
+        if listing.published
+        else "Not published yet: no source of this feed could be read so far."
+    )
+    return f"""    <li>
       <h2>{heading}</h2>
       <p>{html.escape(channel.description)}</p>
       <p>{_count(listing.items, "item")} · updated {updated} · from <a href="{site}">{site}</a></p>
       <p>{subscribe}</p>
     </li>"""
-        )
+
+
+def render_index(
+    listings: Sequence[Listing], *, title: str = "Feeds", on_demand: Sequence[Listing] = ()
+) -> bytes:
+    """``index.html``: every feed with its description, item count, last update, its page
+    and a subscribe link per format, the feeds made on demand apart; the OPML files;
+    autodiscovery of every feed."""
+    rows = [_index_row(listing) for listing in listings]
+    if on_demand:
+        rows.append("  </ul>\n  <h2>Made on demand (<code>/full?url=</code>)</h2>\n  <ul>")
+        rows += [_index_row(listing) for listing in on_demand]
     opml = ", ".join(
         f'<a href="{opml_name(fmt)}">{opml_name(fmt)}</a>'
         + (f" ({fmt.label})" if fmt is not None else " (each feed in its first format)")
         for fmt in (None, *FORMATS.values())
     )
     alternates = "\n".join(
-        _alternates(listing.channel, listing.formats) for listing in listings if listing.published
+        _alternates(listing.channel, listing.formats)
+        for listing in (*listings, *on_demand)
+        if listing.published
     )
     page = Template(_template("index.html")).substitute(
         head=_page_head(title, "en", alternates, _INDEX_STYLE),

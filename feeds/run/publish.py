@@ -110,11 +110,12 @@ def remove_feed_documents(outlet: Outlet, feed: Feed) -> list[str]:
 
 
 def publish_index(config: Config, store: Store) -> tuple[str, ...]:
-    """Write ``index.html`` and the OPML files listing every feed of the config."""
+    """Write ``index.html`` and the OPML files listing every feed of the config (and, on
+    the page, apart, the feeds made on demand)."""
     settings = config.settings
     outlet = outlet_for(settings, store)
-    listings = []
-    for feed in config.feeds.values():
+
+    def listing(feed: Feed) -> Listing:
         channel = channel_for(
             feed,
             settings,
@@ -122,18 +123,27 @@ def publish_index(config: Config, store: Store) -> tuple[str, ...]:
             icon=store.feed_icon(feed.id),
         )
         formats = tuple(feed_formats(feed))
-        listings.append(
-            Listing(
-                channel=channel,
-                formats=formats,
-                items=min(store.count_items(feed.id), feed.max_items),
-                published=outlet.in_place(feed_document_names(feed.id, formats)),
-            )
+        return Listing(
+            channel=channel,
+            formats=formats,
+            items=min(store.count_items(feed.id), feed.max_items),
+            published=outlet.in_place(feed_document_names(feed.id, formats)),
         )
-    files = {"index.html": render_index(listings)}
+
+    listings = [listing(feed) for feed in config.feeds.values()]
+    on_demand = [listing(feed) for feed in on_demand_feeds(config, store)]
+    files = {"index.html": render_index(listings, on_demand=on_demand)}
     for fmt in (None, *FORMATS.values()):
         files[opml_name(fmt)] = render_opml(listings, fmt)
     return outlet.replace(files)
+
+
+def on_demand_feeds(config: Config, store: Store) -> list[Feed]:
+    """The feeds made on demand (``GET /full``) that the state keeps, when the config
+    serves them."""
+    if config.settings.on_demand is None:
+        return []
+    return [config.on_demand_feed(url, count) for url, count in store.on_demand_feeds()]
 
 
 def ping_hub(

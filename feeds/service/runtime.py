@@ -209,6 +209,15 @@ class Runtime:
         if self.fetcher is not None:
             follow(self.fetcher, config)
 
+    def trust(self, feeds: Iterable[Feed]) -> None:
+        """Let requests go to these feeds' origins too (feeds made on demand), as to the
+        config's sources'."""
+        urls = [url for feed in feeds for url in feed.source_urls]
+        if self.fetcher is not None and urls:
+            config = self.config
+            trusted = (*config.trusted_urls, *urls)
+            self.fetcher.follow(config.local_roots, trusted, config.trusted_domains)
+
     def stop(self) -> None:
         """Start no new request: the running feeds end soon, with what they have."""
         if self.fetcher is not None:

@@ -15,6 +15,7 @@ collapse into one. All feeds share one fetcher, so per-host politeness holds acr
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import signal
@@ -26,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -35,8 +37,9 @@ from feeds.config import Config, Feed, Settings, load_config
 from feeds.errors import DatabaseUnavailableError, FeedBusyError, FeedsError, StorageError
 from feeds.extras import require
 from feeds.publishing.channel import file_name
+from feeds.publishing.formats import FORMATS
 from feeds.run.feed import utc_now
-from feeds.run.publish import feed_formats, outlet_for, remove_feed_documents
+from feeds.run.publish import feed_formats, on_demand_feeds, outlet_for, remove_feed_documents
 from feeds.service.cluster_schedule import ClusterSchedule, feed_trigger
 from feeds.service.lock import StateLock, take_refresh_requests
 from feeds.service.metrics import Metrics
@@ -46,6 +49,7 @@ from feeds.service.server import DatabaseSource, DirectorySource, DocumentSource
 from feeds.service.status import collect_status
 from feeds.storage import cluster_lock, open_store
 from feeds.storage.interface import HeldLock
+from feeds.urls import is_web_url
 
 if TYPE_CHECKING:
     from feeds.cluster.queue import Dispatcher
@@ -54,6 +58,8 @@ log = logging.getLogger(__name__)
 
 CONFIG_CHECK_SECONDS = 2.0
 STANDBY_CHECK_SECONDS = 5.0
+ON_DEMAND_WAIT = 120.0
+"""How long a request for an on-demand feed being made by another request waits for it."""
 TICK_SECONDS = 1.0
 """How often a cluster's scheduler goes through the schedule (and checks its lock)."""
 SCHEDULER_LOCK = " scheduler"
@@ -103,6 +109,10 @@ class Service:
             job_defaults={"max_instances": 1, "coalesce": True},
         )
         self.server: FeedServer | None = None
+        self.on_demand: dict[str, Feed] = {}
+        """The feeds asked for at ``/full``, by id, scheduled beside the config's."""
+        self._on_demand_made: dict[str, threading.Event] = {}
+        self._on_demand_lock = threading.Lock()
 
     # lifecycle
 
@@ -123,6 +133,7 @@ class Service:
                     health=self.health,
                     max_age=self._max_age,
                     metrics=self.metrics.exposition,
+                    on_demand=self.full if settings.on_demand is not None else None,
                 )
                 self.server.start()
             if self.metrics_port is not None:
@@ -133,6 +144,7 @@ class Service:
                 return self._shut_down()
             self.scheduler.start()
             self._schedule(self.config.feeds.values(), first_run=settings.run_at_start)
+            self._resume_on_demand()
             log.info("feeds service started: %d feeds", len(self.config.feeds))
             while not self.stopping.wait(CONFIG_CHECK_SECONDS):
                 self._maybe_reload()
@@ -268,7 +280,7 @@ class Service:
     def _job(self, feed_id: str) -> None:
         """One run of one feed. The only place with a blanket ``except Exception``: one
         feed's bug must not stop the others."""
-        feed = self.config.feeds.get(feed_id)
+        feed = self.config.feeds.get(feed_id) or self.on_demand.get(feed_id)
         if feed is None or self.stopping.is_set():
             return
         with self._running_lock:
@@ -324,6 +336,7 @@ class Service:
         ]
         self.config = new
         self.runtime.follow(new)
+        self._trust_on_demand()
         for feed_id in removed:
             try:  # a feed taken out of the config is no longer served nor listed
                 with self.runtime.connect() as store:
@@ -358,6 +371,73 @@ class Service:
             job = self.scheduler.get_job(feed.id)
             if job is not None:
                 job.reschedule(self._trigger(feed))
+
+    # feeds on demand (GET /full?url=)
+
+    def full(self, query: dict[str, str]) -> tuple[int, str]:
+        """Answer ``/full``: the name of the full-text feed of ``url`` to serve (made now
+        when it is new), or the status and reason of a refusal."""
+        settings = self.config.settings.on_demand
+        assert settings is not None, "on_demand is not set"
+        if settings.token and not hmac.compare_digest(query.get("token", ""), settings.token):
+            return 401, "a valid token is needed: add &token=..."
+        url = query.get("url", "").strip()
+        if not is_web_url(url):
+            return 400, "url= takes the http(s) address of an RSS, Atom or JSON feed"
+        host = (urlsplit(url).hostname or "").lower()
+        if not any(host == domain or host.endswith("." + domain) for domain in settings.allow):
+            return 403, f"feeds of {host} are not made on demand here (settings.on_demand.allow)"
+        fmt = FORMATS.get(query.get("format", "rss"))
+        if fmt is None:
+            return 400, f"format= takes one of {', '.join(FORMATS)}"
+        try:
+            count = int(query.get("max", settings.max_items))
+        except ValueError:
+            count = 0
+        if not 1 <= count <= settings.max_items:
+            return 400, f"max= takes a number from 1 to {settings.max_items}"
+        feed = self.config.on_demand_feed(url, count)
+        with self._on_demand_lock:
+            made = self._on_demand_made.get(feed.id)
+            new = made is None
+            if made is None:
+                if len(self.on_demand) >= settings.max_feeds:
+                    return 429, f"{settings.max_feeds} feeds are made on demand already"
+                made = self._on_demand_made[feed.id] = threading.Event()
+                self.on_demand[feed.id] = feed
+        if new:
+            try:
+                self._make_on_demand(feed, url, count)
+            finally:
+                made.set()
+        made.wait(ON_DEMAND_WAIT)
+        return 200, file_name(feed.id, fmt)
+
+    def _make_on_demand(self, feed: Feed, url: str, count: int) -> None:
+        """Keep a new on-demand feed, trust its origin, run it now and schedule it."""
+        with self.runtime.connect() as store:
+            store.add_on_demand(url, count, datetime.now(UTC))
+        self._trust_on_demand()
+        log.info("feed %s: made on demand for %s", feed.id, self.config.redactor(url))
+        self._job(feed.id)
+        self._schedule([feed], first_run=False)
+
+    def _resume_on_demand(self) -> None:
+        """Schedule the on-demand feeds a previous run of the service kept."""
+        if self.config.settings.on_demand is None:
+            return
+        with self.runtime.connect() as store:
+            kept = on_demand_feeds(self.config, store)
+        for feed in kept:
+            self.on_demand[feed.id] = feed
+            made = self._on_demand_made[feed.id] = threading.Event()
+            made.set()
+        self._trust_on_demand()
+        self._schedule(self.on_demand.values(), first_run=self.config.settings.run_at_start)
+
+    def _trust_on_demand(self) -> None:
+        """Requests may go to the on-demand feeds' origins, as to a configured source's."""
+        self.runtime.trust(self.on_demand.values())
 
     # what the server shows
 
@@ -402,7 +482,8 @@ def feeds_health(
     """Whether every feed is healthy (no more than ``unhealthy_after`` failed runs in a row,
     no broken source), and each feed's last run, result, items, next run, last error."""
     with open_store(config.settings.state_dir, config.settings.database) as store:
-        statuses = collect_status(config, store, utc_now(), next_run)
+        every = [*config.feeds.values(), *on_demand_feeds(config, store)]
+        statuses = collect_status(config, store, utc_now(), next_run, every)
     healthy = all(status.healthy for status in statuses)
     feeds = {status.feed: status.as_json() for status in statuses}
     return healthy, {"status": "ok" if healthy else "failing", "feeds": feeds}

@@ -12,7 +12,9 @@ database (``DatabaseSource``: any number of servers, no shared disk):
 - the content types readers expect, with ``charset=utf-8``; ``Cache-Control`` from the
   feed's interval;
 - ``/healthz``: the service's view of every feed, 503 when one has failed too often.
-- ``/metrics``: the service's metrics in the Prometheus text format (``feeds run`` only).
+- ``/metrics``: the service's metrics in the Prometheus text format.
+- ``/full?url=``: a full-text version of a feed, made on demand (``feeds run`` with
+  ``settings.on_demand``): the service says which document to serve, or why not.
 
 The only module that imports waitress.
 """
@@ -30,6 +32,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import parse_qsl
 
 from waitress import wasyncore
 from waitress.server import create_server
@@ -184,6 +187,18 @@ SEND_BLOCK = 64 * 1024
 """Bytes of a document read into a connection's buffer at a time."""
 
 
+OnDemand = Callable[[dict[str, str]], tuple[int, str]]
+"""Answers ``GET /full`` from its query: 200 and the name of the document to serve, or
+another status and what to say."""
+_STATUS = {
+    400: "400 Bad Request",
+    401: "401 Unauthorized",
+    403: "403 Forbidden",
+    429: "429 Too Many Requests",
+    502: "502 Bad Gateway",
+}
+
+
 class FeedServer:
     """The HTTP server of the published documents."""
 
@@ -198,10 +213,13 @@ class FeedServer:
         threads: int = 8,
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         idle_timeout: int = IDLE_TIMEOUT,
+        on_demand: OnDemand | None = None,
     ) -> None:
         """``metrics`` gives the body and content type of ``/metrics`` (none: 404); a
-        connection that neither sends nor reads for ``idle_timeout`` seconds is closed."""
+        connection that neither sends nor reads for ``idle_timeout`` seconds is closed;
+        ``on_demand`` answers ``/full`` (none: 404)."""
         self.documents = documents
+        self.on_demand = on_demand
         self.health = health
         self.metrics = metrics
         self.max_age = max_age or (lambda name: _DEFAULT_MAX_AGE)
@@ -270,7 +288,20 @@ class FeedServer:
             headers = [("Content-Type", content_type), ("Cache-Control", "no-store")]
             return _respond(start_response, "200 OK", body, headers, head=method == "HEAD")
         name = "index.html" if path == "/" else path[1:]
+        if path == "/full" and self.on_demand is not None:
+            query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+            code, answer = self.on_demand(query)
+            if code != 200:
+                headers = [
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Cache-Control", "no-store"),
+                ]
+                return _respond(start_response, _STATUS[code], f"{answer}\n".encode(), headers)
+            name = answer
         representation = self.documents.representation(name)
+        if representation is None and path == "/full":
+            body = b"the feed could not be read yet; try again later\n"
+            return _respond(start_response, _STATUS[502], body, [("Content-Type", "text/plain")])
         if representation is None:
             return _respond(
                 start_response, "404 Not Found", b"not found\n", [("Content-Type", "text/plain")]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from feeds.config import Config
+from feeds.config import Config, Feed
 from feeds.run.policy import failed_in_a_row, run_result
 from feeds.storage.interface import RunRecord, ScheduledRun, SourceHealth, Store, WorkerSeen
 
@@ -40,14 +40,19 @@ class FeedStatus:
 
 
 def collect_status(
-    config: Config, store: Store, now: datetime, next_run: NextRun | None = None
+    config: Config,
+    store: Store,
+    now: datetime,
+    next_run: NextRun | None = None,
+    feeds: Iterable[Feed] | None = None,
 ) -> list[FeedStatus]:
-    """The status of every feed of the config. Without ``next_run`` (no scheduler), the
-    next run is the last one plus the feed's interval. Source URLs and errors are shown
-    without the config's secrets (``/healthz`` is public)."""
+    """The status of every feed of the config (or of ``feeds``: the config's and those
+    made on demand). Without ``next_run`` (no scheduler), the next run is the last one plus
+    the feed's interval. Source URLs and errors are shown without the config's secrets
+    (``/healthz`` is public)."""
     redact = config.redactor
     statuses = []
-    for feed in config.feeds.values():
+    for feed in config.feeds.values() if feeds is None else feeds:
         runs = store.recent_runs(feed.id, _RUNS_READ)
         last = runs[0] if runs else None
         failed_runs = failed_in_a_row([_result(run) for run in runs])

@@ -484,6 +484,16 @@ class DatabaseStore:
         """The workers seen at ``since`` or later, by name."""
         return [WorkerSeen(*row) for row in self._rows(self._sql.workers_seen, since=since)]
 
+    # the feeds asked for at GET /full
+
+    def on_demand_feeds(self) -> list[tuple[str, int]]:
+        """The feeds asked for on demand: their URL and item count, the oldest first."""
+        return [(url, int(count)) for url, count in self._rows(self._sql.on_demand)]
+
+    def add_on_demand(self, url: str, max_items: int, now: datetime) -> None:
+        """Keep a feed asked for on demand (kept as it is when it is there already)."""
+        self._run(self._sql.add_on_demand, url=url, max_items=max_items, created=now)
+
     # what a feed learnt
 
     def feed_icon(self, feed: str) -> str | None:

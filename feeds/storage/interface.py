@@ -357,6 +357,15 @@ class Store(Protocol):
         """The workers seen at ``since`` or later, by name."""
         ...
 
+    # the feeds asked for at GET /full
+    def on_demand_feeds(self) -> list[tuple[str, int]]:
+        """The feeds asked for on demand: their URL and item count, the oldest first."""
+        ...
+
+    def add_on_demand(self, url: str, max_items: int, now: datetime) -> None:
+        """Keep a feed asked for on demand (kept as it is when it is there already)."""
+        ...
+
     # what a feed learnt about its site, and what its files were written from
     def feed_icon(self, feed: str) -> str | None:
         """The icon of the feed's site, as its sources last showed it."""

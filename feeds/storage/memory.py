@@ -62,6 +62,7 @@ class _Tables:
     due_runs: dict[str, list[datetime]] = field(default_factory=dict)
     schedule: dict[str, ScheduledRun] = field(default_factory=dict)
     workers: dict[str, WorkerSeen] = field(default_factory=dict)
+    on_demand: dict[tuple[str, int], datetime] = field(default_factory=dict)
     seq: int = 0
 
 
@@ -370,6 +371,14 @@ class MemoryStore:
         return sorted(
             (w for w in self._t.workers.values() if w.seen >= since), key=lambda w: w.name
         )
+
+    def on_demand_feeds(self) -> list[tuple[str, int]]:
+        ordered = sorted(self._t.on_demand.items(), key=lambda pair: (pair[1], pair[0][0]))
+        return [key for key, _ in ordered]
+
+    def add_on_demand(self, url: str, max_items: int, now: datetime) -> None:
+        with self.state.lock:
+            self._t.on_demand.setdefault((url, max_items), now)
 
     # feed info
 

@@ -260,3 +260,12 @@ workers = Table(
     _count("unrecorded", default=True),
     **_WITHOUT_ROWID,
 )
+
+on_demand = Table(
+    "on_demand",
+    metadata,
+    _text("url", key=True),
+    Column("max_items", Integer, primary_key=True),
+    Column("created", UtcTime, nullable=False),
+    **_WITHOUT_ROWID,
+)

@@ -31,6 +31,7 @@ from feeds.storage.schema import (
     http_validators,
     item_urls,
     items,
+    on_demand,
     pages,
     rejected_urls,
     runs,
@@ -246,6 +247,11 @@ class Statements:
             .where(workers.c.seen >= bindparam("since"))
             .order_by(workers.c.name)
         )
+        # the feeds asked for at /full
+        self.on_demand = select(on_demand.c.url, on_demand.c.max_items).order_by(
+            on_demand.c.created, on_demand.c.url
+        )
+        self.add_on_demand = insert(on_demand).on_conflict_do_nothing()
         # what a feed learnt
         self.feed_info = {
             name: select(feed_info.c[name]).where(_is(feed_info.c.feed)) for name in FEED_INFO
