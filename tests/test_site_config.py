@@ -68,6 +68,7 @@ def test_file_names_serve_hosts_as_the_format_says(tmp_path: Path) -> None:
     found = configs.for_host("www.news.example:443")
     assert found is not None and found.rules.body == ("//div[@id='c']",)
     assert configs.for_host("news.example") == found  # with or without www.
+    assert configs.for_host("user@News.Example:8080") == found  # credentials, port, case
     sub = configs.for_host("alice.blog.example")
     assert sub is not None and sub.rules.body == ("//div[@id='b']",)
     assert configs.for_host("blog.example") is None  # a leading dot: subdomains only

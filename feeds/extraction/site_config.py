@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from feeds.extraction.rules import SiteRules
 from feeds.html import compile_selector
@@ -197,7 +198,7 @@ class SiteConfigs:
 
     def for_host(self, host: str) -> SiteConfig | None:
         """The config that serves ``host`` (``name`` or ``name:port``), if any."""
-        name = host.rpartition("@")[2].split(":")[0]
+        name = urlsplit(f"//{host}").hostname or ""
         for candidate in candidate_names(name):
             path = self._files.get(candidate)
             if path is not None:

@@ -214,9 +214,7 @@ class Runtime:
         config's sources'."""
         urls = [url for feed in feeds for url in feed.source_urls]
         if self.fetcher is not None and urls:
-            config = self.config
-            trusted = (*config.trusted_urls, *urls)
-            self.fetcher.follow(config.local_roots, trusted, config.trusted_domains)
+            follow(self.fetcher, self.config, urls)
 
     def stop(self) -> None:
         """Start no new request: the running feeds end soon, with what they have."""

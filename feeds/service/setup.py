@@ -4,7 +4,7 @@ from its config, per-host politeness shared in Redis in a cluster."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from feeds.config import Config, Settings
@@ -56,9 +56,11 @@ def shared_gates(settings: Settings, politeness: Politeness) -> Gates | None:
     )
 
 
-def follow(fetcher: Fetcher, config: Config) -> None:
-    """Have a running fetcher take up a reloaded config's local roots and hosts."""
-    fetcher.follow(config.local_roots, config.trusted_urls, config.trusted_domains)
+def follow(fetcher: Fetcher, config: Config, extra_urls: Iterable[str] = ()) -> None:
+    """Have a running fetcher take up a reloaded config's local roots and hosts (and the
+    origins of ``extra_urls``: feeds made on demand)."""
+    trusted = (*config.trusted_urls, *extra_urls)
+    fetcher.follow(config.local_roots, trusted, config.trusted_domains)
 
 
 def extraction_pool(settings: Settings) -> ExtractionPool:

@@ -81,7 +81,7 @@ class ClusterWorker:
                 "feed %s was asked for but is not in %s: skipped", feed_id, self.config.file
             )
             return "done"
-        hosts = {host for host in map(host_key, (s.location for s in feed.sources)) if host}
+        hosts = {host_key(url) for url in feed.source_urls}
         token = None
         if self.host_runs is not None:
             token = self.host_runs.take(hosts)

@@ -39,8 +39,9 @@ def bring_up_to_date(connection: Connection, name: str) -> None:
     try:
         if not sqlite:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATOR_LOCK})
-        if _revision(connection) != HEAD:  # another process may have migrated meanwhile
-            _upgrade(connection, name)
+        current = _revision(connection)  # another process may have migrated meanwhile
+        if current != HEAD:
+            _upgrade(connection, name, current)
     except BaseException:
         connection.exec_driver_sql("ROLLBACK")
         raise
@@ -53,7 +54,7 @@ def _revision(connection: Connection) -> str | None:
     return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _upgrade(connection: Connection, name: str) -> None:
+def _upgrade(connection: Connection, name: str, current: str | None) -> None:
     from alembic import command
     from alembic.config import Config
     from alembic.script import ScriptDirectory
@@ -61,7 +62,6 @@ def _upgrade(connection: Connection, name: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
-    current = _revision(connection)
     known = {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
     if current is not None and current not in known:
         raise _newer(name, current)
