@@ -82,9 +82,9 @@ def test_add_finds_an_advertised_feed(site: SiteSim, config: Path) -> None:
 
     out = add_and_run(config, site.url("/"), "herald")
 
-    assert f'  feed     {site.url("/feed.xml")}  feed "Herald news": 3 entries' in out
+    assert f'  1. feed     {site.url("/feed.xml")}: feed "Herald news", 3 entries: "' in out
     assert (
-        f"Suggested entry (the feed):\n\nfeeds:\n  herald:\n    title: The Harbour Herald\n    sources:\n      - url: {site.url('/feed.xml')}\n"
+        f"Suggested entry (1, the feed; choose with --kind or --links):\n\nfeeds:\n  herald:\n    title: The Harbour Herald\n    sources:\n      - url: {site.url('/feed.xml')}\n"
         in out
     )
     text = config.read_text()
@@ -106,7 +106,7 @@ def test_add_finds_sitemaps_in_robots_txt(site: SiteSim, config: Path) -> None:
 
     out = add_and_run(config, site.url("/"), "herald-map")
 
-    assert f"  sitemap  {site.url('/')}  1 sitemap listed in robots.txt" in out
+    assert f"sitemap  {site.url('/')}: 1 sitemap listed in robots.txt" in out
     assert f"      - url: {site.url('/')}\n        kind: sitemap\n" in out
 
 
@@ -115,7 +115,7 @@ def test_add_finds_a_listing_and_its_selector(site: SiteSim, config: Path) -> No
 
     out = add_and_run(config, site.url("/news/"), "herald-news")
 
-    assert f"  listing  {site.url('/news/')}  4 article links (selector: h2 a)" in out
+    assert "  1. listing  4 article links under `h2 a`: " in out
     assert f"      - url: {site.url('/news/')}\n        links: h2 a\n" in out
 
 
@@ -567,7 +567,8 @@ def test_init_add_write_and_remove_keep_the_file_as_written(site: SiteSim, tmp_p
         "--config", str(config), "add", site.url("/news/"), "--id", "one", "--write"
     )
     assert status == 2 and "--id: a feed with this id exists already" in err
-    assert cli("--config", str(config), "add", site.url("/news/"), "--write", "--id", "two")[0] == 0
+    site.add("/world/", listing_html(numbered_articles(2)))
+    assert cli("--config", str(config), "add", site.url("/world/"), "--write", "--id", "two")[0] == 0
     after = config.read_text()
     assert after.startswith(before)  # nothing above the new feed changed
     assert "\n    two:\n        " in after

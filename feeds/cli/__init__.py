@@ -22,8 +22,6 @@ import click
 from feeds import __version__
 from feeds.cli.logs import limit_heap_fragmentation, setup_logging
 
-DEFAULT_CONFIG = Path("config/feeds.yaml")
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feeds")
@@ -32,10 +30,9 @@ DEFAULT_CONFIG = Path("config/feeds.yaml")
     "--config",
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=DEFAULT_CONFIG,
-    envvar="FEEDS_CONFIG",
-    show_default=True,
-    help="The YAML config file (or set FEEDS_CONFIG).",
+    default=None,
+    help="The YAML config file [default: $FEEDS_CONFIG, else the first of ./feeds.yaml, "
+    "config/feeds.yaml, ~/.config/feeds/feeds.yaml that exists].",
 )
 @click.option(
     "--log-level",
@@ -53,7 +50,11 @@ DEFAULT_CONFIG = Path("config/feeds.yaml")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 @click.pass_context
 def main(
-    ctx: click.Context, config_path: Path, log_level: str | None, log_format: str, debug: bool
+    ctx: click.Context,
+    config_path: Path | None,
+    log_level: str | None,
+    log_format: str,
+    debug: bool,
 ) -> None:
     """Turn web pages into full-text RSS, Atom and JSON feeds."""
     service = ctx.invoked_subcommand in ("run", "serve", "worker")
@@ -61,7 +62,7 @@ def main(
     setup_logging(level, json_lines=log_format == "json")
     if ctx.invoked_subcommand in ("once", "run", "worker"):
         limit_heap_fragmentation()  # before any thread starts
-    ctx.obj = {"config_path": config_path, "debug": debug}
+    ctx.obj = {"given_config": config_path, "debug": debug}  # found by the command
 
 
 @main.command()
@@ -104,7 +105,7 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
 @main.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
-    """Write a starter config file (at --config), ready for `feeds add URL --write`."""
+    """Write a starter config file (at --config, else ./feeds.yaml), ready for `feeds add`."""
     from feeds.cli import commands
 
     commands.init(ctx)
@@ -143,13 +144,25 @@ def remove(ctx: click.Context, feed_id: str) -> None:
 @main.command()
 @click.argument("url")
 @click.option("--write", is_flag=True, help="Append the suggested feed to the config file.")
-@click.option("--id", "feed_id", metavar="ID", help="The new feed's id (default: from the URL).")
+@click.option("--id", "feed_id", metavar="ID", help="The new feed's id (default: the site's name).")
+@click.option("--title", metavar="TEXT", help="The new feed's title (default: the source's).")
+@click.option(
+    "--kind",
+    type=click.Choice(["feed", "listing", "sitemap"]),
+    help="Follow the candidate of this kind (default: a feed, else a listing, else sitemaps).",
+)
+@click.option("--links", metavar="SELECTOR", help="Follow the links this selector picks.")
+@click.option(
+    "--render",
+    is_flag=True,
+    help="Load the page in headless Chromium first (for pages whose scripts write it).",
+)
 @click.pass_context
-def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
-    """Find how to follow a site, and print (or --write) a config entry for it."""
+def add(ctx: click.Context, /, **options: Any) -> None:
+    """Find how to follow a site, list the candidates, and print (or --write) an entry."""
     from feeds.cli import commands
 
-    commands.add(ctx, url, write, feed_id)
+    commands.add(ctx, **options)
 
 
 @main.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 import traceback
@@ -16,13 +17,20 @@ from collections.abc import Iterable
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from feeds.cli.add import explore, feed_entry, feed_id_for
+from feeds.cli.add import (
+    Findings,
+    explore,
+    feed_entry,
+    feed_id_for,
+    followed_by,
+    web_address,
+)
 from feeds.cli.preview import (
     check_source,
     preview_article,
@@ -32,7 +40,6 @@ from feeds.cli.preview import (
 )
 from feeds.cli.progress import progress_bars
 from feeds.config import (
-    NO_FEEDS_YET,
     Config,
     Settings,
     append_feed,
@@ -42,9 +49,11 @@ from feeds.config import (
     with_options,
     yaml_text,
 )
-from feeds.errors import ConfigError, FeedsError
+from feeds.config.locate import ConfigLocation, locate_config, starter_paths
+from feeds.errors import ConfigError, FeedsError, FetchError
 from feeds.extraction.site_config import SiteConfigs
 from feeds.extras import require
+from feeds.fetching.browser import browser_available
 from feeds.models import RunReport
 from feeds.privacy import LOGS
 from feeds.run.feed import utc_now
@@ -197,13 +206,18 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
 
 
 def init(ctx: click.Context) -> None:
-    """`feeds init`: write a starter config file."""
-    path: Path = ctx.obj["config_path"]
-    if path.exists():
-        raise click.UsageError(f"{path} exists already; edit it, or give another --config")
+    """`feeds init`: write a starter config file (at --config, else the first place a
+    config is looked for)."""
+    location = _location(ctx)
+    if location.exists:
+        raise click.UsageError(f"{location.path} exists already; edit it, or give another --config")
+    path = location.path
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(STARTER_CONFIG, encoding="utf-8")
-    click.echo(f"Wrote {path}. Next: feeds --config {path} add URL --write")
+    paths = starter_paths(path, os.environ, Path.home())
+    path.write_text(STARTER_CONFIG.format(**paths), encoding="utf-8")
+    found_without_option = locate_config(None).path.absolute() == path.absolute()
+    command = "feeds" if found_without_option else f"feeds --config {path}"
+    click.echo(f"Wrote {path}. Next: {command} add URL --write")
 
 
 STARTER_CONFIG = """\
@@ -211,8 +225,8 @@ STARTER_CONFIG = """\
 # Add a feed: feeds add URL --write   Check: feeds check --online   Run: feeds once
 
 settings:
-  output_dir: ../output       # where feed files are written (and served from)
-  state_dir: ../state         # what runs remember; never inside output_dir
+  output_dir: {output_dir}       # where feed files are written (and served from)
+  state_dir: {state_dir}         # what runs remember; never inside output_dir
   base_url: http://localhost:8080/   # where output_dir is served; used for self links
   interval: 1h
   max_items: 50
@@ -276,44 +290,109 @@ def remove(ctx: click.Context, feed_id: str) -> None:
     click.echo(f"Removed feed {feed_id} from {config.file}; deleted {files}.")
 
 
-def add(ctx: click.Context, url: str, write: bool, feed_id: str | None) -> None:
-    """`feeds add`: find how to follow a site, and print (or --write) a config entry for it."""
-    config = _load_to_add_to(ctx)
+def add(
+    ctx: click.Context,
+    url: str,
+    write: bool,
+    feed_id: str | None,
+    title: str | None,
+    kind: str | None,
+    links: str | None,
+    render: bool,
+) -> None:
+    """`feeds add`: find how to follow a site, list the candidates, and print (or --write)
+    a config entry for the best one (or the one chosen)."""
+    config = _load_if_any(ctx)
     if feed_id is not None:  # a mistake is said before seconds of fetching
         try:
             check_new_feed_id(config, feed_id)
         except ConfigError as exc:
             raise click.UsageError(f"--id: {exc.message}") from None
-    try:
-        with fetcher_for(config, extra_urls=[url]) as fetcher:
-            findings = explore(url, fetcher)
-    except FeedsError as exc:
-        _fail(str(exc), debug=ctx.obj["debug"])
-    click.echo(f"On {findings.url}:")
-    for option in findings.options:
-        click.echo(f"  {option.kind:<8} {option.url}  {option.detail}")
+    if links and kind not in (None, "listing"):
+        raise click.UsageError("--links picks a listing's links: it goes with --kind listing")
+    addresses = web_address(url)
+    _refuse_followed(config, addresses)
+    if render and browser_available() is not None:
+        _fail(f"--render: {browser_available()}")
+    findings = _explore_first(ctx, config, addresses, render=render, links=links)
+    click.echo(f'On {findings.url} ("{findings.title}"):')
+    for number, option in enumerate(findings.options, 1):
+        click.echo(f"  {number}. {option.line()}")
+    if not findings.options:
+        click.echo("  no feed, no article links, no sitemap")
+    if findings.scripted and not findings.rendered:
+        missing = browser_available()
+        advice = f"{missing}; then" if missing else "try"
+        click.echo(
+            f"  the page seems to write its content with scripts ({findings.scripted}): "
+            f"{advice} `feeds add {url} --render`"
+        )
     configs = config.site_configs if config is not None else None
     site = configs.for_host(host_key(findings.url)) if configs is not None else None
     if site is not None:
         click.echo(f"  a site config serves this host: {site.path} (its rules extract articles)")
-    best = findings.best
+    best = findings.best("listing" if links else kind)
     if best is None:
+        if kind:
+            _fail(f"--kind {kind}: no candidate of that kind there")
+        if findings.options:
+            _fail(
+                "no candidate is clearly a list of articles: choose one with "
+                "`--links SELECTOR` (a selector above), or try the site's news or blog page"
+            )
         _fail(
             "found no feed, no article links and no sitemap there; try the site's news or "
-            "blog page, or write a source with a `links` selector"
+            "blog page, or give a selector with `--links SELECTOR`"
         )
+    _refuse_followed(config, [best.url])
     taken = set(config.feeds) if config else set()
-    feed_id = feed_id or feed_id_for(findings.url, taken)
-    entry = feed_entry(findings, best)
-    click.echo(f"\nSuggested entry (the {best.kind}):\n")
+    feed_id = feed_id or feed_id_for(findings.title, findings.url, taken)
+    entry = feed_entry(findings, best, title)
+    number = findings.options.index(best) + 1
+    click.echo(f"\nSuggested entry ({number}, the {best.kind}; choose with --kind or --links):\n")
     click.echo(yaml_text({"feeds": {feed_id: entry}}))
     if write:
-        path = ctx.obj["config_path"]
+        path = _location(ctx).path
         try:
             append_feed(path, feed_id, entry)
         except ConfigError as exc:
             _mistake(exc)
         click.echo(f"Added feed {feed_id} to {path}.")
+
+
+def _explore_first(
+    ctx: click.Context, config: Config | None, addresses: list[str], **options: Any
+) -> Findings:
+    """What ``add`` finds at the first of ``addresses`` that can be fetched (a typed
+    ``www.example.com``: https, then http)."""
+    for number, address in enumerate(addresses):
+        guessed = number + 1 < len(addresses)  # once: the next address is the fallback
+        try:
+            with fetcher_for(
+                config, extra_urls=[address], retries=0 if guessed else None
+            ) as fetcher:
+                return explore(address, fetcher, **options)
+        except FetchError as exc:
+            if guessed:
+                click.echo(f"{address} cannot be read; trying {addresses[number + 1]}", err=True)
+                continue
+            _fail(str(exc), debug=ctx.obj["debug"])
+        except FeedsError as exc:
+            _fail(str(exc), debug=ctx.obj["debug"])
+    raise AssertionError("no address to explore")
+
+
+def _refuse_followed(config: Config | None, urls: list[str]) -> None:
+    """A mistake (exit 2) when a feed of the config follows one of ``urls`` already."""
+    followed = followed_by(config, urls)
+    if followed is not None:
+        feed_id, source = followed
+        click.echo(
+            f"feeds: feed {feed_id} follows {source} already; see what it yields with "
+            f"`feeds preview --source {source}`, or give it other rules in the config",
+            err=True,
+        )
+        sys.exit(EXIT_USAGE)
 
 
 def preview(
@@ -335,7 +414,7 @@ def preview(
         raise click.UsageError("--links tries a source's selector: give --source URL|PATH")
     if (body or remove) and target is None:
         raise click.UsageError("--body and --remove try extraction rules: give an article")
-    config = _load(ctx) if feed_id or ctx.obj["config_path"].exists() else None
+    config = _load(ctx) if feed_id else _load_if_any(ctx)
     feed = None
     if feed_id is not None:
         assert config is not None
@@ -439,7 +518,7 @@ def run(ctx: click.Context, no_serve: bool, metrics_port: int | None) -> None:
     from feeds.service.scheduler import Service  # APScheduler and waitress only for the service
 
     try:
-        service = Service(ctx.obj["config_path"], serve=not no_serve, metrics_port=metrics_port)
+        service = Service(_existing_config(ctx), serve=not no_serve, metrics_port=metrics_port)
     except ConfigError as exc:
         _mistake(exc)
     try:
@@ -457,7 +536,7 @@ def worker(ctx: click.Context, threads: int | None, metrics_port: int | None) ->
 
     _load(ctx)  # a mistake is reported before anything starts
     try:
-        sys.exit(run_worker(ctx.obj["config_path"], threads=threads, metrics_port=metrics_port))
+        sys.exit(run_worker(_existing_config(ctx), threads=threads, metrics_port=metrics_port))
     except ConfigError as exc:
         _mistake(exc)
     except FeedsError as exc:
@@ -470,7 +549,7 @@ def serve(ctx: click.Context) -> None:
 
     _load(ctx)  # a mistake is reported before anything starts
     try:
-        sys.exit(serve_only(ctx.obj["config_path"]))
+        sys.exit(serve_only(_existing_config(ctx)))
     except OSError as exc:
         _fail(f"cannot start: {exc}")
 
@@ -510,23 +589,39 @@ def _check_feed_ids(config: Config, feed_ids: Iterable[str]) -> None:
         raise click.UsageError(f"no feed named {', '.join(unknown)} (the config has: {known})")
 
 
+def _location(ctx: click.Context) -> ConfigLocation:
+    """The config file this command uses (``--config``, ``$FEEDS_CONFIG``, or found)."""
+    if "config" not in ctx.obj:
+        ctx.obj["config"] = locate_config(ctx.obj["given_config"])
+    location: ConfigLocation = ctx.obj["config"]
+    return location
+
+
+def _existing_config(ctx: click.Context) -> Path:
+    """The config file's path; when there is none, a mistake that says where to make one."""
+    location = _location(ctx)
+    if not location.exists:
+        click.echo(location.missing_message(), err=True)
+        sys.exit(EXIT_USAGE)
+    return location.path
+
+
 def _load(ctx: click.Context) -> Config:
     try:
-        return load_config(ctx.obj["config_path"])
+        return load_config(_existing_config(ctx))
     except ConfigError as exc:
         _mistake(exc)
 
 
-def _load_to_add_to(ctx: click.Context) -> Config | None:
-    """The config a feed is added to: None when there is no file, or no feed in it yet
-    (as ``feeds init`` writes it)."""
-    if not ctx.obj["config_path"].exists():
+def _load_if_any(ctx: click.Context) -> Config | None:
+    """The config, even one with no feed yet (as ``feeds init`` writes it); None when
+    there is no config file (``add`` and ``preview`` work without one)."""
+    location = _location(ctx)
+    if not location.exists:
         return None
     try:
-        return load_config(ctx.obj["config_path"])
+        return load_config(location.path, feeds_required=False)
     except ConfigError as exc:
-        if exc.field == "feeds" and exc.message.startswith(NO_FEEDS_YET):
-            return None
         _mistake(exc)
 
 

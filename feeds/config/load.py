@@ -62,8 +62,9 @@ def _served_as_the_environment_says(settings: Settings, file: Path) -> Settings:
     return settings.model_copy(update={"serve": serve})
 
 
-def load_config(file: Path | str) -> Config:
-    """Read and validate a config file; raises ``ConfigError`` naming file, line and field."""
+def load_config(file: Path | str, *, feeds_required: bool = True) -> Config:
+    """Read and validate a config file; raises ``ConfigError`` naming file, line and field.
+    Without ``feeds_required``, a file with no feed yet (as ``feeds init`` writes it) loads."""
     path = Path(file)
     try:
         text = path.read_text(encoding="utf-8")
@@ -71,10 +72,10 @@ def load_config(file: Path | str) -> Config:
         raise ConfigError(path, None, "", f"cannot read the config file: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(path, None, "", "the config file is not UTF-8 text") from exc
-    return parse_config(text, path)
+    return parse_config(text, path, feeds_required=feeds_required)
 
 
-def parse_config(text: str, file: Path) -> Config:
+def parse_config(text: str, file: Path, *, feeds_required: bool = True) -> Config:
     """Validate YAML text as if read from ``file`` (relative paths resolve beside it)."""
     try:
         tree, yaml_warnings = _load_yaml(text)
@@ -88,11 +89,12 @@ def parse_config(text: str, file: Path) -> Config:
     except (TypeError, ValueError, RecursionError) as exc:  # ruamel on a mapping as a key...
         raise ConfigError(file, None, "", f"YAML this file cannot use: {exc}") from exc
     _check_expansion(tree, file)
-    if tree is None:
+    if tree is None and feeds_required:
         raise ConfigError(file, 1, "feeds", "the file is empty; it needs at least one feed")
+    tree = {} if tree is None else tree
     if not isinstance(tree, Mapping):
         raise ConfigError(file, 1, "", "the file must be a mapping with `settings` and `feeds`")
-    context = {"base_dir": file.resolve().parent}
+    context = {"base_dir": file.resolve().parent, "feeds_required": feeds_required}
     try:
         document = ConfigDocument.model_validate(tree, context=context)
     except ValidationError as exc:

@@ -487,8 +487,10 @@ class ConfigDocument(_Model):
 
     @field_validator("feeds", mode="before")
     @classmethod
-    def _some_feeds(cls, value: Any) -> Any:
+    def _some_feeds(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None or (isinstance(value, Mapping) and not value):
+            if info.context and not info.context.get("feeds_required", True):
+                return {}  # a starter config, read to add a feed to or to preview with
             raise ValueError(NO_FEEDS_YET + "; add one with `feeds add URL --write` (or by hand)")
         return value
 

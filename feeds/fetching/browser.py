@@ -149,6 +149,16 @@ def browser_available() -> str | None:
     return None
 
 
+_SAID: set[str] = set()
+
+
+def _said_once(what: str) -> bool:
+    """Whether ``what`` was said already by this process (and from now on, it was)."""
+    said = what in _SAID
+    _SAID.add(what)
+    return said
+
+
 def is_tracker(host: str) -> bool:
     """Whether ``host`` is (under) a known ad or tracking host."""
     host = host.lower().rstrip(".")
@@ -477,8 +487,9 @@ class Renderer:
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch_memory())
         sandbox = os.geteuid() != 0
-        if not sandbox:
-            log.warning(
+        if not sandbox and not _said_once("no sandbox"):
+            # info, once a process: the service's log says it; add and preview do not
+            log.info(
                 "feeds runs as root: Chromium's sandbox cannot be used; run feeds as an "
                 "ordinary user to have it"
             )

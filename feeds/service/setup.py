@@ -4,6 +4,8 @@ from its config, per-host politeness shared in Redis in a cluster."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -23,15 +25,19 @@ def fetcher_for(
     extra_roots: Sequence[Path] = (),
     extra_urls: Sequence[str] = (),
     clock: MonotonicClock = SYSTEM_CLOCK,
+    retries: int | None = None,
 ) -> Fetcher:
     """The fetcher of a config (its settings, local roots and trusted hosts), with
-    ``extra_urls`` trusted too (URLs the user gave on the command line)."""
+    ``extra_urls`` trusted too (URLs the user gave on the command line); ``retries``
+    instead of the settings' (0: an address only guessed is tried once)."""
     settings, roots, urls, domains = (
         (Settings(), (), (), ())
         if config is None
         else (config.settings, config.local_roots, config.trusted_urls, config.trusted_domains)
     )
     options = fetch_options(settings)
+    if retries is not None:
+        options = dataclasses.replace(options, retries=retries)
     return Fetcher(
         options,
         local_roots=(*roots, *extra_roots),

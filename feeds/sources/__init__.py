@@ -44,6 +44,8 @@ class Discovery:
     matched: int = 0
     """Links the page held (by the ``links`` or ``item`` rules, or found automatically),
     before the source's filters (its site, ``url_pattern``, ``url_exclude``, ``max_age``)."""
+    title: str | None = None
+    """The source's own name for itself (a feed's title)."""
 
 
 def discover(
@@ -60,6 +62,7 @@ def discover(
         found.icon,
         tuple(found.problems),
         matched=len(found.links),
+        title=found.title,
     )
 
 

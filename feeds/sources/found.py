@@ -22,6 +22,8 @@ class Found:
     icon: str | None = None
     problems: list[str] = field(default_factory=list)
     """What the source's rules could not read (a date in another format), for the report."""
+    title: str | None = None
+    """The source's own name for itself (a feed's title)."""
 
 
 def read_each(

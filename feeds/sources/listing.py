@@ -203,20 +203,7 @@ def score_links(
 ) -> list[Candidate]:
     """Every same-site link of the page that scores as an article, best anchor per URL.
     ``allow_file`` admits ``file://`` links, for a listing page read from disk."""
-    page_url = clean_url(base)
-    scored: dict[str, Candidate] = {}
-    for anchor in document.iter("a"):
-        url = _link_url(anchor, base, allow_file=allow_file)
-        if url is None or url == page_url or not same_site(url, base):
-            continue
-        title = _anchor_text(anchor)
-        pattern = _pattern(anchor)
-        path_score = _path_score(url)
-        score = _text_score(title) + path_score + _context_score(anchor)
-        best = scored.get(url)
-        if best is None or score > best.score:
-            link = Link(url=url, source=source, title_hint=title or None)
-            scored[url] = Candidate(link, score, pattern, anchor, path_score)
+    scored = _scored_links(document, base, source, allow_file=allow_file)
     # repeated markup (a list of teasers) is evidence too: a link marked up as the
     # articles are is one, however short its text ("Tuesday", a name)
     near = Counter(c.pattern for c in scored.values() if c.score >= ARTICLE_THRESHOLD - 1)
@@ -238,6 +225,91 @@ def score_links(
         ]
     # the articles' dates beside them, looked for around the chosen links only
     return [replace(c, link=replace(c.link, published_hint=_teaser_date(c.anchor))) for c in chosen]
+
+
+def _scored_links(
+    document: HtmlElement, base: str, source: str, *, allow_file: bool = False
+) -> dict[str, Candidate]:
+    """Every same-site link of the page but the page's own, scored, best anchor per URL."""
+    page_url = clean_url(base)
+    scored: dict[str, Candidate] = {}
+    for anchor in document.iter("a"):
+        url = _link_url(anchor, base, allow_file=allow_file)
+        if url is None or url == page_url or not same_site(url, base):
+            continue
+        title = _anchor_text(anchor)
+        path_score = _path_score(url)
+        score = _text_score(title) + path_score + _context_score(anchor)
+        best = scored.get(url)
+        if best is None or score > best.score:
+            link = Link(url=url, source=source, title_hint=title or None)
+            scored[url] = Candidate(link, score, _pattern(anchor), anchor, path_score)
+    return scored
+
+
+@dataclass(frozen=True, slots=True)
+class LinkGroup:
+    """Links of a page that sit in one container, with a selector that picks them: a
+    candidate for a source's ``links`` rule."""
+
+    selector: str
+    links: tuple[Link, ...]
+    best_score: int
+    """The article score of its most article-like link."""
+
+    @property
+    def likely_articles(self) -> bool:
+        """Whether its best link scores as an article on its own."""
+        return self.best_score >= ARTICLE_THRESHOLD
+
+
+_CONTAINER_TAGS = {"ul", "ol", "dl", "main", "section", "article", "nav", "aside", "header"}
+_CONTAINER_TAGS |= {"footer", "table", "div"}
+MAX_LINK_GROUPS = 5
+
+
+def link_groups(document: HtmlElement, base: str, source: str) -> list[LinkGroup]:
+    """The page's links grouped by the container they sit in (``ul#latest a``), each group
+    with what its selector picks, best first: those with the most article-like links (even
+    one or two), never a group of menu labels and boilerplate only."""
+    scored = _scored_links(document, base, source)
+    groups: dict[str, list[Candidate]] = {}
+    for candidate in scored.values():
+        groups.setdefault(_container_selector(candidate.anchor), []).append(candidate)
+    found = []
+    for selector, members in groups.items():
+        best = max(candidate.score for candidate in members)
+        if best < ARTICLE_THRESHOLD - _SHORT_TEXT_PENALTY:
+            continue  # menus, footers, tag clouds
+        try:
+            picked = _links_by_css(document, base, source, selector)
+        except ValueError:
+            continue
+        page_url = clean_url(base)
+        picked = _dedupe([x for x in picked if x.url != page_url and same_site(x.url, base)])
+        if picked:
+            found.append(LinkGroup(selector, tuple(picked), best))
+    found.sort(key=lambda group: (-group.best_score, -len(group.links), group.selector))
+    distinct: list[LinkGroup] = []
+    for group in found:  # two containers that pick the same links are one candidate
+        urls = {link.url for link in group.links}
+        if all(urls != {link.url for link in other.links} for other in distinct):
+            distinct.append(group)
+    return distinct[:MAX_LINK_GROUPS]
+
+
+def _container_selector(anchor: HtmlElement) -> str:
+    """``tag#id a`` of the anchor's nearest container with an id (four levels up at
+    most), else ``tag.class a`` or ``tag a`` of its nearest list or section."""
+    ancestors = list(anchor.iterancestors())[:4]
+    for element in ancestors:
+        identifier = element.get("id") or ""
+        if isinstance(element.tag, str) and re.fullmatch(r"[A-Za-z][\w-]*", identifier):
+            return f"{element.tag}#{identifier} a"
+    for element in ancestors:
+        if isinstance(element.tag, str) and element.tag in _CONTAINER_TAGS:
+            return f"{_css_steps(element)[-1]} a"
+    return "a"
 
 
 def _teaser_date(anchor: HtmlElement) -> datetime | None:
@@ -311,15 +383,24 @@ def _schemes(source: SourceRules) -> tuple[str, ...]:
 def _links_by_selector(
     document: HtmlElement, base: str, source: SourceRules, *, css: str | None = None
 ) -> list[Link]:
+    selector = css or source.links or "a[href]"
+    local = source.path is not None
+    return _links_by_css(document, base, source.location, selector, allow_file=local)
+
+
+def _links_by_css(
+    document: HtmlElement, base: str, source: str, css: str, *, allow_file: bool = False
+) -> list[Link]:
+    """The links a selector picks (an element that is no anchor gives its first one)."""
     links = []
-    for element in select(document, css or source.links or "a[href]"):
+    for element in select(document, css):
         anchor = element if element.tag == "a" else next(element.iter("a"), None)
         if anchor is None:
             continue
-        url = _link_url(anchor, base, allow_file=source.path is not None)
+        url = _link_url(anchor, base, allow_file=allow_file)
         if url is not None:
             title = _anchor_text(anchor) or text_of(element)
-            links.append(Link(url=url, source=source.location, title_hint=title or None))
+            links.append(Link(url=url, source=source, title_hint=title or None))
     return links
 
 

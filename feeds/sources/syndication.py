@@ -54,7 +54,8 @@ def read_feed(page: Page, source: SourceRules) -> Found:
         image.get("href") if isinstance(image, dict) else None,
         channel.get("logo"),
     ]
-    return Found(links, icon=_first_web_url(icon_candidates, page.final_url), problems=problems)
+    icon = _first_web_url(icon_candidates, page.final_url)
+    return Found(links, icon=icon, problems=problems, title=_plain(channel.get("title")))
 
 
 def _feed_entry(entry: Any, base: str, source: SourceRules) -> Link | None:
@@ -149,7 +150,7 @@ def _json_feed(page: Page, source: SourceRules) -> Found:
         problems,
     )
     icon = _first_web_url([data.get("icon"), data.get("favicon")], page.final_url)
-    return Found(links, icon=icon, problems=problems)
+    return Found(links, icon=icon, problems=problems, title=_string(data, "title"))
 
 
 def _json_entry(entry: Any, base: str, source: SourceRules) -> Link | None:
