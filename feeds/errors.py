@@ -16,6 +16,7 @@ Every error a user can cause is a ``FeedsError``; its ``str()`` reads
     |   +-- DatabaseUnavailableError  the database cannot be reached now (retried)
     +-- FeedBusyError           another process of the cluster runs the feed now
     +-- MissingExtraError       the config asks for an extra that is not installed
+    +-- CannotServeError        a server cannot listen where the settings say
     +-- PublishError            a feed file cannot be written
 
 Foreign exceptions are wrapped only in the module that imports the library that raised
@@ -24,6 +25,7 @@ them (``raise FetchError(...) from exc``). Bugs (TypeError, KeyError...) are not
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -136,6 +138,22 @@ class MissingExtraError(FeedsError):
             f"{what} needs feeds's {extra} extra, which is not installed: "
             f"pip install 'feeds[{extra}]' (or, in a checkout, pip install '.[{extra}]')"
         )
+
+
+class CannotServeError(FeedsError):
+    """A server cannot listen where the settings say (the port is taken, say)."""
+
+    def __init__(self, what: str, host: str, port: int, error: OSError, setting: str) -> None:
+        self.host, self.port = host, port
+        reason = (error.strerror or str(error)).lower()
+        if error.errno == errno.EADDRINUSE:
+            advice = (
+                "another program listens there (another `feeds run` or `feeds serve`?): "
+                f"stop it, or choose another port with {setting}"
+            )
+        else:
+            advice = f"check {setting}"
+        super().__init__(f"cannot serve {what} on {host}:{port}: {reason}; {advice}")
 
 
 class PublishError(FeedsError):

@@ -3,21 +3,32 @@ shows its candidates and refuses a duplicate, ``preview`` on a starter config.""
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import feedparser
 import pytest
 from click.testing import CliRunner
 
 from feeds.cli import main
 from feeds.cli.add import feed_id_for, site_name, web_address
+from feeds.config import Config, load_config
 from feeds.config.locate import locate_config, starter_paths
+from feeds.extraction.normalise import item_id
 from feeds.html import parse_document
+from feeds.models import Item
+from feeds.service.reload import ConfigWatch
+from feeds.storage import open_store
 from tests.newssite import numbered_articles, rss_xml, serve_news
 from tests.sitesim import SiteSim
+from tests.test_service import Service, free_port, wait_for, write_config
 
 FEEDS = Path(sys.executable).with_name("feeds")
 TINY_BLOG = """<!doctype html><html><head><title>Tiny Blog - page 1</title></head><body>
@@ -148,7 +159,11 @@ def test_add_refuses_a_url_followed_already(home: Path, site: SiteSim) -> None:
     serve_news(site, numbered_articles(3))
     assert cli("add", site.url("/news/"), "--write")[0] == 0
     before = (home / "feeds.yaml").read_text()
-    for typed in (site.url("/news/"), site.url("/news"), site.url("/news/").removeprefix("http://")):
+    for typed in (
+        site.url("/news/"),
+        site.url("/news"),
+        site.url("/news/").removeprefix("http://"),
+    ):
         status, _, err = cli("add", typed, "--write")
         assert status == 2, typed
         assert f"feed the-harbour-herald follows {site.url('/news/')} already" in err
@@ -171,10 +186,14 @@ def test_add_takes_the_feed_title_and_the_site_name(home: Path, site: SiteSim) -
     assert "  harbour-herald:\n    title: 'Herald: all the news'\n" in out
 
     status, out, _ = cli("add", site.url("/"), "--kind", "sitemap")
-    assert status == 1 and "--kind sitemap: no candidate of that kind there" in out + cli(
-        "add", site.url("/"), "--kind", "sitemap"
-    )[2]
-    status, out, _ = cli("add", site.url("/news/"), "--links", "h2 a", "--title", "Mine", "--id", "m")
+    assert (
+        status == 1
+        and "--kind sitemap: no candidate of that kind there"
+        in out + cli("add", site.url("/"), "--kind", "sitemap")[2]
+    )
+    status, out, _ = cli(
+        "add", site.url("/news/"), "--links", "h2 a", "--title", "Mine", "--id", "m"
+    )
     assert status == 0
     assert "(--links)" in out and "  m:\n    title: Mine\n" in out
     assert "        links: h2 a\n" in out
@@ -204,3 +223,126 @@ def test_names_from_the_page() -> None:
     assert feed_id_for("127.0.0.2", "http://127.0.0.2:8/blog/", set()) == "127-0-0-2-blog"
     assert web_address("www.example.com") == ["https://www.example.com/", "http://www.example.com/"]
     assert web_address("http://a.example/x") == ["http://a.example/x"]
+
+
+def test_an_article_in_two_feeds_has_an_id_in_each(home: Path, site: SiteSim) -> None:
+    """A reader that merges items by id (newsboat) shows it in both feeds; an item stored
+    before (its id the URL's alone) keeps it, so no subscriber sees it again."""
+    articles = numbered_articles(2)
+    serve_news(site, articles)
+    listing = site.url("/news/")
+    (home / "feeds.yaml").write_text(
+        "settings: {per_host_delay: 0, retries: 0}\nfeeds:\n"
+        f"  one: {{sources: [{{url: '{listing}'}}]}}\n"
+        f"  two: {{sources: [{{url: '{listing}', links: 'h2 a'}}]}}\n"
+    )
+    old_url = site.url(articles[0].path)
+    old_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, old_url)}"
+    with open_store(home / "state") as store:  # as an earlier version stored it
+        store.add_item(
+            Item(
+                id=old_id,
+                feed="one",
+                url=old_url,
+                title=articles[0].title,
+                published=datetime(2026, 11, 1, tzinfo=UTC),
+                updated=datetime(2026, 11, 1, tzinfo=UTC),
+                summary="",
+                content_html="<p>kept</p>",
+                fingerprint=(1, 2, 3),
+                first_seen=datetime(2026, 11, 1, tzinfo=UTC),
+            )
+        )
+
+    status, _, err = cli("once")
+
+    assert status == 0, err
+    ids = {
+        feed: {
+            entry.id
+            for entry in feedparser.parse((home / "output" / f"{feed}.atom").read_bytes()).entries
+        }
+        for feed in ("one", "two")
+    }
+    assert len(ids["one"]) == len(ids["two"]) == 2
+    assert not ids["one"] & ids["two"]
+    assert old_id in ids["one"]
+    assert item_id(site.url(articles[1].path), "one") in ids["one"]
+
+
+def test_a_busy_port_names_the_address_and_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path, port, "  a: {sources: [{url: 'http://127.0.0.1:9/'}]}\n")
+        for command in ("run", "serve"):
+            status, _, err = feeds("--config", str(config), command)
+            assert status == 1, command
+            assert (
+                f"feeds: {config}: cannot serve the feeds on 127.0.0.1:{port}: address already "
+                "in use; another program listens there (another `feeds run` or `feeds serve`?): "
+                "stop it, or choose another port with settings.serve"
+            ) in err, err
+
+
+def test_a_reload_says_once_which_settings_wait_for_a_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "feeds.yaml"
+    feed = "feeds:\n  a: {sources: [{url: 'https://a.example/'}]}\n"
+    path.write_text("settings: {interval: 1h}\n" + feed)
+    watch = ConfigWatch(path, load_config(path))
+
+    def edit(settings: str) -> Config | None:
+        before = path.stat().st_mtime
+        path.write_text(f"settings: {settings}\n" + feed)
+        os.utime(path, (before + 1, before + 1))
+        return watch.changed()
+
+    with caplog.at_level(logging.WARNING):
+        new = edit("{interval: 10m}")
+        assert new is not None and new.feeds["a"].interval == timedelta(minutes=10)
+        assert not caplog.records  # taken at once: nothing to say
+        new = edit("{interval: 10m, serve: {port: 9999}, concurrency: 3}")
+        assert new is not None and new.settings.serve.port == 8080  # the running one
+        new = edit("{interval: 5m, serve: {port: 9999}, concurrency: 3}")
+        assert new is not None and new.feeds["a"].interval == timedelta(minutes=5)
+    [said] = [record.getMessage() for record in caplog.records]
+    assert said == (
+        "config reloaded; settings.concurrency, settings.serve changed: taken after a restart "
+        "(until then the running values are kept)"
+    )
+
+
+def test_status_shows_the_whole_error_and_a_404_is_logged_once(home: Path, site: SiteSim) -> None:
+    missing = "/news/kandahar-herat-road-reopens-after-a-long-closure-in-the-south-of-the-country/"
+    (home / "feeds.yaml").write_text(
+        f"settings: {{per_host_delay: 0, retries: 0}}\nfeeds:\n  gone: {{sources: [{{url: '{site.url(missing)}'}}]}}\n"
+    )
+    status, out, err = feeds("--log-level", "info", "once")
+    assert status == 1
+    assert (out + err).count("HTTP 404") == 1, out + err
+    _, out, _ = feeds("status", env={"COLUMNS": "80"})
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert f"gone: last error: {site.url(missing)}: HTTP 404" in out.replace("\n", "")
+
+
+def test_remove_while_the_service_runs(tmp_path: Path, site: SiteSim) -> None:
+    serve_news(site, numbered_articles(2))
+    port = free_port()
+    config = write_config(
+        tmp_path,
+        port,
+        f"  keep: {{sources: [{{url: '{site.url('/news/')}'}}]}}\n"
+        f"  gone: {{sources: [{{url: '{site.url('/news/')}', links: 'h2 a'}}]}}\n",
+    )
+    service = Service(config)
+    try:
+        wait_for(lambda: (tmp_path / "output" / "gone.xml").exists(), what="the first run")
+        status, out, _ = feeds("--config", str(config), "remove", "gone")
+        assert status == 0
+        assert "the running service takes the config up within seconds" in out
+        wait_for(lambda: not list((tmp_path / "output").glob("gone.*")), what="the removal")
+    finally:
+        assert service.stop() == 0

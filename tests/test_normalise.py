@@ -91,7 +91,8 @@ def test_item_fields() -> None:
         feed="harbour",
         first_seen=NOW,
     )
-    assert item.id == item_id("https://news.example/2024/story")
+    assert item.id == item_id("https://news.example/2024/story", "harbour")
+    assert item.id != item_id("https://news.example/2024/story", "another")
     assert item.id.startswith("urn:uuid:")
     assert item.url == "https://news.example/2024/story"
     assert item.author == "By Ann Lee"

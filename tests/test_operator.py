@@ -568,7 +568,9 @@ def test_init_add_write_and_remove_keep_the_file_as_written(site: SiteSim, tmp_p
     )
     assert status == 2 and "--id: a feed with this id exists already" in err
     site.add("/world/", listing_html(numbered_articles(2)))
-    assert cli("--config", str(config), "add", site.url("/world/"), "--write", "--id", "two")[0] == 0
+    assert (
+        cli("--config", str(config), "add", site.url("/world/"), "--write", "--id", "two")[0] == 0
+    )
     after = config.read_text()
     assert after.startswith(before)  # nothing above the new feed changed
     assert "\n    two:\n        " in after

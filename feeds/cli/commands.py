@@ -50,7 +50,7 @@ from feeds.config import (
     yaml_text,
 )
 from feeds.config.locate import ConfigLocation, locate_config, starter_paths
-from feeds.errors import ConfigError, FeedsError, FetchError
+from feeds.errors import CannotServeError, ConfigError, FeedsError, FetchError
 from feeds.extraction.site_config import SiteConfigs
 from feeds.extras import require
 from feeds.fetching.browser import browser_available
@@ -274,6 +274,16 @@ def remove(ctx: click.Context, feed_id: str) -> None:
     """`feeds remove`: take a feed out of the config, and its files out of the output."""
     config = _load(ctx)
     _check_feed_ids(config, [feed_id])
+    if service_running(config.settings.state_dir):
+        try:
+            remove_feed(config.file, feed_id)
+        except ConfigError as exc:
+            _mistake(exc)
+        click.echo(
+            f"Removed feed {feed_id} from {config.file}; the running service takes the "
+            f"config up within seconds and deletes the feed's files then."
+        )
+        return
     try:
         remove_feed(config.file, feed_id)
         left = load_config(config.file)
@@ -490,9 +500,8 @@ def status(ctx: click.Context, as_json: bool) -> None:
     console = Console(width=width)
     console.print(table)
     for s in statuses:
-        if s.last_error:  # one line each, cut to the terminal: `status --json` has it whole
-            line = f"{s.feed}: last error: {s.last_error}"
-            console.print(line if len(line) <= width else line[: width - 1] + "…", markup=False)
+        if s.last_error:  # whole, wrapped to the terminal
+            console.print(f"{s.feed}: last error: {s.last_error}", markup=False, highlight=False)
         for source, reason in s.broken.items():
             console.print(f"BROKEN {s.feed}: {source}: {reason}", highlight=False, markup=False)
     for line in cluster.lines(now) if cluster is not None else ():
@@ -523,10 +532,10 @@ def run(ctx: click.Context, no_serve: bool, metrics_port: int | None) -> None:
         _mistake(exc)
     try:
         sys.exit(service.run())
+    except CannotServeError as exc:
+        _fail(f"{service.config_path}: {exc}")
     except FeedsError as exc:
         _fail(str(exc))
-    except OSError as exc:  # the port is taken, say
-        _fail(f"cannot start: {exc}")
 
 
 def worker(ctx: click.Context, threads: int | None, metrics_port: int | None) -> None:
@@ -539,6 +548,8 @@ def worker(ctx: click.Context, threads: int | None, metrics_port: int | None) ->
         sys.exit(run_worker(_existing_config(ctx), threads=threads, metrics_port=metrics_port))
     except ConfigError as exc:
         _mistake(exc)
+    except CannotServeError as exc:
+        _fail(f"{_existing_config(ctx)}: {exc}")
     except FeedsError as exc:
         _fail(str(exc))
 
@@ -550,8 +561,8 @@ def serve(ctx: click.Context) -> None:
     _load(ctx)  # a mistake is reported before anything starts
     try:
         sys.exit(serve_only(_existing_config(ctx)))
-    except OSError as exc:
-        _fail(f"cannot start: {exc}")
+    except CannotServeError as exc:
+        _fail(f"{_existing_config(ctx)}: {exc}")
 
 
 def _when(value: datetime | None) -> str:

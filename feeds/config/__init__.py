@@ -5,6 +5,7 @@ file (``edit``). What the rest of the program uses is named here."""
 from feeds.config.edit import append_feed, check_new_feed_id, remove_feed, yaml_text
 from feeds.config.load import load_config, parse_config, with_options
 from feeds.config.models import (
+    FEED_DEFAULTS,
     NO_FEEDS_YET,
     Config,
     ExtractRules,
@@ -19,6 +20,7 @@ from feeds.config.models import (
 from feeds.config.types import parse_duration
 
 __all__ = [
+    "FEED_DEFAULTS",
     "NO_FEEDS_YET",
     "Config",
     "ExtractRules",

@@ -130,6 +130,11 @@ class OnDemandSettings(_Model):
     """Items of an on-demand feed (``&max=N`` asks for fewer)."""
 
 
+FEED_DEFAULTS = ("interval", "max_items", "max_new_per_run", "site_config")
+"""The settings each feed takes as it is loaded: a reloaded config's feeds carry their new
+values, so they take effect at once (the other settings need a restart)."""
+
+
 class Settings(_Model):
     """Global settings; every key has a default."""
 

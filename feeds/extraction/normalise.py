@@ -125,7 +125,7 @@ def normalise(article: Article, link: Link, *, feed: str, first_seen: datetime) 
         published = first_seen
     published = with_time_of_day(published, first_seen)
     return Item(
-        id=item_id(url),
+        id=item_id(url, feed),
         feed=feed,
         url=url,
         title=title,
@@ -178,9 +178,12 @@ def with_time_of_day(published: datetime, first_seen: datetime) -> datetime:
     return datetime.combine(published.astimezone(UTC).date(), seen.timetz())
 
 
-def item_id(url: str) -> str:
-    """A stable id for an item first seen at ``url``: an RFC 4122 name-based URN."""
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, url)}"
+def item_id(url: str, feed: str) -> str:
+    """A stable id for an item first seen at ``url`` by ``feed``: an RFC 4122 name-based
+    URN, another in each feed (a reader that merges items by id shows the article in
+    every feed that follows it). Items stored before kept the URL's alone: storage finds
+    an item by its URLs and keeps the id it has."""
+    return f"urn:uuid:{uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_URL, url), feed)}"
 
 
 def canonical_url(article: Article, link: Link) -> str:

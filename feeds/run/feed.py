@@ -590,7 +590,7 @@ class _FeedRun:
     def _failed(self, reading: _Reading, error: SourceError) -> None:
         source, health, changes = reading.source, reading.health, reading.changes
         # reported once: in the run's report (`once` prints it, the service logs it)
-        log.info("feed %s: source %s failed: %s", self.feed.id, source.location, error.message)
+        log.debug("feed %s: source %s failed: %s", self.feed.id, source.location, error.message)
         self.tally.sources_failed += 1
         self.tally.error(source, error)
         when = next_attempt(health.failures + 1, self.feed.interval, self.now, retry_after(error))

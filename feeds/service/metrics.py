@@ -17,6 +17,7 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from feeds.errors import CannotServeError
 from feeds.extraction.workers import ArticleOutcome
 from feeds.models import RunReport
 from feeds.run.policy import run_result
@@ -127,5 +128,10 @@ class Metrics:
     def serve(self, host: str, port: int) -> int:
         """Serve ``/metrics`` on ``host``:``port`` (0: a free port) from a thread of its
         own; returns the port."""
-        server, _ = start_http_server(port, addr=host, registry=self.registry)
+        try:
+            server, _ = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise CannotServeError(
+                "/metrics", host, port, exc, "--metrics-port (or settings.cluster.metrics_port)"
+            ) from None
         return int(server.server_port)

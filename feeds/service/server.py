@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl
 from waitress import wasyncore
 from waitress.server import create_server
 
-from feeds.errors import StorageError
+from feeds.errors import CannotServeError, StorageError
 from feeds.publishing.formats import FORMATS
 from feeds.storage.interface import Store, document_etag
 
@@ -223,7 +223,21 @@ class FeedServer:
         self.health = health
         self.metrics = metrics
         self.max_age = max_age or (lambda name: _DEFAULT_MAX_AGE)
-        self._server = create_server(
+        try:
+            self._server = self._create_server(host, port, threads, idle_timeout)
+        except OSError as exc:
+            raise CannotServeError(
+                "the feeds",
+                host,
+                port,
+                exc,
+                "settings.serve (or $FEEDS_SERVE_HOST, $FEEDS_SERVE_PORT)",
+            ) from None
+        _close_stalled_channels(self._server, idle_timeout)
+        self._thread: threading.Thread | None = None
+
+    def _create_server(self, host: str, port: int, threads: int, idle_timeout: int) -> Any:
+        return create_server(
             self.app,
             host=host,
             port=port,
@@ -235,8 +249,6 @@ class FeedServer:
             cleanup_interval=max(1, idle_timeout // 3),
             asyncore_use_poll=True,
         )
-        _close_stalled_channels(self._server, idle_timeout)
-        self._thread: threading.Thread | None = None
 
     @property
     def address(self) -> tuple[str, int]:

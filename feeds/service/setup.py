@@ -5,7 +5,6 @@ from its config, per-host politeness shared in Redis in a cluster."""
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
