@@ -222,3 +222,73 @@ def test_the_feed_page_on_a_phone_full_text_on_demand_no_sideways_scroll_no_gap(
             assert heights == [0, 0]  # images that fail to load leave no gap
         finally:
             browser.close()
+
+
+def test_the_status_page_in_chromium(tmp_path: Path, write_config: WriteConfig) -> None:
+    """``/status``, linked from the index a service serves: no console error, the failing
+    feed's whole error on screen (on a phone too), its page and files linked."""
+    from playwright.sync_api import sync_playwright
+
+    from feeds.run.feed import utc_now
+    from feeds.run.publish import publish_index
+    from feeds.service.scheduler import status_entries
+    from feeds.service.status_page import render_status_page
+    from feeds.storage import open_store
+
+    missing = "/news/kandahar-herat-road-reopens-after-a-long-closure-in-the-south-of-the-country/"
+    with SiteSim("127.0.0.2") as site:
+        for slug, title, author in STORIES:
+            site.add(f"/news/{slug}", article_page(slug, title, author))
+        links = "".join(f"<li><a href='/news/{slug}'>{t}</a></li>" for slug, t, _ in STORIES)
+        site.add("/news/", f"<html><body><ul>{links}</ul></body></html>")
+        config = write_config(
+            "settings:\n  output_dir: output\n  state_dir: state\n  per_host_delay: 0\n"
+            "  retries: 0\nfeeds:\n"
+            f"  harbour: {{sources: [{{url: '{site.url('/news/')}', links: 'li a'}}]}}\n"
+            f"  gone: {{sources: [{{url: '{site.url(missing)}'}}]}}\n"
+        )
+        assert run_once(config, "harbour").new == 2
+        assert run_once(config, "gone").failed_entirely
+    with open_store(config.settings.state_dir) as store:
+        publish_index(config, store, status_link=True)
+    server = FeedServer(
+        DirectorySource(tmp_path / "output"),
+        host="127.0.0.1",
+        port=0,
+        health=lambda: (True, {}),
+        status_page=lambda: render_status_page(status_entries(config), utc_now()),
+    )
+    host, port = server.address
+    artefacts = Path(os.environ.get("FEEDS_ARTIFACTS") or tmp_path)
+    artefacts.mkdir(parents=True, exist_ok=True)
+    server.start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page, problems = open_page(browser, f"http://{host}:{port}/", artefacts, "index")
+                page.click("text=status")
+                page.wait_for_load_state("load")
+                assert page.url == f"http://{host}:{port}/status"
+                page.screenshot(path=str(artefacts / "status.png"), full_page=True)
+                assert "1 of 2 feeds failed their last run." in page.inner_text("body")
+                error = page.locator("#gone .error")
+                assert error.is_visible()
+                assert error.inner_text() == f"{site.url(missing)}: HTTP 404 Not Found"
+                assert page.locator("tr.failing").inner_text().startswith("gone")
+                assert page.locator("a[href='harbour.html']").count() == 1
+                assert page.locator("#gone a").count() == 0  # never published: no links
+                phone, more = open_page(
+                    browser, f"http://{host}:{port}/status", artefacts, "status-placeholder"
+                )
+                phone.set_viewport_size({"width": 375, "height": 700})
+                phone.screenshot(path=str(artefacts / "status-phone.png"), full_page=True)
+                box = phone.locator("#gone .error").bounding_box()
+                assert box is not None and box["x"] + box["width"] <= 375
+                assert problems == more == []
+            finally:
+                browser.close()
+    finally:
+        server.stop()
+    (artefacts / "status-placeholder.png").unlink()
+    assert (artefacts / "status.png").stat().st_size > 0

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from feeds.cli import main
 from feeds.fetching.client import RequestOptions
 from feeds.privacy import Redactor
-from feeds.service.scheduler import feeds_health
+from feeds.service.scheduler import feeds_health, status_entries
 from tests.conftest import WriteConfig
 from tests.newssite import article_html, listing_html, numbered_articles
 from tests.sitesim import SiteSim
@@ -68,7 +68,7 @@ def test_no_secret_of_the_config_reaches_public_output_or_the_logs(
     shown = {"the command's output and logs": result.output}
     for path in sorted(config.settings.output_dir.iterdir()):
         shown[path.name] = path.read_text(encoding="utf-8")
-    _, health = feeds_health(config)
+    _, health = feeds_health(status_entries(config))
     shown["/healthz"] = str(health)
     assert "/missing/feed.json?..." in shown["/healthz"]
     assert "index.html" in shown and "feeds.opml" in shown and "news.html" in shown

@@ -28,7 +28,7 @@ from feeds.service.reload import ConfigWatch
 from feeds.storage import open_store
 from tests.newssite import numbered_articles, rss_xml, serve_news
 from tests.sitesim import SiteSim
-from tests.test_service import Service, free_port, wait_for, write_config
+from tests.test_service import Service, free_port, get, wait_for, write_config
 
 FEEDS = Path(sys.executable).with_name("feeds")
 TINY_BLOG = """<!doctype html><html><head><title>Tiny Blog - page 1</title></head><body>
@@ -94,6 +94,7 @@ def test_the_config_is_found_without_config(home: Path, site: SiteSim) -> None:
     status, _, err = feeds("once")
     assert status == 0, err
     assert [path.name for path in (home / "output").glob("*.xml")] == ["the-harbour-herald.xml"]
+    assert 'href="status"' not in (home / "output" / "index.html").read_text()  # not served
 
     status, _, err = feeds("--config", "elsewhere.yaml", "check")
     assert status == 2
@@ -340,6 +341,13 @@ def test_remove_while_the_service_runs(tmp_path: Path, site: SiteSim) -> None:
     service = Service(config)
     try:
         wait_for(lambda: (tmp_path / "output" / "gone.xml").exists(), what="the first run")
+        status, body, headers = get(f"http://127.0.0.1:{port}/status")
+        assert status == 200 and headers["Cache-Control"] == "no-store"
+        assert b"<h1>Feeds: status</h1>" in body and b'href="gone.html"' in body
+        wait_for(
+            lambda: 'href="status"' in (tmp_path / "output" / "index.html").read_text(),
+            what="the index linking the status page",
+        )
         status, out, _ = feeds("--config", str(config), "remove", "gone")
         assert status == 0
         assert "the running service takes the config up within seconds" in out

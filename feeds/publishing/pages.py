@@ -36,13 +36,13 @@ def render_feed_page(
     the feed's formats (and autodiscovery of them). No script; every field escaped."""
     entries = "".join(_page_entry(item) for item in items)
     page = Template(_template("feed.html")).substitute(
-        head=_page_head(
+        head=page_head(
             channel.title, channel.language, _alternates(channel, formats), _FEED_PAGE_STYLE
         ),
         title=html.escape(channel.title),
         description=html.escape(channel.description),
         site=html.escape(channel.site_url),
-        subscribe=_subscribe_links(channel.feed_id, formats),
+        subscribe=subscribe_links(channel.feed_id, formats),
         items=entries or "    <p>No items yet: the feed has not found any.</p>\n",
         version=__version__,
     )
@@ -84,7 +84,7 @@ def _alternates(channel: Channel, formats: Sequence[FeedFormat]) -> str:
     )
 
 
-def _subscribe_links(feed_id: str, formats: Sequence[FeedFormat]) -> str:
+def subscribe_links(feed_id: str, formats: Sequence[FeedFormat]) -> str:
     return ", ".join(
         f'<a href="{html.escape(file_name(feed_id, fmt))}" type="{fmt.media_type}">{fmt.label}</a>'
         for fmt in formats
@@ -118,7 +118,7 @@ def _index_row(listing: Listing) -> str:
     name = html.escape(channel.title)
     heading = f'<a href="{page}">{name}</a>' if listing.published else name
     subscribe = (
-        f"Subscribe: {_subscribe_links(channel.feed_id, listing.formats)}"
+        f"Subscribe: {subscribe_links(channel.feed_id, listing.formats)}"
         if listing.published
         else "Not published yet: no source of this feed could be read so far."
     )
@@ -131,11 +131,15 @@ def _index_row(listing: Listing) -> str:
 
 
 def render_index(
-    listings: Sequence[Listing], *, title: str = "Feeds", on_demand: Sequence[Listing] = ()
+    listings: Sequence[Listing],
+    *,
+    title: str = "Feeds",
+    on_demand: Sequence[Listing] = (),
+    status_link: bool = False,
 ) -> bytes:
     """``index.html``: every feed with its description, item count, last update, its page
     and a subscribe link per format, the feeds made on demand apart; the OPML files;
-    autodiscovery of every feed."""
+    autodiscovery of every feed; with ``status_link``, a link to the service's ``/status``."""
     rows = [_index_row(listing) for listing in listings]
     if on_demand:
         rows.append("  </ul>\n  <h2>Made on demand (<code>/full?url=</code>)</h2>\n  <ul>")
@@ -151,16 +155,20 @@ def render_index(
         if listing.published
     )
     page = Template(_template("index.html")).substitute(
-        head=_page_head(title, "en", alternates, _INDEX_STYLE),
+        head=page_head(title, "en", alternates, _INDEX_STYLE),
         title=html.escape(title),
         count=_count(len(listings), "feed"),
         opml=opml,
+        status=STATUS_LINK if status_link else "",
         feeds="\n".join(rows),
         version=__version__,
     )
     return page.encode()
 
 
+STATUS_LINK = (
+    '  <p>How the feeds are doing (last run, errors, next run): <a href="status">status</a>.</p>\n'
+)
 _INDEX_STYLE = """    ul { padding: 0; }
     li { list-style: none; margin: 0 0 1.5rem; }
     p { margin: .2rem 0; }"""
@@ -176,8 +184,9 @@ _FEED_PAGE_STYLE = """    article { margin: 0 0 2.5rem; overflow-wrap: anywhere;
     figure { margin: .5rem 0; }"""
 
 
-def _page_head(title: str, language: str | None, alternates: str, style: str) -> str:
-    """The head both pages share: language, title, no icon request, autodiscovery links."""
+def page_head(title: str, language: str | None, alternates: str, style: str) -> str:
+    """The head the pages for people share: language, title, no icon request,
+    autodiscovery links, the common style and ``style``."""
     return Template(_template("head.html")).substitute(
         lang=html.escape(language or "en"),
         title=html.escape(title),

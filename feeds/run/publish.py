@@ -109,9 +109,10 @@ def remove_feed_documents(outlet: Outlet, feed: Feed) -> list[str]:
     return outlet.remove(feed_document_names(feed.id, FORMATS.values()))
 
 
-def publish_index(config: Config, store: Store) -> tuple[str, ...]:
+def publish_index(config: Config, store: Store, *, status_link: bool = False) -> tuple[str, ...]:
     """Write ``index.html`` and the OPML files listing every feed of the config (and, on
-    the page, apart, the feeds made on demand)."""
+    the page, apart, the feeds made on demand); ``status_link``: the page links to the
+    service's ``/status`` (when a feeds service serves the output)."""
     settings = config.settings
     outlet = outlet_for(settings, store)
 
@@ -132,7 +133,8 @@ def publish_index(config: Config, store: Store) -> tuple[str, ...]:
 
     listings = [listing(feed) for feed in config.feeds.values()]
     on_demand = [listing(feed) for feed in on_demand_feeds(config, store)]
-    files = {"index.html": render_index(listings, on_demand=on_demand)}
+    index = render_index(listings, on_demand=on_demand, status_link=status_link)
+    files = {"index.html": index}
     for fmt in (None, *FORMATS.values()):
         files[opml_name(fmt)] = render_opml(listings, fmt)
     return outlet.replace(files)

@@ -66,6 +66,9 @@ class Runtime:
         self._stack = ExitStack()
         self.pool: ExtractionPool | None = None
         self.fetcher: Fetcher | None = None
+        self.status_page = False
+        """Whether a feeds service serves the output (``index.html`` then links
+        ``/status``)."""
         self.running = 0
         """Runs going on now."""
         self.unrecorded = 0
@@ -201,7 +204,7 @@ class Runtime:
     def publish_index(self) -> tuple[str, ...]:
         """Write ``index.html`` and the OPML files of the config's feeds."""
         with self.connect() as store:
-            return publish_index(self.config, store)
+            return publish_index(self.config, store, status_link=self.status_page)
 
     def follow(self, config: Config) -> None:
         """Take up a reloaded config (its feeds; settings need a restart)."""

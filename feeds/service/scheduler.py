@@ -38,6 +38,7 @@ from feeds.errors import DatabaseUnavailableError, FeedBusyError, FeedsError, St
 from feeds.extras import require
 from feeds.publishing.channel import file_name
 from feeds.publishing.formats import FORMATS
+from feeds.publishing.outlets import feed_document_names
 from feeds.run.feed import utc_now
 from feeds.run.publish import feed_formats, on_demand_feeds, outlet_for, remove_feed_documents
 from feeds.service.cluster_schedule import ClusterSchedule, feed_trigger
@@ -46,7 +47,8 @@ from feeds.service.metrics import Metrics
 from feeds.service.reload import ConfigWatch
 from feeds.service.runtime import Runtime, log_report
 from feeds.service.server import DatabaseSource, DirectorySource, DocumentSource, FeedServer
-from feeds.service.status import collect_status
+from feeds.service.status import collect_cluster_status, collect_status
+from feeds.service.status_page import StatusEntry, render_status_page
 from feeds.storage import cluster_lock, open_store
 from feeds.storage.interface import HeldLock
 from feeds.urls import is_web_url
@@ -86,6 +88,7 @@ class Service:
         settings = self.config.settings
         self.metrics = Metrics()
         self.runtime = Runtime(self.config, metrics=self.metrics)
+        self.runtime.status_page = serve or settings.publishes_to_database
         """Shared by the feeds that run at once: one fetcher (politeness across feeds), as
         many extractions as cores, whatever the number of feeds. Not started in a
         cluster, whose workers run the feeds."""
@@ -131,6 +134,7 @@ class Service:
                     host=settings.serve.host,
                     port=settings.serve.port,
                     health=self.health,
+                    status_page=self.status_page,
                     max_age=self._max_age,
                     metrics=self.metrics.exposition,
                     on_demand=self.full if settings.on_demand is not None else None,
@@ -443,18 +447,32 @@ class Service:
 
     def health(self) -> tuple[bool, dict[str, Any]]:
         """Every feed's last run, result, items, next run and last error."""
+        return feeds_health(self._status_entries())
 
+    def status_page(self) -> bytes:
+        """``/status``: the feeds' health as a page for people (and, in a cluster, the
+        queue's and the workers')."""
+        entries = self._status_entries()
+        lines: list[str] = []
+        if self.dispatcher is not None:
+            now = utc_now()
+            with self.runtime.connect() as store:
+                cluster = collect_cluster_status(store, now, self.dispatcher.queue_length())
+            lines = cluster.lines(now)
+        return render_status_page(entries, utc_now(), lines)
+
+    def _status_entries(self) -> list[StatusEntry]:
         if self.cluster_schedule is not None:
             try:
-                return feeds_health(self.config, self.cluster_schedule.next_runs().get)
+                return status_entries(self.config, self.cluster_schedule.next_runs().get)
             except StorageError:
-                return feeds_health(self.config)  # which says what the database says
+                return status_entries(self.config)  # which says what the database says
 
         def next_run(feed_id: str) -> datetime | None:
             job = self.scheduler.get_job(feed_id) if self.scheduler.running else None
             return job.next_run_time if job is not None else None
 
-        return feeds_health(self.config, next_run)
+        return status_entries(self.config, next_run)
 
     def _max_age(self, name: str) -> int:
         return cache_lifetime(self.config, name)
@@ -476,16 +494,28 @@ def _say_once(said: str, message: str) -> str:
     return message
 
 
-def feeds_health(
+def status_entries(
     config: Config, next_run: Callable[[str], datetime | None] | None = None
-) -> tuple[bool, dict[str, Any]]:
+) -> list[StatusEntry]:
+    """Every feed's status (those made on demand too), with the files it has."""
+    with open_store(config.settings.state_dir, config.settings.database) as store:
+        made = on_demand_feeds(config, store)
+        every = [*config.feeds.values(), *made]
+        statuses = collect_status(config, store, utc_now(), next_run, every)
+        outlet = outlet_for(config.settings, store)
+        entries = []
+        for feed, status in zip(every, statuses, strict=True):
+            formats = tuple(feed_formats(feed))
+            published = outlet.in_place(feed_document_names(feed.id, formats))
+            entries.append(StatusEntry(status, formats, published, feed.id not in config.feeds))
+    return entries
+
+
+def feeds_health(entries: list[StatusEntry]) -> tuple[bool, dict[str, Any]]:
     """Whether every feed is healthy (no more than ``unhealthy_after`` failed runs in a row,
     no broken source), and each feed's last run, result, items, next run, last error."""
-    with open_store(config.settings.state_dir, config.settings.database) as store:
-        every = [*config.feeds.values(), *on_demand_feeds(config, store)]
-        statuses = collect_status(config, store, utc_now(), next_run, every)
-    healthy = all(status.healthy for status in statuses)
-    feeds = {status.feed: status.as_json() for status in statuses}
+    healthy = all(entry.status.healthy for entry in entries)
+    feeds = {entry.status.feed: entry.status.as_json() for entry in entries}
     return healthy, {"status": "ok" if healthy else "failing", "feeds": feeds}
 
 
@@ -508,7 +538,8 @@ def serve_only(config_path: Path, stop: threading.Event | None = None) -> int:
         document_source(settings),
         host=settings.serve.host,
         port=settings.serve.port,
-        health=lambda: feeds_health(config),
+        health=lambda: feeds_health(status_entries(config)),
+        status_page=lambda: render_status_page(status_entries(config), utc_now()),
         max_age=lambda name: cache_lifetime(config, name),
         metrics=Metrics().exposition,  # the process's own (CPU, memory, start time)
     )

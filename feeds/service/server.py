@@ -214,14 +214,17 @@ class FeedServer:
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         idle_timeout: int = IDLE_TIMEOUT,
         on_demand: OnDemand | None = None,
+        status_page: Callable[[], bytes] | None = None,
     ) -> None:
         """``metrics`` gives the body and content type of ``/metrics`` (none: 404); a
         connection that neither sends nor reads for ``idle_timeout`` seconds is closed;
-        ``on_demand`` answers ``/full`` (none: 404)."""
+        ``on_demand`` answers ``/full`` (none: 404); ``status_page`` gives the body of
+        ``/status`` (none: 404)."""
         self.documents = documents
         self.on_demand = on_demand
         self.health = health
         self.metrics = metrics
+        self.status_page = status_page
         self.max_age = max_age or (lambda name: _DEFAULT_MAX_AGE)
         try:
             self._server = self._create_server(host, port, threads, idle_timeout)
@@ -295,6 +298,10 @@ class FeedServer:
                 ("Cache-Control", "no-store"),
             ]
             return _respond(start_response, status, body, headers, head=method == "HEAD")
+        if path == "/status" and self.status_page is not None:
+            headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")]
+            body = self.status_page()
+            return _respond(start_response, "200 OK", body, headers, head=method == "HEAD")
         if path == "/metrics" and self.metrics is not None:
             body, content_type = self.metrics()
             headers = [("Content-Type", content_type), ("Cache-Control", "no-store")]

@@ -157,6 +157,7 @@ def run_worker(
         port = metrics.serve(config.settings.serve.host, metrics_port)
         log.info("metrics served on http://%s:%d/metrics", config.settings.serve.host, port)
     with Runtime(config, metrics=metrics) as runtime:
+        runtime.status_page = config.settings.publishes_to_database  # served by feeds serve
         gates = runtime.fetcher.gates if runtime.fetcher is not None else None
         lease = cluster.visibility_timeout.total_seconds()
         host_runs = HostRuns(gates, lease) if isinstance(gates, SharedGates) else None
