@@ -344,9 +344,10 @@ def test_remove_while_the_service_runs(tmp_path: Path, site: SiteSim) -> None:
         status, body, headers = get(f"http://127.0.0.1:{port}/status")
         assert status == 200 and headers["Cache-Control"] == "no-store"
         assert b"<h1>Feeds: status</h1>" in body and b'href="gone.html"' in body
+        index = tmp_path / "output" / "index.html"
         wait_for(
-            lambda: 'href="status"' in (tmp_path / "output" / "index.html").read_text(),
-            what="the index linking the status page",
+            lambda: index.exists() and 'href="status"' in index.read_text(),
+            what="the index, written after the feed's files, linking the status page",
         )
         status, out, _ = feeds("--config", str(config), "remove", "gone")
         assert status == 0
