@@ -5,6 +5,7 @@ lookups. Then the databases' schema: migrations, older databases, file errors, t
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -552,3 +553,15 @@ def test_feeds_asked_for_on_demand_are_kept_once_the_oldest_first(store: Store) 
         ("https://a.example/feed", 20),
         ("https://b.example/feed", 20),
     ]
+
+
+def test_kept_pages_are_zstd_and_older_zlib_ones_still_read() -> None:
+    from feeds.storage.codec import pack_body, unpack_body
+
+    body = (
+        b"<html><body>" + b"<p>The harbour's story, again and again.</p>" * 500 + b"</body></html>"
+    )
+    packed = pack_body(body)
+    assert packed.startswith(b"\x28\xb5\x2f\xfd") and len(packed) < len(body) / 10
+    assert unpack_body(packed) == body
+    assert unpack_body(zlib.compress(body, 6)) == body  # as kept before

@@ -111,11 +111,11 @@ def test_a_page_slower_than_the_time_limit_is_abandoned_and_the_worker_goes_on()
 
 def test_the_config_sets_the_workers_and_their_time_limit(write_config: WriteConfig) -> None:
     config = write_config(
-        "settings:\n  extract_workers: 1\n  extract_timeout: 5s\n"
+        "settings:\n  extract_workers: 1\n  extract_timeout: 5s\n  extract_recycle_after: 7\n"
         "feeds:\n  a:\n    sources: [{url: 'http://127.0.0.1:9/news/'}]\n"
     )
     pool = extraction_pool(config.settings)
-    assert (pool.workers, pool.time_limit) == (1, 5.0)
+    assert (pool.workers, pool.time_limit, pool.recycle_after) == (1, 5.0, 7)
 
 
 def stuck_outside_python(seconds: float) -> ArticleOutcome:
@@ -226,3 +226,13 @@ def test_feeds_run_at_once_on_different_sites(write_config: WriteConfig) -> None
         firsts = [min(hit.start for hit in site.hits) for site in sites]
         lasts = [max(hit.start for hit in site.hits) for site in sites]
         assert max(firsts) < min(lasts)
+
+
+def _worker_pid(_: object) -> ArticleOutcome:
+    return ArticleOutcome(error=str(os.getpid()))
+
+
+def test_a_worker_is_replaced_after_recycle_after_pages() -> None:
+    with ExtractionPool(1, recycle_after=2) as pool:
+        pids = [outcome_of(pool._submit(_worker_pid, None)).error for _ in range(6)]
+    assert len(set(pids)) == 3  # two pages each, then a new process

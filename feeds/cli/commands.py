@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 import traceback
 from collections.abc import Iterable
 from contextlib import ExitStack
@@ -71,6 +72,7 @@ from feeds.service.runtime import Runtime
 from feeds.service.setup import fetcher_for
 from feeds.service.status import ClusterStatus, collect_cluster_status, collect_status
 from feeds.storage import open_store, state_exists
+from feeds.timing import write_stage_times
 from feeds.urls import host_key
 
 log = logging.getLogger("feeds")
@@ -168,6 +170,7 @@ def site_config_lines(configs: SiteConfigs) -> list[str]:
 
 def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
     """`feeds once`: run every feed (or the given ones) once, publish, and exit."""
+    started_cpu = time.process_time()  # the interpreter's start and the imports
     config = _load(ctx)
     for warning in config.warnings:
         log.warning("%s", warning)
@@ -201,6 +204,7 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
         except FeedsError as exc:
             click.echo(f"index: failed: {exc}", err=True)
             failures += 1
+    write_stage_times(started_cpu)
     if failures:
         sys.exit(EXIT_FAILED)
 

@@ -166,6 +166,9 @@ class Settings(_Model):
     """Processes that extract articles (None: one per core; 0: none, the feed's own thread)."""
     extract_timeout: Duration = timedelta(seconds=60)
     """Longest one article page may take to extract in a worker process."""
+    extract_recycle_after: int = Field(500, ge=1)
+    """Article pages a worker process extracts before a new one takes its place (what
+    lxml and trafilatura keep between pages cannot grow without bound)."""
     site_config: tuple[Path, ...] = ()
     """Directories of site config files (the Full-Text RSS format: a clone of
     fivefilters/ftr-site-config, your own): an article's host takes the rules of its file,

@@ -56,6 +56,7 @@ from feeds.html import (
     to_html,
 )
 from feeds.models import Article, Page
+from feeds.timing import stage
 from feeds.urls import is_web_url, origin_of, resolve
 
 log = logging.getLogger(__name__)
@@ -102,9 +103,11 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
     text = page.text
     for find, replacement in rules.replace if rules is not None else ():
         text = text.replace(find, replacement)
-    document = parse_document(text)
+    with stage("parse"):
+        document = parse_document(text)
     base = base_url(document, page.final_url)
-    meta = read_page_metadata(document, base)
+    with stage("metadata"):
+        meta = read_page_metadata(document, base)
     _drop_code(document)
     if rules is not None:
         for selector in rules.remove:
@@ -254,7 +257,7 @@ def _run_trafilatura(document: HtmlElement, url: str) -> Any:
     page's structured data is read here, and the output format is not Python, so no
     plain-text copy of the body is made that nothing reads."""
     try:
-        with _TRAFILATURA:
+        with _TRAFILATURA, stage("trafilatura"):
             from trafilatura import bare_extraction  # on first use: see the module docstring
 
             found = bare_extraction(

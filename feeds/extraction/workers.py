@@ -44,6 +44,7 @@ from feeds.extraction.article import extract_article
 from feeds.extraction.normalise import normalise
 from feeds.extraction.rules import ExtractRules
 from feeds.models import Article, Item, Link, Page
+from feeds.timing import TIMES, WORKERS, stage
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +127,18 @@ class ArticleOutcome:
     error: str | None = None
     seconds: float = 0.0
     """CPU time the worker spent on it."""
+    stages: tuple[tuple[str, float], ...] = ()
+    """That time by stage (``feeds.timing``): parsing, trafilatura, normalising..."""
 
 
 def process_article(job: ArticleJob) -> ArticleOutcome:
     """Extract and normalise one article page (what a worker process does), timed."""
-    started = time.process_time()
-    outcome = _process_article(job)
-    return dataclasses.replace(outcome, seconds=time.process_time() - started)
+    started, before = time.process_time(), TIMES.snapshot()
+    with stage("extraction"):
+        outcome = _process_article(job)
+    after = TIMES.snapshot()
+    stages = tuple((name, after[name] - before.get(name, 0.0)) for name in after)
+    return dataclasses.replace(outcome, seconds=time.process_time() - started, stages=stages)
 
 
 def _process_article(job: ArticleJob) -> ArticleOutcome:
@@ -145,7 +151,8 @@ def _process_article(job: ArticleJob) -> ArticleOutcome:
     if article.next_page or article.single_page:  # more pages to fetch: the run does it
         return ArticleOutcome(article=article)
     try:
-        item = normalise(article, job.link, feed=job.feed, first_seen=job.first_seen)
+        with stage("normalise"):
+            item = normalise(article, job.link, feed=job.feed, first_seen=job.first_seen)
     except Exception as exc:
         return ArticleOutcome(error=_unexpected(exc))
     return ArticleOutcome(item=item)
@@ -182,9 +189,13 @@ class ExtractionPool:
         *,
         backlog: int | None = None,
         time_limit: float | None = None,
+        recycle_after: int | None = None,
     ) -> None:
+        """``recycle_after``: pages a worker process takes before a new one replaces it
+        (None: it lives as long as the pool)."""
         self.workers = default_workers() if workers is None else workers
         self.time_limit = time_limit
+        self.recycle_after = recycle_after
         self.backlog = backlog or 2 * self.workers + 2
         """Pages submitted and not yet done, at most (``submit`` waits for a free place)."""
         self._places = threading.BoundedSemaphore(self.backlog)
@@ -202,13 +213,18 @@ class ExtractionPool:
 
     def submit(self, job: ArticleJob) -> Future[ArticleOutcome]:
         """Queue an article page; waits while the pool already holds ``backlog`` pages."""
-        future = self._submit(process_article, job)
-        observe = self.observe
-        if observe is not None:
-            future.add_done_callback(
-                lambda done: observe(done.result()) if done.exception() is None else None
-            )
+        with stage("send to workers"):
+            future = self._submit(process_article, job)
+        future.add_done_callback(
+            lambda done: self._done(done.result()) if done.exception() is None else None
+        )
         return future
+
+    def _done(self, outcome: ArticleOutcome) -> None:
+        if self.workers:  # else the stages were timed in this process's own tally
+            WORKERS.merge(dict(outcome.stages))
+        if self.observe is not None:
+            self.observe(outcome)
 
     def extract(self, page: Page, rules: ExtractRules | None) -> Article:
         """The article of one further page, waiting for it; ``ExtractionError`` if none."""
@@ -263,6 +279,7 @@ class ExtractionPool:
                     mp_context=context,
                     initializer=_worker_started,
                     initargs=(os.getpid(), self.time_limit),
+                    max_tasks_per_child=self.recycle_after,
                 )
             return self._executor
 

@@ -67,6 +67,7 @@ from feeds.fetching.transport import (
 )
 from feeds.html import ascii_number
 from feeds.models import Page
+from feeds.timing import stage
 from feeds.urls import host_key
 
 if TYPE_CHECKING:
@@ -448,7 +449,8 @@ class Fetcher:
             try:
                 with self.gates.turn(host_key(url)):
                     gate.sending()
-                    return self._attempt(url, request, headers)
+                    with stage("fetch"):
+                        return self._attempt(url, request, headers)
             except StoppedError:
                 raise FetchStoppedError(url) from None
             except GatesUnavailableError as unavailable:

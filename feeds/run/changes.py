@@ -11,6 +11,7 @@ from datetime import datetime
 
 from feeds.models import Item, Page
 from feeds.storage.interface import Store, Validators
+from feeds.timing import stage
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +89,7 @@ class SourceChanges:
     def apply(self, store: Store) -> None:
         """Write everything, in one transaction."""
         feed, source, now = self.feed, self.source, self.now
-        with store.transaction():
+        with stage("store"), store.transaction():
             for item in self.new_items:
                 store.add_item(item, source)
             for item_id, urls in self.more_urls:

@@ -17,6 +17,7 @@ from feeds.models import Link, Page
 from feeds.sources import discover, max_pages
 from feeds.sources.kinds import KINDS
 from feeds.storage.interface import Validators
+from feeds.timing import stage
 from feeds.urls import is_web_url, path_of, resolve
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ def read_source(
             continue
         if page.status == 304:
             continue
-        found = discover(page, source, max_age=max_age, now=now)
+        with stage("discovery"):
+            found = discover(page, source, max_age=max_age, now=now)
         log.debug(
             "%s: a %s page; its rules found %d links, the source's filters kept %d; %d more "
             "pages to read",

@@ -63,6 +63,7 @@ from feeds.run.policy import (
 from feeds.run.publish import ping_hub, publish_feed
 from feeds.run.reextract import extraction_key, reextract
 from feeds.storage.interface import RecentItem, SourceHealth, Store, Validators, content_hash
+from feeds.timing import stage
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,8 @@ def run_feed(
     items = store.count_items(feed.id)
     written: tuple[str, ...] = ()
     if items or not run.tally.read_nothing(feed):  # no empty files of a feed that never read
-        written = publish_feed(feed, settings=settings, store=store)
+        with stage("publish"):
+            written = publish_feed(feed, settings=settings, store=store)
     if written and settings.websub_hub:
         ping_hub(settings.websub_hub, feed, settings, written, fetcher)
     report = run.tally.report(feed, time.monotonic() - started, written, items)

@@ -28,6 +28,7 @@ from feeds.service.metrics import Metrics
 from feeds.service.setup import extraction_pool, fetcher_for, follow
 from feeds.storage import cluster_lock, open_store
 from feeds.storage.interface import Store
+from feeds.timing import stage
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ class Runtime:
 
     def publish_index(self) -> tuple[str, ...]:
         """Write ``index.html`` and the OPML files of the config's feeds."""
-        with self.connect() as store:
+        with self.connect() as store, stage("publish"):
             return publish_index(self.config, store, status_link=self.status_page)
 
     def follow(self, config: Config) -> None:

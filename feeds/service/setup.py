@@ -69,7 +69,10 @@ def follow(fetcher: Fetcher, config: Config, extra_urls: Iterable[str] = ()) -> 
 
 
 def extraction_pool(settings: Settings) -> ExtractionPool:
-    """The extraction workers the settings ask for (``extract_workers``, ``extract_timeout``)."""
+    """The extraction workers the settings ask for (``extract_workers``, ``extract_timeout``,
+    ``extract_recycle_after``)."""
     return ExtractionPool(
-        settings.extract_workers, time_limit=settings.extract_timeout.total_seconds()
+        settings.extract_workers,
+        time_limit=settings.extract_timeout.total_seconds(),
+        recycle_after=settings.extract_recycle_after,
     )

@@ -51,6 +51,7 @@ from feeds.storage.interface import (
 )
 from feeds.storage.migrate import bring_up_to_date
 from feeds.storage.statements import ITEM_COLUMNS, statements_for
+from feeds.timing import stage
 
 _CHUNK = 500
 """Values bound in one ``IN`` list (SQLite allows 999 or more parameters, by its build)."""
@@ -279,6 +280,8 @@ class DatabaseStore:
 
     def save_page(self, feed: str, item_id: str, source: str, page: Page) -> None:
         """Keep the page an item was made of (replacing an earlier one)."""
+        with stage("keep page"):
+            body = pack_body(page.body)
         self._run(
             self._sql.save_page,
             feed=feed,
@@ -289,7 +292,7 @@ class DatabaseStore:
             content_type=page.content_type,
             encoding=page.encoding,
             fetched_at=page.fetched_at,
-            body=pack_body(page.body),
+            body=body,
         )
 
     def stored_pages(self, feed: str, limit: int) -> list[StoredPage]:
