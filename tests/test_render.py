@@ -228,7 +228,12 @@ def test_feeds_add_suggests_rendering_and_preview_renders(news: SiteSim, tmp_pat
     added = CliRunner().invoke(main, ["--config", str(config), "add", news.url("/news/")])
     assert added.exit_code == 0, added.output
     assert "once its scripts ran" in added.output and "        render: true\n" in added.output
-    assert "render: true" in added.output
+    assert "sandbox" not in added.stderr  # said once, at info, in the service's log only
+    chosen = CliRunner().invoke(
+        main, ["--config", str(config), "add", news.url("/news/"), "--render", "--kind", "listing"]
+    )
+    assert chosen.exit_code == 0, chosen.output
+    assert "1. listing  4 article links" in chosen.output and "render: true" in chosen.output
     plain = CliRunner().invoke(
         main, ["--config", str(config), "preview", "--source", news.url("/news/")]
     )
