@@ -125,8 +125,10 @@ def extract_article(page: Page, rules: ExtractRules | None = None) -> Article:
         raise ExtractionError(page.final_url, "no article text found on the page")
     body, automatic = found
     if automatic:
-        restore_inline(body, document, base)
-    restore_media(body, document, base, images=automatic)
+        with stage("inline markup"):
+            restore_inline(body, document, base)
+    with stage("media"):
+        restore_media(body, document, base, images=automatic)
     standfirst = _standfirst(headline, body)
     if standfirst is not None:
         body.insert(0, standfirst)
@@ -294,7 +296,8 @@ def _article_body(
         return None  # the site's rules say no automatic extraction when theirs fails
     page_text = _page_text(document)
     found = _run_trafilatura(document, url)
-    body = _trafilatura_body(found, page_text) if found is not None else None
+    with stage("trafilatura's body"):
+        body = _trafilatura_body(found, page_text) if found is not None else None
     if body is None:  # nothing to compare with: a page built by scripts, say
         paragraphs = meta.body_paragraphs
         return (_paragraphs_html(paragraphs), True) if paragraphs else None
