@@ -355,3 +355,15 @@ def test_remove_while_the_service_runs(tmp_path: Path, site: SiteSim) -> None:
         wait_for(lambda: not list((tmp_path / "output").glob("gone.*")), what="the removal")
     finally:
         assert service.stop() == 0
+
+
+def test_add_says_what_it_found_when_rendering_fails(
+    home: Path, site: SiteSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A browser that will not start: ``add`` shows what the page gives without it."""
+    monkeypatch.setattr("feeds.cli.add.browser_available", lambda: None)
+    monkeypatch.setenv("FEEDS_CHROMIUM", str(home / "no-chromium"))
+    site.add("/", APP_SHELL)
+    status, out, _ = cli("add", site.url("/"))
+    assert status == 1
+    assert f'On {site.url("/")} ("Script News"):\n  no feed, no article links, no sitemap' in out

@@ -12,11 +12,14 @@ suggested with ``render: true``); without one, the user is told how to install i
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from lxml import etree
 
 from feeds.config import Config, SourceConfig
 from feeds.errors import SourceError
@@ -28,6 +31,7 @@ from feeds.sources import Discovery, detect_kind, discover
 from feeds.sources.listing import link_groups, score_links, suggest_selector
 from feeds.urls import clean_url, is_web_url, resolve
 
+log = logging.getLogger(__name__)
 FEED_TYPES = (
     "application/rss+xml",
     "application/atom+xml",
@@ -41,6 +45,10 @@ SAMPLE_TITLES = 2
 SCRIPTED_TEXT = 600
 """Characters of text below which a page with scripts is taken to write its content with
 them (an app shell, a list filled in by JavaScript)."""
+_VISIBLE_TEXT = etree.XPath(
+    "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
+    " or ancestor::template)]"
+)
 _TITLE_SEPARATORS = re.compile(r"\s+[-|–—·:]{1,2}\s+")
 _NOT_A_NAME = re.compile(r"^(?:page \d+|home(?: ?page)?|start|index|latest|news)$", re.I)
 
@@ -130,21 +138,21 @@ def explore(
         options = [_rendered(option) for option in options]
     scripted = None if render else scripted_page(document)
     if scripted and browser_available() is None and not any(o.likely for o in options):
-        return explore(url, fetcher, render=True, links=links)
+        try:
+            return explore(url, fetcher, render=True, links=links)
+        except SourceError as error:  # what the page gives without its scripts, then
+            log.info("%s: rendering failed (%s)", url, error.message)
     options += _sitemaps(page.final_url, fetcher)
     return Findings(page.final_url, site_name(document, page.final_url), options, scripted, render)
 
 
 def scripted_page(document: HtmlElement) -> str | None:
     """Why the page seems to be written by its scripts (None: it has its text already):
-    scripts, and little text or an empty application root."""
+    scripts, and little text outside them, or an empty application root."""
     scripts = len(select(document, "script"))
     if not scripts:
         return None
-    for script in select(document, "script, style, noscript, template"):
-        script.drop_tree()
-    body = document.find(".//body")
-    text = text_of(body) if body is not None else ""
+    text = " ".join("".join(_VISIBLE_TEXT(document)).split())
     roots = select(document, "#root, #app, #__next, #__nuxt, [data-reactroot], app-root")
     empty_root = any(not text_of(root) for root in roots)
     if len(text) >= SCRIPTED_TEXT and not empty_root:
