@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,10 +24,11 @@ from lxml import etree
 
 from feeds.config import Config, SourceConfig
 from feeds.errors import SourceError
+from feeds.extraction.metadata import read_page_metadata, site_name_in_title
 from feeds.fetching.browser import browser_available
 from feeds.fetching.client import Fetcher, RequestOptions
 from feeds.html import HtmlElement, base_url, parse_document, select, text_of
-from feeds.models import Page
+from feeds.models import Link, Page
 from feeds.sources import Discovery, detect_kind, discover
 from feeds.sources.listing import link_groups, score_links, suggest_selector
 from feeds.urls import clean_url, is_web_url, resolve
@@ -49,8 +51,6 @@ _VISIBLE_TEXT = etree.XPath(
     "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
     " or ancestor::template)]"
 )
-_TITLE_SEPARATORS = re.compile(r"\s+[-|–—·:]{1,2}\s+")
-_NOT_A_NAME = re.compile(r"^(?:page \d+|home(?: ?page)?|start|index|latest|news)$", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +88,8 @@ class Findings:
     """The site's name, as the page gives it."""
     options: list[Option]
     scripted: str | None = None
-    """Why the page seems to write its content with scripts (None: it does not)."""
-    rendered: bool = False
+    """Why the page seems to write its content with scripts (None: it does not, or it
+    was rendered)."""
 
     def best(self, kind: str | None = None) -> Option | None:
         """The candidate to suggest (of ``kind`` when given): a feed, else a listing of
@@ -143,7 +143,7 @@ def explore(
         except SourceError as error:  # what the page gives without its scripts, then
             log.info("%s: rendering failed (%s)", url, error.message)
     options += _sitemaps(page.final_url, fetcher)
-    return Findings(page.final_url, site_name(document, page.final_url), options, scripted, render)
+    return Findings(page.final_url, site_name(document, page.final_url), options, scripted)
 
 
 def scripted_page(document: HtmlElement) -> str | None:
@@ -162,21 +162,14 @@ def scripted_page(document: HtmlElement) -> str | None:
 
 
 def site_name(document: HtmlElement, url: str) -> str:
-    """The site's name: its ``og:site_name`` or ``application-name``, else the part of
-    its title that names the site ("Bench News" of "Bench News - page 1"), else the host."""
-    for css in ('meta[property="og:site_name"]', 'meta[name="application-name"]'):
-        for meta in select(document, css):
-            name = " ".join((meta.get("content") or "").split())
-            if name:
-                return name
+    """The site's name: as its metadata gives it (JSON-LD publisher, ``og:site_name``,
+    ``application-name``), else the part of its title that names it ("Bench News" of
+    "Bench News - page 1"), else its host."""
+    meta = read_page_metadata(document, base_url(document, url))
     title_element = document.find(".//title")
     title = text_of(title_element) if title_element is not None else ""
-    parts = [p for p in _TITLE_SEPARATORS.split(title) if p and not _NOT_A_NAME.match(p)]
-    if len(parts) > 1:  # the part that looks like the host, else the last ("Story | Site")
-        host = re.sub(r"[^a-z0-9]", "", _host_name(url).lower())
-        named = [p for p in parts if re.sub(r"[^a-z0-9]", "", p.lower()) in host]
-        return named[0] if named else parts[-1]
-    return parts[0] if parts else _host_name(url)
+    host = _host_name(url)
+    return meta.site_name or meta.application_name or site_name_in_title(title, host) or host
 
 
 def feed_id_for(name: str, url: str, taken: set[str]) -> str:
@@ -349,7 +342,7 @@ def _discovered(page: Page, source: SourceConfig) -> Discovery:
     return discover(page, source, max_age=None, now=datetime.now(UTC))
 
 
-def _samples(links: Any) -> tuple[str, ...]:
+def _samples(links: Iterable[Link]) -> tuple[str, ...]:
     titles = (link.title_hint for link in links if link.title_hint)
     return tuple(title for title, _ in zip(titles, range(SAMPLE_TITLES), strict=False))
 

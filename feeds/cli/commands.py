@@ -70,7 +70,7 @@ from feeds.run.reextract import reextract as reextract_feed
 from feeds.service.lock import request_refresh, service_running
 from feeds.service.runtime import Runtime
 from feeds.service.setup import fetcher_for
-from feeds.service.status import ClusterStatus, collect_cluster_status, collect_status
+from feeds.service.status import ClusterStatus, collect_cluster_status, feed_statuses
 from feeds.storage import open_store, state_exists
 from feeds.timing import write_stage_times
 from feeds.urls import host_key
@@ -278,18 +278,18 @@ def remove(ctx: click.Context, feed_id: str) -> None:
     """`feeds remove`: take a feed out of the config, and its files out of the output."""
     config = _load(ctx)
     _check_feed_ids(config, [feed_id])
-    if service_running(config.settings.state_dir):
-        try:
-            remove_feed(config.file, feed_id)
-        except ConfigError as exc:
-            _mistake(exc)
+    served = service_running(config.settings.state_dir)
+    try:
+        remove_feed(config.file, feed_id)
+    except ConfigError as exc:
+        _mistake(exc)
+    if served:  # the service deletes the files as it takes the config up
         click.echo(
             f"Removed feed {feed_id} from {config.file}; the running service takes the "
             f"config up within seconds and deletes the feed's files then."
         )
         return
     try:
-        remove_feed(config.file, feed_id)
         left = load_config(config.file)
         with open_store(left.settings.state_dir, left.settings.database) as store:
             removed = remove_feed_documents(
@@ -326,16 +326,16 @@ def add(
         raise click.UsageError("--links picks a listing's links: it goes with --kind listing")
     addresses = web_address(url)
     _refuse_followed(config, addresses)
-    if render and browser_available() is not None:
-        _fail(f"--render: {browser_available()}")
+    missing = browser_available()
+    if render and missing is not None:
+        _fail(f"--render: {missing}")
     findings = _explore_first(ctx, config, addresses, render=render, links=links)
     click.echo(f'On {findings.url} ("{findings.title}"):')
     for number, option in enumerate(findings.options, 1):
         click.echo(f"  {number}. {option.line()}")
     if not findings.options:
         click.echo("  no feed, no article links, no sitemap")
-    if findings.scripted and not findings.rendered:
-        missing = browser_available()
+    if findings.scripted:
         advice = f"{missing}; then" if missing else "try"
         click.echo(
             f"  the page seems to write its content with scripts ({findings.scripted}): "
@@ -466,13 +466,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
     cluster: ClusterStatus | None = None
     if config.settings.database or state_exists(config.settings.state_dir):
         with open_store(config.settings.state_dir, config.settings.database) as store:
+            next_run = None
             if config.settings.cluster is not None:
                 cluster = collect_cluster_status(store, now, _queue_length(config))
-                next_runs = {row.feed: row.next_due for row in store.schedule()}
-                statuses = collect_status(config, store, now, next_runs.get)
-            else:
-                feeds = [*config.feeds.values(), *on_demand_feeds(config, store)]
-                statuses = collect_status(config, store, now, feeds=feeds)
+                next_run = {row.feed: row.next_due for row in store.schedule()}.get
+            statuses = [entry.status for entry in feed_statuses(config, store, now, next_run)]
     else:
         statuses = []
     unhealthy = any(not s.healthy for s in statuses)

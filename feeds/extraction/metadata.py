@@ -73,6 +73,23 @@ def strip_site_name(title: str, site_names: Iterable[str | None], headline: str 
     return title
 
 
+_TITLE_PARTS = re.compile("|".join(map(re.escape, _SEPARATORS)))
+_NOT_A_NAME = re.compile(r"^(?:page \d+|home(?: ?page)?|start|index|latest|news)$", re.I)
+
+
+def site_name_in_title(title: str, host: str) -> str | None:
+    """The part of a page's title that names its site ("Bench News" of "Bench News -
+    page 1" or of "A story | Bench News"): of the parts between separators, page numbers
+    and labels like "Home" left out, the one that reads like the host, else the last;
+    None for a title with nothing else."""
+    parts = [part.strip() for part in _TITLE_PARTS.split(collapse_whitespace(title))]
+    parts = [part for part in parts if part and not _NOT_A_NAME.match(part)]
+    if len(parts) > 1:
+        named = [part for part in parts if _squashed(part) in _squashed(host)]
+        return named[0] if named else parts[-1]
+    return parts[0] if parts else None
+
+
 def _squashed(name: str) -> str:
     """A site's name as compared: letters and digits only ("The Verge" as "theverge",
     to match the host name www.theverge.com)."""

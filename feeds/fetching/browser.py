@@ -149,16 +149,6 @@ def browser_available() -> str | None:
     return None
 
 
-_SAID: set[str] = set()
-
-
-def _said_once(what: str) -> bool:
-    """Whether ``what`` was said already by this process (and from now on, it was)."""
-    said = what in _SAID
-    _SAID.add(what)
-    return said
-
-
 def is_tracker(host: str) -> bool:
     """Whether ``host`` is (under) a known ad or tracking host."""
     host = host.lower().rstrip(".")
@@ -480,19 +470,18 @@ class Renderer:
             return self._browser
         from playwright.async_api import Error, async_playwright
 
+        sandbox = os.geteuid() != 0
         if self._playwright is None:
             self._playwright = await async_playwright().start()
+            if not sandbox:  # at info, at the first start: the service's log says it once
+                log.info(
+                    "feeds runs as root: Chromium's sandbox cannot be used; run feeds as an "
+                    "ordinary user to have it"
+                )
         if self._proxy_url is None:
             self._proxy_url = await self._proxy.start()
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch_memory())
-        sandbox = os.geteuid() != 0
-        if not sandbox and not _said_once("no sandbox"):
-            # info, once a process: the service's log says it; add and preview do not
-            log.info(
-                "feeds runs as root: Chromium's sandbox cannot be used; run feeds as an "
-                "ordinary user to have it"
-            )
         try:
             self._browser = await self._playwright.chromium.launch(
                 executable_path=chromium_path(),

@@ -38,7 +38,6 @@ from feeds.errors import DatabaseUnavailableError, FeedBusyError, FeedsError, St
 from feeds.extras import require
 from feeds.publishing.channel import file_name
 from feeds.publishing.formats import FORMATS
-from feeds.publishing.outlets import feed_document_names
 from feeds.run.feed import utc_now
 from feeds.run.publish import feed_formats, on_demand_feeds, outlet_for, remove_feed_documents
 from feeds.service.cluster_schedule import ClusterSchedule, feed_trigger
@@ -47,8 +46,8 @@ from feeds.service.metrics import Metrics
 from feeds.service.reload import ConfigWatch
 from feeds.service.runtime import Runtime, log_report
 from feeds.service.server import DatabaseSource, DirectorySource, DocumentSource, FeedServer
-from feeds.service.status import collect_cluster_status, collect_status
-from feeds.service.status_page import StatusEntry, render_status_page
+from feeds.service.status import StatusEntry, collect_cluster_status, feed_statuses
+from feeds.service.status_page import render_status_page
 from feeds.storage import cluster_lock, open_store
 from feeds.storage.interface import HeldLock
 from feeds.urls import is_web_url
@@ -499,16 +498,7 @@ def status_entries(
 ) -> list[StatusEntry]:
     """Every feed's status (those made on demand too), with the files it has."""
     with open_store(config.settings.state_dir, config.settings.database) as store:
-        made = on_demand_feeds(config, store)
-        every = [*config.feeds.values(), *made]
-        statuses = collect_status(config, store, utc_now(), next_run, every)
-        outlet = outlet_for(config.settings, store)
-        entries = []
-        for feed, status in zip(every, statuses, strict=True):
-            formats = tuple(feed_formats(feed))
-            published = outlet.in_place(feed_document_names(feed.id, formats))
-            entries.append(StatusEntry(status, formats, published, feed.id not in config.feeds))
-    return entries
+        return feed_statuses(config, store, utc_now(), next_run)
 
 
 def feeds_health(entries: list[StatusEntry]) -> tuple[bool, dict[str, Any]]:

@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from feeds.config import Config, Feed
+from feeds.publishing.channel import FeedFormat
+from feeds.publishing.outlets import feed_document_names
 from feeds.run.policy import failed_in_a_row, run_result
+from feeds.run.publish import feed_formats, on_demand_feeds, outlet_for
 from feeds.storage.interface import RunRecord, ScheduledRun, SourceHealth, Store, WorkerSeen
 
 NextRun = Callable[[str], datetime | None]
@@ -85,6 +88,33 @@ def collect_status(
             )
         )
     return statuses
+
+
+@dataclass(frozen=True, slots=True)
+class StatusEntry:
+    """One feed as ``/status`` shows it: its status, and the files it has."""
+
+    status: FeedStatus
+    formats: tuple[FeedFormat, ...]
+    published: bool
+    """Whether its files are there to link to."""
+    on_demand: bool = False
+
+
+def feed_statuses(
+    config: Config, store: Store, now: datetime, next_run: NextRun | None = None
+) -> list[StatusEntry]:
+    """Every feed's status (those made on demand too, which are last), with its files."""
+    every = [*config.feeds.values(), *on_demand_feeds(config, store)]
+    outlet = outlet_for(config.settings, store)
+    entries = []
+    for feed, status in zip(
+        every, collect_status(config, store, now, next_run, every), strict=True
+    ):
+        formats = tuple(feed_formats(feed))
+        published = outlet.in_place(feed_document_names(feed.id, formats))
+        entries.append(StatusEntry(status, formats, published, feed.id not in config.feeds))
+    return entries
 
 
 WORKER_GONE_AFTER = timedelta(minutes=1)

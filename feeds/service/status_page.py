@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from feeds import __version__
-from feeds.publishing.channel import FeedFormat, page_name
+from feeds.publishing.channel import page_name, rfc3339
 from feeds.publishing.pages import page_head, subscribe_links
-from feeds.service.status import FeedStatus
+from feeds.service.status import FeedStatus, StatusEntry
 
 _STYLE = """    table { border-collapse: collapse; width: 100%; font-size: .9rem; }
     th, td { text-align: left; padding: .25rem .5rem .25rem 0; vertical-align: top; }
@@ -21,17 +20,6 @@ _STYLE = """    table { border-collapse: collapse; width: 100%; font-size: .9rem
     section { margin: 1.2rem 0; overflow-wrap: anywhere; }
     .error { color: #8b0000; white-space: pre-wrap; }
     p { margin: .2rem 0; }"""
-
-
-@dataclass(frozen=True, slots=True)
-class StatusEntry:
-    """One feed as the status page shows it: its status, and the files it has."""
-
-    status: FeedStatus
-    formats: tuple[FeedFormat, ...]
-    published: bool
-    """Whether its files are there to link to."""
-    on_demand: bool = False
 
 
 def render_status_page(
@@ -126,4 +114,4 @@ def _details(entry: StatusEntry) -> str:
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return "-"
-    return f'<time datetime="{moment.isoformat(timespec="seconds")}">{moment:%Y-%m-%d %H:%M}</time>'
+    return f'<time datetime="{rfc3339(moment)}">{moment:%Y-%m-%d %H:%M}</time>'
