@@ -257,7 +257,11 @@ def _run_trafilatura(document: HtmlElement, url: str) -> Any:
     ``restore_inline`` and ``restore_media`` put them back from the page afterwards. The
     metadata pass is skipped too (half of trafilatura's time, mostly date guessing): the
     page's structured data is read here, and the output format is not Python, so no
-    plain-text copy of the body is made that nothing reads."""
+    plain-text copy of the body is made that nothing reads. So is the comparison with
+    readability and jusText (``fast``: a third of the rest): the leftover rules and the
+    structured body do its work here; with it, the checking halves scored the same F1 on
+    news pages and 0.010 lower on reader-view pages, at 1.5 times the CPU (its baseline
+    rescue of pages with little text still runs)."""
     try:
         with _TRAFILATURA, stage("trafilatura"):
             from trafilatura import bare_extraction  # on first use: see the module docstring
@@ -272,6 +276,7 @@ def _run_trafilatura(document: HtmlElement, url: str) -> Any:
                 include_images=False,
                 include_links=False,
                 include_formatting=False,
+                fast=True,
             )
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         # trafilatura raises these on some malformed trees; the page then has no body

@@ -283,9 +283,8 @@ def fingerprint(text: str) -> tuple[int, ...]:
     its word 3-grams, sorted. Two sketches estimate how much of the texts is shared."""
     words = _WORD.findall(text.casefold())
     shingles = {" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
-    hashes = {
-        int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles
-    }
+    blake2b, from_bytes = hashlib.blake2b, int.from_bytes  # a call per shingle: no lookups
+    hashes = [from_bytes(blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles]
     return tuple(sorted(heapq.nsmallest(SKETCH_SIZE, hashes)))
 
 
