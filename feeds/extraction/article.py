@@ -395,7 +395,8 @@ def _trafilatura_body(body: Any, page_text: str) -> HtmlElement | None:
     body_element = convert_to_html(body).find("body")
     if body_element is None:
         return None
-    if not "".join(body_element.itertext()).strip() and body_element.find(".//img") is None:
+    has_text = any(not text.isspace() for text in body_element.itertext() if text)
+    if not has_text and body_element.find(".//img") is None:
         return None
     html_body = parse_fragment(serialize_inner(body_element))
     drop_leftovers(html_body)

@@ -65,20 +65,16 @@ def restore_inline(article: HtmlElement, page: HtmlElement, base: str) -> int:
 
 
 def _leaf_blocks(root: HtmlElement) -> list[HtmlElement]:
-    """The blocks of ``root`` that hold no other block, in document order (one walk)."""
-    holds_block: set[HtmlElement] = set()
-    leaves: list[HtmlElement] = []
-    for element in reversed(list(root.iter())):  # children before their parents
-        if not isinstance(element.tag, str):
-            continue
-        parent = element.getparent()
-        inner = element in holds_block
-        if parent is not None and (inner or element.tag in _BLOCK_TAGS):
-            holds_block.add(parent)
-        if element.tag in LEAF_BLOCKS and not inner and element is not root:
-            leaves.append(element)
-    leaves.reverse()
-    return leaves
+    """The blocks of ``root`` that hold no other block, in document order: its blocks less
+    their ancestors (marked up to the first one marked already)."""
+    blocks = list(root.iter(*_BLOCK_TAGS))
+    holding: set[HtmlElement] = set()
+    for block in blocks:
+        for ancestor in block.iterancestors():
+            if ancestor in holding:
+                break
+            holding.add(ancestor)
+    return [b for b in blocks if b.tag in LEAF_BLOCKS and b not in holding and b is not root]
 
 
 def _key(element: HtmlElement, *, visible: bool = False) -> str:
