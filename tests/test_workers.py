@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import feedparser
 import pytest
@@ -236,3 +239,30 @@ def test_a_worker_is_replaced_after_recycle_after_pages() -> None:
     with ExtractionPool(1, recycle_after=2) as pool:
         pids = [outcome_of(pool._submit(_worker_pid, None)).error for _ in range(6)]
     assert len(set(pids)) == 3  # two pages each, then a new process
+
+
+def test_the_fork_server_starts_with_the_run_before_any_page(tmp_path: Path) -> None:
+    """``start`` launches the fork server (which imports the extraction code) without a
+    page submitted; a pool without processes starts nothing. In a fresh interpreter, so
+    that no earlier test's fork server is taken for it."""
+    script = tmp_path / "start.py"
+    script.write_text(
+        "import os, pathlib, sys\n"
+        "from feeds.extraction.workers import ExtractionPool\n"
+        "def children():\n"
+        "    found = []\n"
+        "    for task in pathlib.Path(f'/proc/{os.getpid()}/task').iterdir():\n"
+        "        for pid in (task / 'children').read_text().split():\n"
+        "            found.append(pathlib.Path(f'/proc/{pid}/cmdline').read_bytes())\n"
+        "    return found\n"
+        "ExtractionPool(0).start()\n"
+        "print('without workers:', sum(b'forkserver' in c for c in children()))\n"
+        "pool = ExtractionPool(1)\n"
+        "pool.start()\n"
+        "print('with workers:', sum(b'forkserver' in c for c in children()))\n"
+        "pool.close()\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert finished.stdout.splitlines() == ["without workers: 0", "with workers: 1"]
