@@ -1,6 +1,6 @@
 """``python -m feeds``: the same as the ``feeds`` command."""
 
-from feeds.cli import main
+from feeds.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

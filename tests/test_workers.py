@@ -23,7 +23,9 @@ from feeds.extraction.workers import (
     outcome_of,
     process_article,
 )
+from feeds.fetching.client import DEFAULT_REQUEST, FetchJob
 from feeds.models import Link, Page
+from feeds.run.articles import Articles
 from feeds.run.feed import interleave_by_site
 from feeds.service.runtime import Runtime
 from feeds.service.setup import extraction_pool
@@ -242,9 +244,10 @@ def test_a_worker_is_replaced_after_recycle_after_pages() -> None:
 
 
 def test_the_fork_server_starts_with_the_run_before_any_page(tmp_path: Path) -> None:
-    """``start`` launches the fork server (which imports the extraction code) without a
-    page submitted; a pool without processes starts nothing. In a fresh interpreter, so
-    that no earlier test's fork server is taken for it."""
+    """``start`` (what a run calls when it has article pages to fetch) launches the fork
+    server, which imports the extraction code, without a page submitted; a pool without
+    processes starts nothing. In a fresh interpreter, so that no earlier test's fork
+    server is taken for it."""
     script = tmp_path / "start.py"
     script.write_text(
         "import os, pathlib, sys\n"
@@ -266,3 +269,41 @@ def test_the_fork_server_starts_with_the_run_before_any_page(tmp_path: Path) -> 
         [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
     )
     assert finished.stdout.splitlines() == ["without workers: 0", "with workers: 1"]
+
+
+class _StartsRecorded(ExtractionPool):
+    """A pool that works in the calling thread and notes when it was told to start."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.started_before: list[int] = []
+        self.fetched = 0
+
+    def start(self) -> None:
+        self.started_before.append(self.fetched)
+
+
+class _CountingFetcher:
+    def __init__(self, pool: _StartsRecorded) -> None:
+        self.pool = pool
+
+    def fetch_all(self, jobs: list[FetchJob]) -> Iterator[tuple[FetchJob, Page]]:
+        for job in jobs:
+            self.pool.fetched += 1
+            yield job, story_job().page
+
+
+def test_the_fork_server_is_started_before_the_first_article_page_only_when_there_is_one() -> None:
+    pool = _StartsRecorded()
+    articles = Articles(
+        feed_id="news",
+        rules=None,
+        request=DEFAULT_REQUEST,
+        fetcher=_CountingFetcher(pool),  # type: ignore[arg-type]
+        pool=pool,
+    )
+    assert list(articles.results([], [], lambda link: NOW)) == []
+    assert pool.started_before == []  # nothing new: no process
+    link = Link(story_job().page.url, ORIGIN + "/news/")
+    results = list(articles.results([link], [FetchJob(link.url)], lambda link: NOW))
+    assert pool.started_before == [0] and len(results) == 1

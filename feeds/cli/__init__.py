@@ -14,6 +14,7 @@ is written then).
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -256,3 +257,14 @@ def serve(ctx: click.Context) -> None:
     from feeds.cli import commands
 
     commands.serve(ctx)
+
+
+def entry() -> None:
+    """The ``feeds`` command (and ``python -m feeds``): ``main``, then an exit without
+    the interpreter's last collection of the objects the command leaves, which the
+    process's end frees anyway: it cost every command 0.2 s (a fifth of a run with
+    nothing new). Files, logs and the state are closed before, by the command."""
+    try:
+        main()
+    finally:
+        gc.freeze()

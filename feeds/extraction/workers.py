@@ -6,8 +6,9 @@ worker processes (one per core by default), which extract and normalise it and s
 item back; the parent process only fetches, stores and publishes. Processes, because
 trafilatura is neither thread-safe nor able to release the GIL.
 
-The pool's fork server starts with a run (``start``: it imports the extraction code while
-the sources are read), its workers on the first page; the pool is shared by
+The pool's fork server starts when a run has article pages to fetch (``start``: it imports
+the extraction code while they are fetched; a run with nothing new starts no process), its
+workers on the first page; the pool is shared by
 every feed of a process (the service's feeds, ``feeds once``'s parallel feeds), and holds
 a bounded number of pages: ``submit`` waits while the workers are behind, so the pages of
 a run are never all in memory at once. Workers are forked by a fork server that imported
@@ -237,9 +238,8 @@ class ExtractionPool:
 
     def start(self) -> None:
         """Start the workers' fork server now, in the background: it imports the
-        extraction code (a third of a second of CPU) while the run reads its sources,
-        rather than after the first page has come. Costs a process even when the run
-        finds nothing new."""
+        extraction code (a third of a second of CPU) while the first article pages are
+        being fetched, rather than after the first has come."""
         if self.workers:
             _fork_server()
             multiprocessing.forkserver.ensure_running()

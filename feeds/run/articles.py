@@ -67,6 +67,8 @@ class Articles:
         """Fetch the links' pages (``jobs``) and turn each into an item in the worker
         processes, while the next pages are being fetched; yields each link's result in
         the order they are done."""
+        if jobs:
+            self.pool.start()  # the workers are ready by the time the first page is
         by_url = {link.url: link for link in links}
         working: list[tuple[Link, Page, Future[ArticleOutcome]]] = []
 

@@ -90,7 +90,6 @@ class Runtime:
                 pass  # created and migrated once, before the feeds' threads open it
             # what was given is the giver's to close; what is made here is closed on leaving
             self.pool = self._pool or stack.enter_context(extraction_pool(settings))
-            self.pool.start()  # while the first sources are read
             self.fetcher = self._fetcher or stack.enter_context(fetcher_for(self.config))
             if self.metrics is not None:
                 self.fetcher.observe = self.metrics.request
