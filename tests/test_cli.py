@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -184,3 +185,23 @@ def test_log_lines_carry_no_second_timestamp_in_the_journal(tmp_path: Path) -> N
     with (tmp_path / "err").open("w") as err:
         subprocess.run([sys.executable, "-c", program], stderr=err, check=True)
     assert (tmp_path / "err").read_text() == "INFO feeds.test: hello\n"
+
+
+def test_the_command_keeps_mains_exit_status_and_skips_the_last_collection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``feeds`` (``entry``) exits as ``main`` says, with what is left frozen for the
+    process's end instead of collected."""
+    import feeds.cli as cli_module
+
+    def failing() -> None:
+        raise SystemExit(3)
+
+    monkeypatch.setattr(cli_module, "main", failing)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli_module.entry()
+        assert exited.value.code == 3
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -126,6 +126,14 @@ def test_the_places_a_config_is_looked_for(tmp_path: Path, monkeypatch: pytest.M
     }
 
 
+def test_init_writes_where_feeds_config_says(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``$FEEDS_CONFIG`` names the file ``init`` writes, and every later command uses."""
+    monkeypatch.setenv("FEEDS_CONFIG", str(home / "mine.yaml"))
+    status, out, _ = cli("init")
+    assert status == 0 and out == f"Wrote {home / 'mine.yaml'}. Next: feeds add URL --write\n"
+    assert (home / "mine.yaml").is_file() and not (home / "feeds.yaml").exists()
+
+
 def test_preview_a_source_with_the_config_init_wrote(home: Path, site: SiteSim) -> None:
     serve_news(site, numbered_articles(2))
     assert cli("init")[0] == 0

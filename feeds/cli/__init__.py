@@ -106,7 +106,7 @@ def once(ctx: click.Context, feed_ids: tuple[str, ...], retry: bool) -> None:
 @main.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
-    """Write a starter config file (at --config, else ./feeds.yaml), ready for `feeds add`."""
+    """Write a starter config file (at --config or $FEEDS_CONFIG, else ./feeds.yaml)."""
     from feeds.cli import commands
 
     commands.init(ctx)
